@@ -1,0 +1,151 @@
+/**
+ * buildApp(options): the whole sigpost service as one Fastify instance, not listening. Tests inject()
+ * into it or listen({ port: 0 }); main.ts listens.
+ */
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type onRequestHookHandler } from 'fastify'
+import cors from '@fastify/cors'
+import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
+import fastifyStatic from '@fastify/static'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Ajv } from 'ajv'
+import { FastifySSEPlugin } from 'fastify-sse-v2'
+import { authenticate, hashToken, presentedToken, redactUrl } from './auth.js'
+import { resolveConfig, type Config } from './config.js'
+import { ApiError, installErrorHandlers, type ErrorBody } from './errors.js'
+import { Metrics } from './metrics.js'
+import calls from './routes/v1/calls.js'
+import events from './routes/v1/events.js'
+import iceServers from './routes/v1/ice-servers.js'
+import sessions from './routes/v1/sessions.js'
+import operations from './routes/operations.js'
+import { MemoryStore } from './store/memory.js'
+import type { SessionInfo, Store } from './store/types.js'
+import { ReceiverHub } from './stream/receivers.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    store: Store
+    hub: ReceiverHub
+    metrics: Metrics
+    /** onRequest hook: 401 unless the Authorization header carries a live session's token. */
+    requireSession: onRequestHookHandler
+    /** The same, also accepting ?token= (stream endpoints only: EventSource cannot set headers). */
+    requireSessionOrQueryToken: onRequestHookHandler
+    /** Route rate-limit config for sends: per session, falling back to per IP. */
+    sendRateLimit: RateLimitOptions
+  }
+  interface FastifyRequest {
+    /** The sender: the holder of the presented token (set by requireSession). */
+    session: SessionInfo
+  }
+}
+
+export interface BuildOptions extends Partial<Config> {
+  /** A store other than the in-memory default. */
+  store?: Store
+  /** Pino options, or false; tests pass a stream to capture the log. */
+  logger?: FastifyServerOptions['logger']
+}
+
+export async function buildApp(options: BuildOptions = {}): Promise<FastifyInstance> {
+  const { store: givenStore, logger, ...overrides } = options
+  const config = resolveConfig(overrides)
+  const app = Fastify({
+    logger: loggerOptions(config, logger),
+    bodyLimit: config.bodyLimitBytes,
+    // Bodies are validated without type coercion ("a field of the wrong type is invalid_body"); query
+    // strings are text by nature, so they are coerced (wait=5).
+    schemaErrorFormatter: (errors, dataVar) => new Error(`${dataVar}${errors[0]?.instancePath ?? ''} ${errors[0]?.message ?? 'is invalid'}`),
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const ajvBody = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
+  const ajvQuery = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajvBody : ajvQuery).compile(schema))
+
+  const store = givenStore ?? new MemoryStore(config)
+  const metrics = new Metrics(store)
+  const hub = new ReceiverHub(config.heartbeatMs, metrics)
+  app.decorate('config', config)
+  app.decorate('store', store)
+  app.decorate('metrics', metrics)
+  app.decorate('hub', hub)
+  app.decorateRequest('session', null as unknown as SessionInfo)
+  const requireSession = (allowQuery: boolean): onRequestHookHandler => async (request) => {
+    request.session = await authenticate(store, request, allowQuery)
+  }
+  app.decorate('requireSession', requireSession(false))
+  app.decorate('requireSessionOrQueryToken', requireSession(true))
+  app.decorate('sendRateLimit', {
+    max: config.rateSendPerWindow,
+    timeWindow: config.rateWindowMs,
+    // Keyed by the token's hash, so it works before authentication and never keeps the token itself.
+    keyGenerator: (request: FastifyRequest) => {
+      const token = presentedToken(request, false)
+      return token ? `s:${hashToken(token)}` : `ip:${request.ip}`
+    },
+  })
+
+  installErrorHandlers(app, (code) => metrics.errors.inc({ code }))
+  app.addHook('preClose', async () => hub.shutdown())
+  app.addHook('onClose', async () => store.close())
+
+  await app.register(cors, {
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : '*',
+    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
+    exposedHeaders: ['Retry-After'],
+    maxAge: 600,
+  })
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => {
+      const error = new ApiError('rate_limited', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s.`, {
+        'Retry-After': String(Math.ceil(context.ttl / 1000)),
+      })
+      return error as unknown as ErrorBody
+    },
+  })
+  await app.register(FastifySSEPlugin, { retryDelay: config.sseRetryMs })
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'sigpost', version: '1', description: 'WebRTC call signalling over plain HTTP: REST to send, SSE or long-poll to receive.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  await app.register(async (v1) => {
+    await v1.register(sessions)
+    await v1.register(events)
+    await v1.register(calls)
+    await v1.register(iceServers)
+  }, { prefix: '/v1' })
+  await app.register(operations)
+
+  const webRoot = resolve(config.webRoot)
+  if (existsSync(webRoot)) {
+    await app.register(fastifyStatic, { root: webRoot, prefix: '/', index: 'index.html' })
+  } else {
+    app.log.warn({ webRoot: config.webRoot }, 'web assets not built (npm run build); / is not served')
+  }
+  return app
+}
+
+/** Structured pino logs without secrets: no header is logged, a ?token= in a URL is masked. */
+function loggerOptions(config: Config, given: BuildOptions['logger']): FastifyServerOptions['logger'] {
+  if (given === false) return false
+  const base = typeof given === 'object' ? given : {}
+  return {
+    level: config.logLevel,
+    ...base,
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', '*.token'], censor: '[redacted]' },
+    serializers: {
+      req: (request: FastifyRequest) => ({ method: request.method, url: redactUrl(request.url), remoteAddress: request.ip }),
+    },
+  }
+}

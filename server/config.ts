@@ -1,0 +1,141 @@
+/**
+ * Every setting of the server, with its unit, in one `defaults` object.
+ * `configFromEnv()` reads the environment variables listed in ENV; the README's table is this file.
+ */
+
+export interface Config {
+  /** TCP port to listen on (main.ts only). */
+  port: number
+  /** Interface to bind (main.ts only). */
+  host: string
+  /** How long a session outlives its last stream, in ms (also: time to attach the first one). */
+  graceMs: number
+  /** Interval of SSE heartbeat comments, in ms; also sent to clients in the register response. */
+  heartbeatMs: number
+  /** SSE `retry:` hint sent to EventSource, in ms. */
+  sseRetryMs: number
+  /** A call that is not answered within this time ends with `no_answer`, in ms. */
+  ringTimeoutMs: number
+  /** How long an ended call can still be read with GET (and DELETEd idempotently), in ms. */
+  endedCallRetentionMs: number
+  /** Undelivered events one recipient may hold before senders get 429 mailbox_full. */
+  mailboxMaxEvents: number
+  /** Bytes of undelivered event data one recipient may hold before 429 mailbox_full. */
+  mailboxMaxBytes: number
+  /** Delivered events kept for replay (until acknowledged by a later resume or poll), at most this many... */
+  replayMaxEvents: number
+  /** ...and for at most this long, in ms. */
+  replayMaxAgeMs: number
+  /** Default and maximum long-poll wait, in seconds. */
+  pollDefaultWaitS: number
+  pollMaxWaitS: number
+  /** Largest request body, in bytes (413 body_too_large above it). */
+  bodyLimitBytes: number
+  /** Most candidates in one `{"candidates": [...]}` body. */
+  maxCandidatesPerRequest: number
+  /** Registrations per client IP per rate window (429 rate_limited). */
+  rateRegisterPerWindow: number
+  /** Sends (calls, answers, candidates, sdp, hang-ups) per session per rate window. */
+  rateSendPerWindow: number
+  /** Length of the rate-limit window, in ms. */
+  rateWindowMs: number
+  /** Allowed CORS origins; empty means any origin. */
+  corsOrigins: string[]
+  /** STUN URLs handed to clients. */
+  stunUrls: string[]
+  /** TURN URLs handed to clients (with credentials) when turnSecret is set. */
+  turnUrls: string[]
+  /** coturn's `static-auth-secret`; empty disables TURN entries. */
+  turnSecret: string
+  /** Lifetime of TURN credentials, in seconds. */
+  turnTtlS: number
+  /** Log level for pino (`silent` turns logging off). */
+  logLevel: string
+  /** Folder of the built web assets served at `/` (index.html, rtc-call.js). */
+  webRoot: string
+}
+
+export const defaults: Config = {
+  port: 8080,
+  host: '0.0.0.0',
+  graceMs: 30_000,
+  heartbeatMs: 15_000,
+  sseRetryMs: 2_000,
+  ringTimeoutMs: 30_000,
+  endedCallRetentionMs: 10 * 60_000,
+  mailboxMaxEvents: 256,
+  mailboxMaxBytes: 1024 * 1024,
+  replayMaxEvents: 256,
+  replayMaxAgeMs: 120_000,
+  pollDefaultWaitS: 25,
+  pollMaxWaitS: 60,
+  bodyLimitBytes: 64 * 1024,
+  maxCandidatesPerRequest: 100,
+  rateRegisterPerWindow: 300,
+  rateSendPerWindow: 1200,
+  rateWindowMs: 60_000,
+  corsOrigins: [],
+  stunUrls: [],
+  turnUrls: [],
+  turnSecret: '',
+  turnTtlS: 24 * 3600,
+  logLevel: 'info',
+  webRoot: 'web/dist',
+}
+
+type Kind = 'int' | 'string' | 'list'
+
+/** Environment variable → config key, and how to parse it. */
+export const ENV: Record<string, [keyof Config, Kind]> = {
+  PORT: ['port', 'int'],
+  HOST: ['host', 'string'],
+  GRACE_MS: ['graceMs', 'int'],
+  HEARTBEAT_MS: ['heartbeatMs', 'int'],
+  SSE_RETRY_MS: ['sseRetryMs', 'int'],
+  RING_TIMEOUT_MS: ['ringTimeoutMs', 'int'],
+  ENDED_CALL_RETENTION_MS: ['endedCallRetentionMs', 'int'],
+  MAILBOX_MAX_EVENTS: ['mailboxMaxEvents', 'int'],
+  MAILBOX_MAX_BYTES: ['mailboxMaxBytes', 'int'],
+  REPLAY_MAX_EVENTS: ['replayMaxEvents', 'int'],
+  REPLAY_MAX_AGE_MS: ['replayMaxAgeMs', 'int'],
+  POLL_DEFAULT_WAIT_S: ['pollDefaultWaitS', 'int'],
+  POLL_MAX_WAIT_S: ['pollMaxWaitS', 'int'],
+  BODY_LIMIT_BYTES: ['bodyLimitBytes', 'int'],
+  MAX_CANDIDATES_PER_REQUEST: ['maxCandidatesPerRequest', 'int'],
+  RATE_REGISTER_PER_WINDOW: ['rateRegisterPerWindow', 'int'],
+  RATE_SEND_PER_WINDOW: ['rateSendPerWindow', 'int'],
+  RATE_WINDOW_MS: ['rateWindowMs', 'int'],
+  CORS_ORIGINS: ['corsOrigins', 'list'],
+  STUN_URLS: ['stunUrls', 'list'],
+  TURN_URLS: ['turnUrls', 'list'],
+  TURN_SECRET: ['turnSecret', 'string'],
+  TURN_TTL_S: ['turnTtlS', 'int'],
+  LOG_LEVEL: ['logLevel', 'string'],
+  WEB_ROOT: ['webRoot', 'string'],
+}
+
+/** Builds a config from defaults, then the environment; throws on a value that does not parse. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  const config: Config = { ...defaults }
+  for (const [variable, [key, kind]] of Object.entries(ENV)) {
+    const raw = env[variable]
+    if (raw === undefined || raw === '') continue
+    ;(config as unknown as Record<string, unknown>)[key] = parseValue(variable, raw, kind)
+  }
+  return config
+}
+
+function parseValue(variable: string, raw: string, kind: Kind): number | string | string[] {
+  if (kind === 'string') return raw
+  if (kind === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean)
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`${variable} must be a whole number >= 0, got "${raw}"`)
+  }
+  return value
+}
+
+/** Merges partial options over the defaults (what buildApp and tests use). */
+export function resolveConfig(options: Partial<Config> = {}): Config {
+  return { ...defaults, ...options }
+}

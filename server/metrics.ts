@@ -1,0 +1,39 @@
+/** Prometheus metrics, one registry per app (so tests can run several apps in one process). */
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Store } from './store/types.js'
+
+export class Metrics {
+  readonly registry = new Registry()
+  readonly delivered: Counter<'transport' | 'event'>
+  readonly errors: Counter<'code'>
+
+  constructor(store: Store) {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry })
+    new Gauge({
+      name: 'sigpost_sessions', help: 'Live sessions (registered names).', registers,
+      collect() { this.set(store.stats().sessions) },
+    })
+    new Gauge({
+      name: 'sigpost_calls', help: 'Calls held (ringing, active, or recently ended).', registers,
+      collect() { this.set(store.stats().calls) },
+    })
+    new Gauge({
+      name: 'sigpost_open_streams', help: 'Attached receiving streams, by transport.', labelNames: ['transport'], registers,
+      collect() {
+        const { streams } = store.stats()
+        this.set({ transport: 'sse' }, streams.sse)
+        this.set({ transport: 'poll' }, streams.poll)
+      },
+    })
+    new Gauge({
+      name: 'sigpost_mailbox_undelivered_events', help: 'Events stored and not yet written to a stream, all sessions.', registers,
+      collect() { this.set(store.stats().undelivered) },
+    })
+    this.delivered = new Counter({
+      name: 'sigpost_events_delivered_total', help: 'Events written to a receiving stream, by transport and event.',
+      labelNames: ['transport', 'event'], registers,
+    })
+    this.errors = new Counter({ name: 'sigpost_errors_total', help: 'Error responses, by code.', labelNames: ['code'], registers })
+  }
+}

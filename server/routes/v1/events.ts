@@ -1,0 +1,51 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { ApiError } from '../../errors.js'
+import { errors } from '../../schemas/common.js'
+import { EventsQuery, PollQuery, PollResponse } from '../../schemas/events.js'
+import { PollReceiver, SseReceiver } from '../../stream/receivers.js'
+
+const EVENT_ID = /^[0-9]{1,16}$/
+
+const events: FastifyPluginAsyncTypebox = async (app) => {
+  const { config, store, hub } = app
+
+  app.get('/events', {
+    onRequest: app.requireSessionOrQueryToken,
+    schema: {
+      summary: 'Receive your events as Server-Sent Events',
+      description: 'retry:, then `event: ready`, then `id:`/`event:`/`data:` per event and a heartbeat comment every heartbeatMs. '
+        + 'Resume with the Last-Event-ID header or ?lastEventId=. A stream replaced by a newer one gets `event: replaced` and ends.',
+      querystring: EventsQuery,
+      produces: ['text/event-stream'],
+      response: errors(400, 401),
+    },
+  }, async (request, reply) => {
+    const header = request.headers['last-event-id']
+    if (header !== undefined && (typeof header !== 'string' || !EVENT_ID.test(header))) {
+      throw new ApiError('invalid_query', 'The Last-Event-ID header must be an event id received earlier.')
+    }
+    const after = header ?? request.query.lastEventId
+    const receiver = new SseReceiver(hub, request.session.name)
+    const attachment = await store.attach(request.session.name, after, 'sse', receiver)
+    receiver.start(reply, attachment)
+    return reply
+  })
+
+  app.get('/poll', {
+    onRequest: app.requireSessionOrQueryToken,
+    schema: {
+      summary: 'Long-poll for your events (for proxies that buffer streams)',
+      querystring: PollQuery,
+      response: { 200: PollResponse, ...errors(400, 401) },
+    },
+  }, async (request, reply) => {
+    const waitS = Math.min(request.query.wait ?? config.pollDefaultWaitS, config.pollMaxWaitS)
+    const receiver = new PollReceiver(hub)
+    const attachment = await store.attach(request.session.name, request.query.after, 'poll', receiver)
+    const body = await receiver.respond(reply, attachment, waitS * 1000)
+    // The body is built from events serialised once when stored; a JSON string is sent as it is.
+    return reply.header('Cache-Control', 'no-store').type('application/json; charset=utf-8').send(body as never)
+  })
+}
+
+export default events

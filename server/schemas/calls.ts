@@ -1,0 +1,55 @@
+import { Type, type Static } from 'typebox'
+import { Name } from './common.js'
+
+const Sdp = Type.String({ maxLength: 60_000 })
+
+export const SdpOffer = Type.Object({ type: Type.Literal('offer'), sdp: Sdp })
+export const SdpAnswer = Type.Object({ type: Type.Literal('answer'), sdp: Sdp })
+export const SessionDescription = Type.Object({ type: Type.Union([Type.Literal('offer'), Type.Literal('answer')]), sdp: Sdp })
+
+/** RTCIceCandidateInit; `null` relays end-of-candidates. */
+export const Candidate = Type.Union([
+  Type.Null(),
+  Type.Object({
+    candidate: Type.String({ maxLength: 4096 }),
+    sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()])),
+    usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+  }),
+])
+
+export const CallIdParams = Type.Object({ callId: Type.String({ minLength: 1, maxLength: 128 }) })
+export type CallIdParams = Static<typeof CallIdParams>
+
+export const CreateCallBody = Type.Object({ to: Name, sdpOffer: SdpOffer })
+export type CreateCallBody = Static<typeof CreateCallBody>
+
+export const AcceptBody = Type.Object({ sdpAnswer: SdpAnswer })
+export type AcceptBody = Static<typeof AcceptBody>
+
+export const RejectBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 256 })) })
+export type RejectBody = Static<typeof RejectBody>
+
+export function candidatesBody(maxCandidates: number) {
+  return Type.Union([
+    Type.Object({ candidate: Candidate }),
+    Type.Object({ candidates: Type.Array(Candidate, { minItems: 1, maxItems: maxCandidates }) }),
+  ])
+}
+export type CandidatesBody = { candidate: unknown } | { candidates: unknown[] }
+
+export const SdpBody = Type.Object({ description: SessionDescription })
+export type SdpBody = Static<typeof SdpBody>
+
+export const CallCreated = Type.Object({ callId: Type.String() })
+
+export const CallView = Type.Object({
+  callId: Type.String(),
+  caller: Type.String(),
+  callee: Type.String(),
+  state: Type.Union([Type.Literal('ringing'), Type.Literal('active'), Type.Literal('ended')]),
+  createdAt: Type.String({ description: 'ISO 8601' }),
+  answeredAt: Type.Optional(Type.String()),
+  endedAt: Type.Optional(Type.String()),
+  endReason: Type.Optional(Type.String()),
+})

@@ -1,0 +1,264 @@
+/**
+ * The in-memory store: the default, for one instance. Everything is synchronous inside, so each method
+ * is atomic by construction; the async signatures are the Store interface's.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Config } from '../config.js'
+import { ApiError } from '../errors.js'
+import { Mailbox, type NewEvent } from './mailbox.js'
+import type { Attachment, CallInfo, EndReason, SessionInfo, Store, StoreStats, StreamListener } from './types.js'
+
+interface Session {
+  name: string
+  tokenHash: string
+  createdAt: number
+  mailbox: Mailbox
+  /** The call this session is in (ringing or active). */
+  callId?: string
+  stream?: LiveStream
+  graceTimer?: NodeJS.Timeout
+  ended: boolean
+}
+
+interface LiveStream {
+  transport: 'sse' | 'poll'
+  listener: StreamListener
+}
+
+interface Call extends CallInfo {
+  timer?: NodeJS.Timeout
+}
+
+export class MemoryStore implements Store {
+  private readonly sessions = new Map<string, Session>()
+  private readonly byToken = new Map<string, Session>()
+  private readonly calls = new Map<string, Call>()
+  private readonly streamCounts = { sse: 0, poll: 0 }
+
+  constructor(private readonly config: Config) {}
+
+  async createSession(name: string, tokenHash: string): Promise<SessionInfo> {
+    if (this.sessions.has(name)) throw new ApiError('name_taken', `The name "${name}" is held by someone else; pick another.`)
+    const session: Session = {
+      name,
+      tokenHash,
+      createdAt: Date.now(),
+      mailbox: new Mailbox({
+        maxEvents: this.config.mailboxMaxEvents,
+        maxBytes: this.config.mailboxMaxBytes,
+        replayMaxEvents: this.config.replayMaxEvents,
+        replayMaxAgeMs: this.config.replayMaxAgeMs,
+      }),
+      ended: false,
+    }
+    this.sessions.set(name, session)
+    this.byToken.set(tokenHash, session)
+    this.startGrace(session)
+    return { name, createdAt: session.createdAt }
+  }
+
+  async findSession(tokenHash: string): Promise<SessionInfo | undefined> {
+    const session = this.byToken.get(tokenHash)
+    return session && { name: session.name, createdAt: session.createdAt }
+  }
+
+  async listNames(): Promise<string[]> {
+    return [...this.sessions.keys()].sort()
+  }
+
+  async endSession(name: string, reason: EndReason): Promise<void> {
+    const session = this.sessions.get(name)
+    if (!session) return
+    session.ended = true
+    clearTimeout(session.graceTimer)
+    this.sessions.delete(name)
+    this.byToken.delete(session.tokenHash)
+    const call = session.callId ? this.calls.get(session.callId) : undefined
+    if (call && call.state !== 'ended') {
+      this.finishCall(call, reason, [[otherParty(call, name), stopCommunication(call, reason)]])
+    }
+    this.dropStream(session, 'ended')
+  }
+
+  async attach(name: string, after: string | undefined, transport: 'sse' | 'poll', listener: StreamListener): Promise<Attachment> {
+    const session = this.sessions.get(name)
+    if (!session) throw new ApiError('unauthorized', 'The session has ended; register again.')
+    this.dropStream(session, 'replaced')
+    const stream: LiveStream = { transport, listener }
+    session.stream = stream
+    this.streamCounts[transport]++
+    clearTimeout(session.graceTimer)
+    session.graceTimer = undefined
+    let cursor = session.mailbox.resume(after === undefined ? undefined : Number(after))
+    const live = () => session.stream === stream
+    return {
+      read: async () => (live() ? session.mailbox.after(cursor) : []),
+      sent: (id: string) => {
+        if (!live()) return
+        cursor = Number(id)
+        session.mailbox.markSent(cursor)
+      },
+      detach: () => {
+        if (!live()) return
+        session.stream = undefined
+        this.streamCounts[transport]--
+        this.startGrace(session)
+      },
+    }
+  }
+
+  async createCall(caller: string, callee: string, sdpOffer: unknown): Promise<CallInfo> {
+    if (caller === callee) throw new ApiError('invalid_body', 'You cannot call yourself; "to" must name another session.')
+    const from = this.live(caller)
+    const to = this.sessions.get(callee)
+    if (!to) throw new ApiError('peer_not_found', `No one is registered as "${callee}".`)
+    if (from.callId) throw new ApiError('busy', 'You are already in a call; hang it up first.')
+    if (to.callId) throw new ApiError('busy', `"${callee}" is in another call.`)
+    const call: Call = { callId: randomUUID(), caller, callee, state: 'ringing', createdAt: new Date().toISOString() }
+    this.deliver(to, [{ event: 'incomingCall', data: { callId: call.callId, from: caller, sdpOffer } }])
+    this.calls.set(call.callId, call)
+    from.callId = call.callId
+    to.callId = call.callId
+    call.timer = setTimeout(() => this.ringTimeout(call), this.config.ringTimeoutMs).unref()
+    return view(call)
+  }
+
+  async acceptCall(name: string, callId: string, sdpAnswer: unknown): Promise<CallInfo> {
+    const call = this.partyCall(name, callId)
+    if (name !== call.callee) throw new ApiError('forbidden', 'Only the callee can accept a call.')
+    if (call.state !== 'ringing') throw new ApiError('invalid_state', `The call is ${call.state}; only a ringing call can be accepted.`)
+    this.deliver(this.live(call.caller), [{ event: 'callResponse', data: { callId, response: 'accepted', sdpAnswer } }])
+    this.deliver(this.live(call.callee), [{ event: 'startCommunication', data: { callId } }], true)
+    clearTimeout(call.timer)
+    call.state = 'active'
+    call.answeredAt = new Date().toISOString()
+    return view(call)
+  }
+
+  async rejectCall(name: string, callId: string, reason: string): Promise<CallInfo> {
+    const call = this.partyCall(name, callId)
+    if (name !== call.callee) throw new ApiError('forbidden', 'Only the callee can reject a call; the caller cancels with DELETE.')
+    if (call.state !== 'ringing') throw new ApiError('invalid_state', `The call is ${call.state}; only a ringing call can be rejected.`)
+    this.finishCall(call, 'rejected', [[call.caller, rejected(call, reason)]])
+    return view(call)
+  }
+
+  async relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void> {
+    const call = this.partyCall(name, callId)
+    if (call.state === 'ended') throw new ApiError('invalid_state', 'The call has ended; candidates are no longer relayed.')
+    const peer = this.live(otherParty(call, name))
+    this.deliver(peer, candidates.map((candidate) => ({ event: 'iceCandidate' as const, data: { callId, candidate } })))
+  }
+
+  async relaySdp(name: string, callId: string, description: unknown): Promise<void> {
+    const call = this.partyCall(name, callId)
+    if (call.state !== 'active') throw new ApiError('invalid_state', `The call is ${call.state}; descriptions are relayed in an active call only.`)
+    this.deliver(this.live(otherParty(call, name)), [{ event: 'sdp', data: { callId, description } }])
+  }
+
+  async endCall(name: string, callId: string): Promise<boolean> {
+    const call = this.partyCall(name, callId)
+    if (call.state === 'ended') return false
+    if (call.state === 'active') {
+      this.finishCall(call, 'hangup', [[otherParty(call, name), stopCommunication(call, 'hangup')]])
+    } else if (name === call.caller) {
+      this.finishCall(call, 'cancelled', [[call.callee, stopCommunication(call, 'cancelled')]])
+    } else {
+      this.finishCall(call, 'rejected', [[call.caller, rejected(call, 'declined')]])
+    }
+    return true
+  }
+
+  async getCall(name: string, callId: string): Promise<CallInfo> {
+    return view(this.partyCall(name, callId))
+  }
+
+  async ping(): Promise<void> {}
+
+  stats(): StoreStats {
+    let undelivered = 0
+    for (const session of this.sessions.values()) undelivered += session.mailbox.undeliveredCount
+    return { sessions: this.sessions.size, calls: this.calls.size, undelivered, streams: { ...this.streamCounts } }
+  }
+
+  async close(): Promise<void> {
+    for (const session of this.sessions.values()) {
+      clearTimeout(session.graceTimer)
+      this.dropStream(session, 'ended')
+    }
+    for (const call of this.calls.values()) clearTimeout(call.timer)
+  }
+
+  private live(name: string): Session {
+    const session = this.sessions.get(name)
+    // A party's session that ended has already ended its call, so this only guards the caller's own session.
+    if (!session) throw new ApiError('unauthorized', 'The session has ended; register again.')
+    return session
+  }
+
+  private partyCall(name: string, callId: string): Call {
+    const call = this.calls.get(callId)
+    if (!call || (call.caller !== name && call.callee !== name)) {
+      throw new ApiError('call_not_found', 'No such call among yours.')
+    }
+    return call
+  }
+
+  private deliver(session: Session, events: NewEvent[], force = false): void {
+    session.mailbox.append(events, force)
+    session.stream?.listener.wake()
+  }
+
+  /** Ends a call, tells the parties listed, frees both sessions and keeps the call readable for a while. */
+  private finishCall(call: Call, reason: EndReason, notices: Array<[string, NewEvent]>): void {
+    for (const [name, event] of notices) {
+      const session = this.sessions.get(name)
+      if (session && !session.ended) this.deliver(session, [event], true)
+    }
+    clearTimeout(call.timer)
+    call.state = 'ended'
+    call.endReason = reason
+    call.endedAt = new Date().toISOString()
+    for (const name of [call.caller, call.callee]) {
+      const session = this.sessions.get(name)
+      if (session?.callId === call.callId) session.callId = undefined
+    }
+    call.timer = setTimeout(() => this.calls.delete(call.callId), this.config.endedCallRetentionMs).unref()
+  }
+
+  private ringTimeout(call: Call): void {
+    if (call.state !== 'ringing') return
+    const notice = stopCommunication(call, 'no_answer')
+    this.finishCall(call, 'no_answer', [[call.caller, notice], [call.callee, notice]])
+  }
+
+  private startGrace(session: Session): void {
+    clearTimeout(session.graceTimer)
+    session.graceTimer = setTimeout(() => void this.endSession(session.name, 'peer_gone'), this.config.graceMs).unref()
+  }
+
+  private dropStream(session: Session, why: 'replaced' | 'ended'): void {
+    const stream = session.stream
+    if (!stream) return
+    session.stream = undefined
+    this.streamCounts[stream.transport]--
+    stream.listener.close(why)
+  }
+}
+
+function otherParty(call: CallInfo, name: string): string {
+  return name === call.caller ? call.callee : call.caller
+}
+
+function stopCommunication(call: CallInfo, reason: EndReason): NewEvent {
+  return { event: 'stopCommunication', data: { callId: call.callId, reason } }
+}
+
+function rejected(call: CallInfo, reason: string): NewEvent {
+  return { event: 'callResponse', data: { callId: call.callId, response: 'rejected', message: reason } }
+}
+
+function view(call: Call): CallInfo {
+  const { timer: _timer, ...info } = call
+  return info
+}

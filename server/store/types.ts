@@ -1,0 +1,92 @@
+/**
+ * The store: sessions, their ordered mailboxes and calls behind one interface, so that the in-memory
+ * default (memory.ts) and a shared store can stand behind the same routes.
+ *
+ * Every method is one atomic step of the contract: it checks, changes state and stores the events it
+ * causes together, or throws an ApiError and changes nothing.
+ */
+import type { EventType } from '../schemas/events.js'
+
+export type CallState = 'ringing' | 'active' | 'ended'
+export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'no_answer' | 'peer_gone'
+
+export interface CallInfo {
+  callId: string
+  caller: string
+  callee: string
+  state: CallState
+  createdAt: string
+  answeredAt?: string
+  endedAt?: string
+  endReason?: EndReason
+}
+
+/** One event in a session's mailbox; `id` increases within the session. */
+export interface StoredEvent {
+  id: string
+  event: EventType
+  /** The event's data, serialised once when it is stored. */
+  json: string
+}
+
+export interface SessionInfo {
+  name: string
+  /** Creation time (ms since epoch); tells a session from a later one of the same name. */
+  createdAt: number
+}
+
+/** What a live stream (SSE or poll) is told by the store. */
+export interface StreamListener {
+  /** New events are held for the session (read them with `read`). */
+  wake(): void
+  /** A newer stream of the same session replaced this one, or the session ended. */
+  close(why: 'replaced' | 'ended'): void
+}
+
+export interface Attachment {
+  /** Events after this stream's cursor, oldest first; [] once the stream was replaced or the session ended. */
+  read(): Promise<StoredEvent[]>
+  /** Marks events up to `id` as written to this stream (the cursor moves on). */
+  sent(id: string): void
+  /** Detaches the stream; the session's grace period starts unless a newer stream is attached. */
+  detach(): void
+}
+
+export interface Store {
+  /** Creates a session holding `name`, keyed by a hash of its token; throws name_taken. */
+  createSession(name: string, tokenHash: string): Promise<SessionInfo>
+  /** The session whose token hashes to `tokenHash`, if it is alive. */
+  findSession(tokenHash: string): Promise<SessionInfo | undefined>
+  listNames(): Promise<string[]>
+  /** Ends a session now; its call ends for the peer with `reason`. */
+  endSession(name: string, reason: EndReason): Promise<void>
+
+  /**
+   * Attaches a live stream to a session, replacing (closing) any older one. `after` is the last id the
+   * client saw: everything up to it counts as received and is let go; undefined starts from the oldest
+   * held event.
+   */
+  attach(name: string, after: string | undefined, transport: 'sse' | 'poll', listener: StreamListener): Promise<Attachment>
+
+  createCall(caller: string, callee: string, sdpOffer: unknown): Promise<CallInfo>
+  acceptCall(name: string, callId: string, sdpAnswer: unknown): Promise<CallInfo>
+  rejectCall(name: string, callId: string, reason: string): Promise<CallInfo>
+  relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void>
+  relaySdp(name: string, callId: string, description: unknown): Promise<void>
+  /** Hang up or cancel; `false` when the call had already ended (no event). */
+  endCall(name: string, callId: string): Promise<boolean>
+  getCall(name: string, callId: string): Promise<CallInfo>
+
+  /** For /readyz. */
+  ping(): Promise<void>
+  stats(): StoreStats
+  close(): Promise<void>
+}
+
+export interface StoreStats {
+  sessions: number
+  calls: number
+  /** Undelivered events held, all mailboxes together. */
+  undelivered: number
+  streams: { sse: number; poll: number }
+}

@@ -1,0 +1,186 @@
+/**
+ * The two receiving transports over one cursor and one envelope: an SSE stream (fastify-sse-v2) and a
+ * long-poll responder. Both attach to the store as the session's one live stream; a newer one replaces
+ * an older one. A single shared interval sends every stream's heartbeat, instead of a timer per stream.
+ */
+import type { FastifyReply } from 'fastify'
+import type { EventMessage } from 'fastify-sse-v2'
+import type { Metrics } from '../metrics.js'
+import type { Attachment, StoredEvent, StreamListener } from '../store/types.js'
+
+/** Wakes one waiting reader; a wake that comes while it is busy is remembered, never lost. */
+class Signal {
+  private pending = false
+  private resolve?: () => void
+  fire(): void {
+    this.pending = true
+    this.resolve?.()
+  }
+  /** Resolves at once if fired since the last wait. */
+  wait(): Promise<void> {
+    if (this.pending) {
+      this.pending = false
+      return Promise.resolve()
+    }
+    return new Promise((resolve) => {
+      this.resolve = () => {
+        this.pending = false
+        this.resolve = undefined
+        resolve()
+      }
+    })
+  }
+}
+
+interface Closable {
+  close(why: 'replaced' | 'ended' | 'shutdown'): void
+}
+
+/** Every open receiver of one app: heartbeats, and closing them all on shutdown. */
+export class ReceiverHub {
+  private readonly open = new Set<Closable>()
+  private readonly sse = new Set<SseReceiver>()
+  private readonly timer: NodeJS.Timeout
+
+  constructor(
+    heartbeatMs: number,
+    readonly metrics: Metrics,
+  ) {
+    this.timer = setInterval(() => {
+      for (const stream of this.sse) stream.heartbeat()
+    }, heartbeatMs).unref()
+  }
+
+  add(receiver: Closable): void {
+    this.open.add(receiver)
+    if (receiver instanceof SseReceiver) this.sse.add(receiver)
+  }
+
+  remove(receiver: Closable): void {
+    this.open.delete(receiver)
+    if (receiver instanceof SseReceiver) this.sse.delete(receiver)
+  }
+
+  /** Ends every stream and answers every waiting poll, so that app.close() returns promptly. */
+  shutdown(): void {
+    clearInterval(this.timer)
+    for (const receiver of this.open) receiver.close('shutdown')
+  }
+}
+
+export class SseReceiver implements StreamListener, Closable {
+  private readonly signal = new Signal()
+  private closed?: 'replaced' | 'ended' | 'shutdown' | 'disconnected'
+  private heartbeatDue = false
+
+  constructor(
+    private readonly hub: ReceiverHub,
+    private readonly name: string,
+  ) {
+    hub.add(this)
+  }
+
+  wake(): void {
+    this.signal.fire()
+  }
+
+  heartbeat(): void {
+    this.heartbeatDue = true
+    this.signal.fire()
+  }
+
+  close(why: 'replaced' | 'ended' | 'shutdown' | 'disconnected'): void {
+    this.closed ??= why
+    this.hub.remove(this)
+    this.signal.fire()
+  }
+
+  /**
+   * Starts the response. fastify-sse-v2 pulls from the generator only as fast as the socket drains
+   * (its readable stream is piped into the response), so a slow client holds events as undelivered,
+   * counted against its mailbox limit, instead of buffering them in memory here.
+   */
+  start(reply: FastifyReply, attachment: Attachment): void {
+    reply.raw.on('close', () => {
+      this.close('disconnected')
+      attachment.detach()
+    })
+    // fastify-sse-v2 overwrites Cache-Control with "no-cache,no-transform"; API.md spells it with a
+    // space, and some proxies compare the header as a string, so keep ours.
+    const raw = reply.raw
+    const setHeader = raw.setHeader.bind(raw)
+    raw.setHeader = (key, value) => setHeader(key, key.toLowerCase() === 'cache-control' ? 'no-cache, no-transform' : value)
+    reply.header('X-Accel-Buffering', 'no')
+    reply.sse(this.messages(attachment))
+  }
+
+  private async *messages(attachment: Attachment): AsyncGenerator<EventMessage> {
+    yield { event: 'ready', data: JSON.stringify({ name: this.name }) }
+    while (!this.closed) {
+      const batch: StoredEvent[] = await attachment.read()
+      for (const e of batch) {
+        if (this.closed) break
+        yield { id: e.id, event: e.event, data: e.json }
+        // Resumed once the stream took the event: it is written.
+        attachment.sent(e.id)
+        this.hub.metrics.delivered.inc({ transport: 'sse', event: e.event })
+      }
+      if (this.closed) break
+      if (this.heartbeatDue) {
+        this.heartbeatDue = false
+        yield { comment: ' heartbeat' }
+      } else if (batch.length === 0) {
+        await this.signal.wait()
+      }
+    }
+    // Tells the client not to reconnect this stream: a newer one of the same session took over.
+    if (this.closed === 'replaced') yield { event: 'replaced', data: '{}' }
+  }
+}
+
+export class PollReceiver implements StreamListener, Closable {
+  private readonly signal = new Signal()
+  closed?: 'replaced' | 'ended' | 'shutdown' | 'disconnected'
+
+  constructor(private readonly hub: ReceiverHub) {
+    hub.add(this)
+  }
+
+  wake(): void {
+    this.signal.fire()
+  }
+
+  close(why: 'replaced' | 'ended' | 'shutdown' | 'disconnected'): void {
+    this.closed ??= why
+    this.hub.remove(this)
+    this.signal.fire()
+  }
+
+  /**
+   * Everything after the cursor, at once if there is any; otherwise waits up to `waitMs` for the first
+   * event. Returns the response body as a string: each event's data was serialised once when stored.
+   */
+  async respond(reply: FastifyReply, attachment: Attachment, waitMs: number): Promise<string> {
+    reply.raw.on('close', () => this.close('disconnected'))
+    const timer = setTimeout(() => this.signal.fire(), waitMs).unref()
+    try {
+      let events = await attachment.read()
+      if (events.length === 0 && waitMs > 0 && !this.closed) {
+        await this.signal.wait()
+        // Candidates come in bursts: gather what the same tick stored into one answer.
+        await new Promise((resolve) => setImmediate(resolve))
+        events = this.closed ? [] : await attachment.read()
+      }
+      if (events.length > 0) {
+        attachment.sent(events[events.length - 1].id)
+        for (const e of events) this.hub.metrics.delivered.inc({ transport: 'poll', event: e.event })
+      }
+      const items = events.map((e) => `{"id":"${e.id}","event":"${e.event}","data":${e.json}}`).join(',')
+      return `{"events":[${items}]${this.closed === 'replaced' ? ',"replaced":true' : ''}}`
+    } finally {
+      clearTimeout(timer)
+      this.hub.remove(this)
+      attachment.detach()
+    }
+  }
+}
