@@ -54,13 +54,19 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
 }
 
+const GRAMMAR_KEYWORDS = new Set(['pattern', 'minLength', 'maxLength'])
+
 /** Translates anything thrown in a request into a coded error without leaking internals. */
 export function toApiError(error: FastifyError | ApiError | Error): ApiError {
   if (error instanceof ApiError) return error
   const fastifyError = error as FastifyError
   if (fastifyError.validation) {
     const where = fastifyError.validationContext
-    const code: ErrorCode = where === 'querystring' ? 'invalid_query' : 'invalid_body'
+    const first = fastifyError.validation[0] as { keyword?: string; parentSchema?: Record<string, unknown> } | undefined
+    // A schema can name its own code for a value of the right type that breaks its grammar (a name).
+    const own = first?.keyword && GRAMMAR_KEYWORDS.has(first.keyword) ? first.parentSchema?.['x-error-code'] : undefined
+    const code: ErrorCode = typeof own === 'string' && own in STATUS ? own as ErrorCode
+      : where === 'querystring' ? 'invalid_query' : 'invalid_body'
     return new ApiError(code, `${describeWhere(where)} ${fastifyError.message.replace(/^(body|querystring|params|headers)\s*/, '')}`)
   }
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

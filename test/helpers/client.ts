@@ -1,0 +1,209 @@
+/** A test client over real HTTP: JSON requests, a streaming SSE reader and long-poll, as a browser or curl would. */
+import http from 'node:http'
+
+export interface Res<T = any> {
+  status: number
+  body: T
+  headers: Headers
+}
+
+export async function request<T = any>(url: string, method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string } = {}): Promise<Res<T>> {
+  const headers: Record<string, string> = { ...options.headers }
+  if (options.token) headers.authorization = `Bearer ${options.token}`
+  let body: string | undefined = options.raw
+  if (options.body !== undefined) {
+    body = JSON.stringify(options.body)
+    headers['content-type'] ??= 'application/json'
+  }
+  const res = await fetch(url + path, { method, headers, body })
+  const text = await res.text()
+  let parsed: unknown = text
+  try {
+    parsed = text ? JSON.parse(text) : undefined
+  } catch {}
+  return { status: res.status, body: parsed as T, headers: res.headers }
+}
+
+export interface Peer {
+  name: string
+  token: string
+  post<T = any>(path: string, body?: unknown): Promise<Res<T>>
+  get<T = any>(path: string): Promise<Res<T>>
+  del<T = any>(path: string): Promise<Res<T>>
+}
+
+export async function register(url: string, name: string): Promise<Peer> {
+  const res = await request(url, 'POST', '/v1/sessions', { body: { name } })
+  if (res.status !== 201) throw new Error(`register ${name}: ${res.status} ${JSON.stringify(res.body)}`)
+  return peer(url, name, res.body.token)
+}
+
+export function peer(url: string, name: string, token: string): Peer {
+  return {
+    name,
+    token,
+    post: (path, body) => request(url, 'POST', path, { token, body: body ?? {} }),
+    get: (path) => request(url, 'GET', path, { token }),
+    del: (path) => request(url, 'DELETE', path, { token }),
+  }
+}
+
+export interface SseEvent {
+  id?: string
+  event: string
+  data: any
+}
+
+/**
+ * Reads /v1/events over a real socket and parses the stream as EventSource would. `next()` resolves with
+ * the next event (not comments); `comments` counts comment lines; `ended` resolves when the server ends it.
+ */
+export class SseClient {
+  readonly events: SseEvent[] = []
+  comments: string[] = []
+  retry?: number
+  status = 0
+  headers: http.IncomingHttpHeaders = {}
+  readonly ended: Promise<void>
+  private waiters: Array<() => void> = []
+  private read = 0
+  private req!: http.ClientRequest
+  private buffer = ''
+  private current: { id?: string; event?: string; data: string[] } = { data: [] }
+  private commentWaiters: Array<() => void> = []
+  private endResolve!: () => void
+  readonly opened: Promise<void>
+
+  constructor(url: string, options: { token?: string; query?: string; lastEventId?: string; headers?: Record<string, string> } = {}) {
+    this.ended = new Promise((resolve) => (this.endResolve = resolve))
+    const headers: Record<string, string> = { accept: 'text/event-stream', ...options.headers }
+    if (options.token) headers.authorization = `Bearer ${options.token}`
+    if (options.lastEventId) headers['last-event-id'] = options.lastEventId
+    this.opened = new Promise((resolve, reject) => {
+      this.req = http.get(`${url}/v1/events${options.query ? `?${options.query}` : ''}`, { headers }, (res) => {
+        this.status = res.statusCode ?? 0
+        this.headers = res.headers
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => this.feed(chunk))
+        res.on('end', () => this.finish())
+        res.on('close', () => this.finish())
+        resolve()
+      })
+      this.req.on('error', (error) => {
+        this.finish()
+        reject(error)
+      })
+    })
+  }
+
+  /** The body of a non-200 answer (an error in the contract's shape). */
+  async errorBody(): Promise<any> {
+    await this.ended
+    return JSON.parse(this.buffer)
+  }
+
+  async next(): Promise<SseEvent> {
+    while (this.read >= this.events.length) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+      if (this.read >= this.events.length && this.done) throw new Error('stream ended before the next event')
+    }
+    return this.events[this.read++]
+  }
+
+  /** Reads events until one of `type` arrives; returns it (others stay in `events`). */
+  async nextOf(type: string): Promise<SseEvent> {
+    for (;;) {
+      const e = await this.next()
+      if (e.event === type) return e
+    }
+  }
+
+  async nextComment(): Promise<string> {
+    const count = this.comments.length
+    while (this.comments.length === count) await new Promise<void>((resolve) => this.commentWaiters.push(resolve))
+    return this.comments[count]
+  }
+
+  close(): void {
+    this.req.destroy()
+  }
+
+  private done = false
+
+  private finish(): void {
+    if (this.done) return
+    this.done = true
+    this.endResolve()
+    this.flushWaiters()
+  }
+
+  private flushWaiters(): void {
+    const waiters = this.waiters
+    this.waiters = []
+    for (const w of waiters) w()
+    const cw = this.commentWaiters
+    this.commentWaiters = []
+    for (const w of cw) w()
+  }
+
+  private feed(chunk: string): void {
+    if (this.status !== 200) {
+      this.buffer += chunk
+      return
+    }
+    this.buffer += chunk
+    let index: number
+    while ((index = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, index).replace(/\r$/, '')
+      this.buffer = this.buffer.slice(index + 1)
+      this.line(line)
+    }
+  }
+
+  private line(line: string): void {
+    if (line === '') {
+      if (this.current.data.length > 0 || this.current.event) {
+        const data = this.current.data.join('\n')
+        this.events.push({ id: this.current.id, event: this.current.event ?? 'message', data: data ? JSON.parse(data) : undefined })
+        this.flushWaiters()
+      }
+      this.current = { data: [] }
+      return
+    }
+    if (line.startsWith(':')) {
+      this.comments.push(line.slice(1).trim())
+      this.flushWaiters()
+      return
+    }
+    const colon = line.indexOf(':')
+    const field = colon < 0 ? line : line.slice(0, colon)
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
+    if (field === 'id') this.current.id = value
+    else if (field === 'event') this.current.event = value
+    else if (field === 'data') this.current.data.push(value)
+    else if (field === 'retry') this.retry = Number(value)
+  }
+}
+
+/** Opens a stream and waits for its `ready` event. */
+export async function openStream(url: string, p: Peer, options: { lastEventId?: string } = {}): Promise<SseClient> {
+  const stream = new SseClient(url, { token: p.token, ...options })
+  await stream.opened
+  const ready = await stream.next()
+  if (ready.event !== 'ready') throw new Error(`expected ready, got ${ready.event}`)
+  return stream
+}
+
+export interface PollEvent {
+  id: string
+  event: string
+  data: any
+}
+
+export async function poll(p: Peer, query: string): Promise<Res<{ events: PollEvent[]; replaced?: boolean }>> {
+  return p.get(`/v1/poll?${query}`)
+}
+
+export const offer = { type: 'offer', sdp: 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n' }
+export const answer = { type: 'answer', sdp: 'v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n' }
+export const candidate = (n: number) => ({ candidate: `candidate:${n} 1 udp 2122260223 127.0.0.1 ${50000 + n} typ host`, sdpMid: '0', sdpMLineIndex: 0 })

@@ -1,0 +1,256 @@
+import t from 'tap'
+import { startServer } from '../helpers/server.js'
+import { answer, candidate, offer, openStream, poll, register, SseClient, type Peer } from '../helpers/client.js'
+
+/** alice calls bob; returns the call id. Candidates from alice then become bob's events. */
+async function ring(alice: Peer, bob: Peer): Promise<string> {
+  const res = await alice.post('/v1/calls', { to: bob.name, sdpOffer: offer })
+  if (res.status !== 201) throw new Error(`call failed: ${res.status}`)
+  return res.body.callId
+}
+
+async function sendCandidates(from: Peer, callId: string, first: number, count: number): Promise<void> {
+  for (let n = first; n < first + count; n++) {
+    const res = await from.post(`/v1/calls/${callId}/candidates`, { candidate: candidate(n) })
+    if (res.status !== 202) throw new Error(`candidate ${n}: ${res.status} ${JSON.stringify(res.body)}`)
+  }
+}
+
+t.test('SSE: headers, retry, ready first, then id/event/data', async (t) => {
+  const { url } = await startServer(t, { sseRetryMs: 1500 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const stream = new SseClient(url, { query: `token=${encodeURIComponent(bob.token)}` })
+  await stream.opened
+  t.equal(stream.status, 200)
+  t.match(stream.headers['content-type'], /^text\/event-stream/)
+  t.equal(stream.headers['cache-control'], 'no-cache, no-transform')
+  t.equal(stream.headers['x-accel-buffering'], 'no')
+  const ready = await stream.next()
+  t.same(ready, { id: undefined, event: 'ready', data: { name: 'bob' } })
+  t.equal(stream.retry, 1500)
+  const callId = await ring(alice, bob)
+  const incoming = await stream.next()
+  t.equal(incoming.event, 'incomingCall')
+  t.match(incoming.id, /^\d+$/)
+  t.same(incoming.data, { callId, from: 'alice', sdpOffer: offer })
+  stream.close()
+})
+
+t.test('SSE: a heartbeat comment every heartbeatMs', async (t) => {
+  const { url } = await startServer(t, { heartbeatMs: 50 })
+  const alice = await register(url, 'alice')
+  const stream = await openStream(url, alice)
+  t.equal(await stream.nextComment(), 'heartbeat')
+  t.equal(await stream.nextComment(), 'heartbeat')
+  stream.close()
+})
+
+t.test('SSE: 401 without a valid token, 400 for a bad Last-Event-ID', async (t) => {
+  const { url } = await startServer(t)
+  const alice = await register(url, 'alice')
+  const none = new SseClient(url)
+  await none.opened
+  t.equal(none.status, 401)
+  t.equal((await none.errorBody()).error, 'unauthorized')
+  const bad = new SseClient(url, { token: alice.token, lastEventId: 'abc' })
+  await bad.opened
+  t.equal(bad.status, 400)
+  t.equal((await bad.errorBody()).error, 'invalid_query')
+  const badQuery = new SseClient(url, { query: `token=${alice.token}&lastEventId=-1` })
+  await badQuery.opened
+  t.equal(badQuery.status, 400)
+  t.equal((await badQuery.errorBody()).error, 'invalid_query')
+})
+
+t.test('an event sent while the recipient is disconnected arrives on resume with Last-Event-ID', async (t) => {
+  const { url } = await startServer(t)
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const first = await openStream(url, bob)
+  const callId = await ring(alice, bob)
+  const incoming = await first.next()
+  await sendCandidates(alice, callId, 1, 2)
+  const c1 = await first.next()
+  const c2 = await first.next()
+  first.close()
+  await first.ended
+  await sendCandidates(alice, callId, 3, 2) // bob is offline
+
+  const resumed = await openStream(url, bob, { lastEventId: c2.id })
+  const c3 = await resumed.next()
+  const c4 = await resumed.next()
+  t.same([c3.data.candidate, c4.data.candidate], [candidate(3), candidate(4)], 'missed events, in order')
+  t.ok(Number(incoming.id) < Number(c1.id) && Number(c2.id) < Number(c3.id) && Number(c3.id) < Number(c4.id), 'ids increase')
+  resumed.close()
+  await resumed.ended
+
+  // The same resume through ?lastEventId= (EventSource cannot set headers on its first request).
+  const byQuery = new SseClient(url, { query: `token=${bob.token}&lastEventId=${c3.id}` })
+  await byQuery.next() // ready
+  const again = await byQuery.next()
+  t.equal(again.id, c4.id, 'replays what came after the given id only')
+  byQuery.close()
+})
+
+t.test('a stream without Last-Event-ID starts from the oldest held event', async (t) => {
+  const { url } = await startServer(t)
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const callId = await ring(alice, bob)
+  await sendCandidates(alice, callId, 1, 3)
+  const stream = await openStream(url, bob)
+  const got = [await stream.next(), await stream.next(), await stream.next(), await stream.next()]
+  t.same(got.map((e) => e.event), ['incomingCall', 'iceCandidate', 'iceCandidate', 'iceCandidate'])
+  stream.close()
+})
+
+t.test('a second stream replaces the first, which is told and closed', async (t) => {
+  const { url } = await startServer(t)
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const first = await openStream(url, bob)
+  const second = await openStream(url, bob)
+  t.same(await first.next(), { id: undefined, event: 'replaced', data: {} })
+  await first.ended
+  const callId = await ring(alice, bob)
+  t.same((await second.next()).data.callId, callId, 'the newer stream receives')
+  t.equal(first.events.filter((e) => e.event === 'incomingCall').length, 0, 'the older one does not')
+  second.close()
+})
+
+t.test('long-poll: at once when events are held, on arrival, or [] after wait', async (t) => {
+  const { url } = await startServer(t, { pollMaxWaitS: 1 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const callId = await ring(alice, bob)
+  const first = await poll(bob, 'wait=30')
+  t.equal(first.status, 200)
+  t.equal(first.headers.get('cache-control'), 'no-store')
+  t.same(first.body.events.map((e) => e.event), ['incomingCall'])
+  t.same(first.body.events[0].data, { callId, from: 'alice', sdpOffer: offer })
+  const after = first.body.events[0].id
+
+  const waiting = poll(bob, `after=${after}&wait=30`)
+  // The poll is parked; the candidate wakes it.
+  await sendCandidates(alice, callId, 1, 1)
+  const second = await waiting
+  t.same(second.body.events.map((e) => e.data.candidate), [candidate(1)])
+
+  const empty = await poll(bob, `after=${second.body.events[0].id}&wait=100`)
+  t.same(empty.body, { events: [] }, 'wait over the maximum counts as the maximum (1 s here), then []')
+  const now = await poll(bob, `after=${second.body.events[0].id}&wait=0`)
+  t.same(now.body, { events: [] }, 'wait=0 answers at once')
+
+  for (const query of ['wait=-1', 'wait=soon', 'after=x', 'after=-3']) {
+    const bad = await poll(bob, query)
+    t.equal(bad.status, 400, query)
+    t.equal(bad.body.error, 'invalid_query', query)
+  }
+})
+
+t.test('a stream replaces a waiting poll, and a poll replaces a stream', async (t) => {
+  const { url } = await startServer(t)
+  const bob = await register(url, 'bob')
+  const waiting = poll(bob, 'wait=30')
+  const stream = new SseClient(url, { token: bob.token })
+  // The poll answers once the stream has taken over.
+  const replaced = await waiting
+  t.same(replaced.body, { events: [], replaced: true })
+  t.equal((await stream.next()).event, 'ready')
+  const polled = await poll(bob, 'wait=0')
+  t.same(polled.body, { events: [] })
+  t.equal((await stream.next()).event, 'replaced')
+  await stream.ended
+})
+
+t.test('switching SSE → poll → SSE → poll loses and duplicates nothing', async (t) => {
+  const { url } = await startServer(t)
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const callId = await ring(alice, bob)
+  const received: Array<{ id: string; event: string; data: any }> = []
+  let last: string | undefined
+  let n = 1
+  for (let round = 0; round < 3; round++) {
+    const stream = await openStream(url, bob, { lastEventId: last })
+    await sendCandidates(alice, callId, n, 5)
+    n += 5
+    // Take some of what was sent, then drop the stream mid-way.
+    for (let i = 0; i < (round === 0 ? 4 : 3); i++) {
+      const e = await stream.next()
+      received.push(e as any)
+      last = e.id
+    }
+    stream.close()
+    await stream.ended
+    await sendCandidates(alice, callId, n, 3)
+    n += 3
+    const polled = await poll(bob, `${last ? `after=${last}&` : ''}wait=0`)
+    received.push(...polled.body.events)
+    last = polled.body.events.at(-1)?.id ?? last
+  }
+  const final = await poll(bob, `after=${last}&wait=0`)
+  received.push(...final.body.events)
+  const ids = received.map((e) => Number(e.id))
+  t.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]), 'ids strictly increase')
+  t.same(received.filter((e) => e.event === 'iceCandidate').map((e) => e.data.candidate), Array.from({ length: n - 1 }, (_, i) => candidate(i + 1)), 'every candidate once, in order')
+  t.equal(received[0].event, 'incomingCall')
+})
+
+t.test('a Last-Event-ID past anything sent never drops undelivered events', async (t) => {
+  const { url } = await startServer(t)
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  await ring(alice, bob)
+  const stream = await openStream(url, bob, { lastEventId: '999999' })
+  t.equal((await stream.next()).event, 'incomingCall')
+  stream.close()
+})
+
+t.test('a full mailbox answers the sender 429 mailbox_full and stores nothing more', async (t) => {
+  const { url } = await startServer(t, { mailboxMaxEvents: 10 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const callId = await ring(alice, bob) // 1 event held
+  await sendCandidates(alice, callId, 1, 9) // 10 held
+  const full = await alice.post(`/v1/calls/${callId}/candidates`, { candidate: candidate(10) })
+  t.equal(full.status, 429)
+  t.equal(full.body.error, 'mailbox_full')
+  const batch = await alice.post(`/v1/calls/${callId}/candidates`, { candidates: [candidate(10), candidate(11)] })
+  t.equal(batch.status, 429, 'a batch is stored all or nothing')
+  const got = await poll(bob, 'wait=0')
+  t.equal(got.body.events.length, 10, 'exactly what was accepted')
+  t.same(got.body.events.at(-1)!.data.candidate, candidate(9))
+  const accepted = await alice.post(`/v1/calls/${callId}/candidates`, { candidate: candidate(10) })
+  t.equal(accepted.status, 202, 'room again once the recipient received')
+})
+
+t.test('the byte limit of a mailbox counts too', async (t) => {
+  const { url } = await startServer(t, { mailboxMaxBytes: 2000 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const callId = await ring(alice, bob)
+  const big = { candidate: `candidate:1 1 udp 1 127.0.0.1 9 typ host ${'x'.repeat(1900)}`, sdpMid: '0' }
+  const res = await alice.post(`/v1/calls/${callId}/candidates`, { candidate: big })
+  t.equal(res.status, 429)
+  t.equal(res.body.error, 'mailbox_full')
+})
+
+t.test('a long healthy stream never fills up: written events leave the limit', async (t) => {
+  const { url } = await startServer(t, { mailboxMaxEvents: 8, replayMaxEvents: 4 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const stream = await openStream(url, bob)
+  const callId = await ring(alice, bob)
+  await stream.next()
+  for (let n = 1; n <= 40; n++) {
+    await sendCandidates(alice, callId, n, 1)
+    t.same((await stream.next()).data.candidate, candidate(n))
+  }
+  stream.close()
+  await stream.ended
+  // Only the replay window (4) is held for a resume without an id.
+  const replay = await poll(bob, 'wait=0')
+  t.same(replay.body.events.map((e) => e.data.candidate), [37, 38, 39, 40].map(candidate))
+})

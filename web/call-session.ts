@@ -1,0 +1,369 @@
+/**
+ * One call: media, the RTCPeerConnection, and its signalling over sigpost's REST endpoints.
+ *
+ * Modern APIs only (getUserMedia, addTrack, ontrack, srcObject). Trickle ICE: each local candidate is
+ * POSTed as soon as it is gathered (candidates gathered while a POST is in flight go in the next one, in
+ * order); remote candidates that arrive before the remote description is set are buffered and applied
+ * right after it. Renegotiation and ICE restarts go over `/sdp` with the "perfect negotiation" pattern
+ * (https://w3c.github.io/webrtc-pc/#perfect-negotiation-example): the callee is the polite peer.
+ * Every track and the connection are released when the call ends, however it ends.
+ */
+import { SignalError, type SignalClient, type SignalEvent } from './signal-client.js'
+
+export type CallRole = 'caller' | 'callee'
+export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'no_answer' | 'peer_gone' | 'failed'
+
+export interface CallSessionOptions {
+  client: Pick<SignalClient, 'request'>
+  role: CallRole
+  /** The other party's name. */
+  peer: string
+  /** Callee: the call's id and the caller's offer, from `incomingCall`. */
+  callId?: string
+  remoteOffer?: RTCSessionDescriptionInit
+  iceServers: RTCIceServer[]
+  iceTransportPolicy?: RTCIceTransportPolicy
+  audio: boolean
+  video: boolean
+  onLocalStream?: (stream: MediaStream) => void
+  onRemoteStream?: (stream: MediaStream) => void
+  onConnectionState?: (state: RTCPeerConnectionState) => void
+  /** The peer connection reached `connected` for the first time. */
+  onConnected?: () => void
+  /** The call is active: the callee accepted (both sides). */
+  onActive?: () => void
+  /** Called exactly once, whoever ended the call. */
+  onEnded?: (reason: EndReason) => void
+  /** Something went wrong that does not end the call by itself (e.g. a renegotiation failed). */
+  onWarning?: (error: unknown) => void
+}
+
+type Candidate = RTCIceCandidateInit | null
+
+export class CallSession {
+  readonly role: CallRole
+  readonly peer: string
+  callId: string | undefined
+  localStream: MediaStream | undefined
+  remoteStream: MediaStream | undefined
+  /** Accepted by the callee (startCommunication / callResponse accepted). */
+  active = false
+  ended = false
+  connectionState: RTCPeerConnectionState = 'new'
+
+  private readonly options: CallSessionOptions
+  private pc: RTCPeerConnection | undefined
+  /** Remote candidates that came before the remote description. */
+  private pendingRemote: Candidate[] = []
+  /** Local candidates not yet POSTed (e.g. gathered before the caller knows the callId). */
+  private outbox: Candidate[] = []
+  private sending = false
+  /** Signalling work runs one step at a time, in arrival order. */
+  private queue: Promise<unknown> = Promise.resolve()
+  /** Events for this call that arrived before `POST /v1/calls` answered with its id. */
+  private early: SignalEvent[] = []
+  private makingOffer = false
+  private ignoreOffer = false
+  private iceRestarts = 0
+  private connectedOnce = false
+
+  constructor(options: CallSessionOptions) {
+    this.options = options
+    this.role = options.role
+    this.peer = options.peer
+    this.callId = options.callId
+  }
+
+  private get polite(): boolean {
+    return this.role === 'callee'
+  }
+
+  /** Caller: media, offer, `POST /v1/calls`. Resolves with the callId once the call is placed. */
+  async start(): Promise<string> {
+    await this.openMedia()
+    const pc = this.createPeerConnection()
+    this.addLocalTracks(pc, null)
+    await pc.setLocalDescription(await pc.createOffer())
+    this.throwIfEnded()
+    const { callId } = await this.options.client.request<{ callId: string }>('POST', '/v1/calls', {
+      to: this.peer,
+      sdpOffer: { type: 'offer', sdp: pc.localDescription!.sdp },
+    })
+    this.callId = callId
+    if (this.ended) {
+      // Hung up while the POST was in flight: end it on the server too.
+      void this.options.client.request('DELETE', `/v1/calls/${encodeURIComponent(callId)}`).catch(() => {})
+      throw new SignalError('invalid_state', 'The call was ended before it was placed')
+    }
+    void this.flushOutbox()
+    const early = this.early.filter((event) => event.data?.callId === callId)
+    this.early = []
+    for (const event of early) this.handle(event)
+    return callId
+  }
+
+  /** Callee: media, apply the offer and buffered candidates, answer, `POST …/accept`. */
+  async accept(): Promise<void> {
+    if (this.role !== 'callee' || this.pc) throw new SignalError('invalid_state', 'There is no incoming call to accept')
+    await this.openMedia()
+    await this.enqueue(async () => {
+      this.throwIfEnded()
+      const pc = this.createPeerConnection()
+      await pc.setRemoteDescription(this.options.remoteOffer!)
+      await this.applyPendingCandidates()
+      this.addLocalTracks(pc, pc.getTransceivers())
+      await pc.setLocalDescription(await pc.createAnswer())
+    })
+    this.throwIfEnded()
+    await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/accept`, {
+      sdpAnswer: { type: 'answer', sdp: this.pc!.localDescription!.sdp },
+    })
+    this.markActive()
+    void this.flushOutbox()
+  }
+
+  /** Callee, while ringing. */
+  async reject(reason = 'declined'): Promise<void> {
+    if (this.role !== 'callee' || this.active) throw new SignalError('invalid_state', 'There is no incoming call to reject')
+    try {
+      await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/reject`, { reason })
+    } finally {
+      this.end('rejected')
+    }
+  }
+
+  /** Hang up, or cancel while ringing (the callee's DELETE while ringing counts as a reject). */
+  async hangUp(reason?: EndReason, options: { keepalive?: boolean } = {}): Promise<void> {
+    if (this.ended) return
+    const local: EndReason = reason ?? (this.active ? 'hangup' : this.role === 'caller' ? 'cancelled' : 'rejected')
+    const callId = this.callId
+    this.end(local)
+    if (callId) {
+      await this.options.client.request('DELETE', `/v1/calls/${encodeURIComponent(callId)}`, undefined, options)
+    }
+  }
+
+  /** An event of the session's stream that belongs to this call. */
+  handle(event: SignalEvent): void {
+    if (this.ended) return
+    if (this.callId === undefined) {
+      this.early.push(event)
+      return
+    }
+    const data = event.data ?? {}
+    switch (event.event) {
+      case 'callResponse':
+        if (data.response === 'accepted') void this.enqueue(() => this.onAccepted(data.sdpAnswer)).catch((e) => this.fatal(e))
+        else this.end('rejected')
+        break
+      case 'startCommunication':
+        this.markActive()
+        break
+      case 'iceCandidate':
+        void this.enqueue(() => this.addRemoteCandidate(data.candidate ?? null))
+        break
+      case 'sdp':
+        void this.enqueue(() => this.onRemoteDescription(data.description)).catch((e) => this.options.onWarning?.(e))
+        break
+      case 'stopCommunication':
+        this.end((data.reason as EndReason) ?? 'hangup')
+        break
+    }
+  }
+
+  /** Mutes or unmutes the microphone (the track keeps flowing as silence, no renegotiation). */
+  setAudioEnabled(enabled: boolean): void {
+    for (const track of this.localStream?.getAudioTracks() ?? []) track.enabled = enabled
+  }
+
+  /** Turns the camera off or on (black frames while off, no renegotiation). */
+  setVideoEnabled(enabled: boolean): void {
+    for (const track of this.localStream?.getVideoTracks() ?? []) track.enabled = enabled
+  }
+
+  /** Releases every track and the connection; `onEnded` fires once. Idempotent. */
+  end(reason: EndReason): void {
+    if (this.ended) return
+    this.ended = true
+    if (this.pc) {
+      this.pc.onicecandidate = null
+      this.pc.ontrack = null
+      this.pc.onconnectionstatechange = null
+      this.pc.onnegotiationneeded = null
+      this.pc.close()
+    }
+    for (const track of this.localStream?.getTracks() ?? []) track.stop()
+    for (const track of this.remoteStream?.getTracks() ?? []) track.stop()
+    this.pendingRemote = []
+    this.outbox = []
+    this.early = []
+    this.options.onEnded?.(reason)
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------
+
+  private throwIfEnded(): void {
+    if (this.ended) throw new SignalError('invalid_state', 'The call has ended')
+  }
+
+  private enqueue<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => (this.ended ? (undefined as T) : step()))
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  private fatal(error: unknown): void {
+    this.options.onWarning?.(error)
+    void this.hangUp('failed').catch(() => {})
+  }
+
+  private markActive(): void {
+    if (this.active) return
+    this.active = true
+    this.options.onActive?.()
+  }
+
+  private async openMedia(): Promise<void> {
+    const { audio, video } = this.options
+    if (!audio && !video) return
+    try {
+      this.localStream = await navigator.mediaDevices.getUserMedia({ audio, video })
+    } catch (error) {
+      const name = (error as Error)?.name ?? 'Error'
+      throw new SignalError('media_denied', `No ${[audio && 'microphone', video && 'camera'].filter(Boolean).join(' or ')}: ${name}`)
+    }
+    if (this.ended) {
+      for (const track of this.localStream.getTracks()) track.stop()
+      throw new SignalError('invalid_state', 'The call has ended')
+    }
+    this.options.onLocalStream?.(this.localStream)
+  }
+
+  private createPeerConnection(): RTCPeerConnection {
+    const pc = new RTCPeerConnection({
+      iceServers: this.options.iceServers,
+      iceTransportPolicy: this.options.iceTransportPolicy ?? 'all',
+    })
+    this.pc = pc
+    pc.onicecandidate = ({ candidate }) => {
+      // `null` is the end of gathering: relayed as `{"candidate": null}` (end-of-candidates).
+      this.outbox.push(candidate ? candidate.toJSON() : null)
+      void this.flushOutbox()
+    }
+    pc.ontrack = ({ track }) => {
+      const tracks = this.remoteStream?.getTracks() ?? []
+      if (tracks.includes(track)) return
+      // A new MediaStream object per track makes `srcObject` bindings see the change.
+      this.remoteStream = new MediaStream([...tracks, track])
+      this.options.onRemoteStream?.(this.remoteStream)
+    }
+    pc.onconnectionstatechange = () => {
+      this.connectionState = pc.connectionState
+      this.options.onConnectionState?.(pc.connectionState)
+      if (pc.connectionState === 'connected') {
+        this.iceRestarts = 0
+        if (!this.connectedOnce) {
+          this.connectedOnce = true
+          this.options.onConnected?.()
+        }
+      } else if (pc.connectionState === 'failed') {
+        if (this.iceRestarts < 2 && this.active) {
+          this.iceRestarts++
+          // Fires negotiationneeded; the offer with new ICE credentials goes over /sdp.
+          pc.restartIce()
+        } else {
+          void this.hangUp('failed').catch(() => {})
+        }
+      }
+    }
+    pc.onnegotiationneeded = () => {
+      // The first offer/answer is explicit (POST /v1/calls, accept); later changes renegotiate over /sdp.
+      if (!this.active) return
+      void this.enqueue(async () => {
+        try {
+          this.makingOffer = true
+          await pc.setLocalDescription()
+          await this.sendDescription(pc.localDescription!)
+        } finally {
+          this.makingOffer = false
+        }
+      }).catch((error) => this.options.onWarning?.(error))
+    }
+    return pc
+  }
+
+  /** addTrack for each local track; kinds we do not send are still received (recvonly). */
+  private addLocalTracks(pc: RTCPeerConnection, existing: RTCRtpTransceiver[] | null): void {
+    const stream = this.localStream
+    for (const track of stream?.getTracks() ?? []) pc.addTrack(track, stream!)
+    if (existing) return // callee: the offer decides what is received
+    for (const kind of ['audio', 'video'] as const) {
+      const sends = stream?.getTracks().some((track) => track.kind === kind)
+      if (!sends) pc.addTransceiver(kind, { direction: 'recvonly' })
+    }
+  }
+
+  private async onAccepted(answer: RTCSessionDescriptionInit): Promise<void> {
+    await this.pc!.setRemoteDescription(answer)
+    this.markActive()
+    await this.applyPendingCandidates()
+  }
+
+  private async addRemoteCandidate(candidate: Candidate): Promise<void> {
+    const pc = this.pc
+    if (!pc || !pc.remoteDescription) {
+      this.pendingRemote.push(candidate)
+      return
+    }
+    try {
+      // `{candidate: ''}` is end-of-candidates for every m-line.
+      await pc.addIceCandidate(candidate ?? { candidate: '' })
+    } catch (error) {
+      if (!this.ignoreOffer) this.options.onWarning?.(error)
+    }
+  }
+
+  private async applyPendingCandidates(): Promise<void> {
+    const pending = this.pendingRemote
+    this.pendingRemote = []
+    for (const candidate of pending) await this.addRemoteCandidate(candidate)
+  }
+
+  private async onRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
+    const pc = this.pc
+    if (!pc) return
+    const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable')
+    this.ignoreOffer = !this.polite && collision
+    if (this.ignoreOffer) return
+    await pc.setRemoteDescription(description) // rolls back our own offer when polite and colliding
+    await this.applyPendingCandidates()
+    if (description.type === 'offer') {
+      await pc.setLocalDescription()
+      await this.sendDescription(pc.localDescription!)
+    }
+  }
+
+  private async sendDescription(description: RTCSessionDescription): Promise<void> {
+    await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/sdp`, {
+      description: { type: description.type, sdp: description.sdp },
+    })
+  }
+
+  /** POSTs queued local candidates in order; whatever gathers meanwhile goes in the next request. */
+  private async flushOutbox(): Promise<void> {
+    if (this.sending || this.callId === undefined) return
+    this.sending = true
+    try {
+      while (this.outbox.length > 0 && !this.ended) {
+        const end = this.outbox.indexOf(null)
+        const batch = end === 0 ? [] : this.outbox.splice(0, end === -1 ? this.outbox.length : end)
+        const body = batch.length === 0 ? { candidate: this.outbox.shift() ?? null } : batch.length === 1 ? { candidate: batch[0] } : { candidates: batch }
+        await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId)}/candidates`, body)
+      }
+    } catch (error) {
+      if (!this.ended) this.options.onWarning?.(error)
+    } finally {
+      this.sending = false
+    }
+  }
+}
