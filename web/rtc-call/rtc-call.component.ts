@@ -1,0 +1,556 @@
+import { LitElement, html, nothing, type PropertyValues } from 'lit'
+import { property, state } from 'lit/decorators.js'
+import { CallSession, type CallRole, type EndReason } from '../call-session.js'
+import {
+  SignalClient,
+  SignalError,
+  type SignalEvent,
+  type TransportChoice,
+  type TransportKind,
+} from '../signal-client.js'
+import { styles } from './rtc-call.styles.js'
+
+/** The element's call state (API.md): one explicit union. */
+export type CallState = 'idle' | 'registered' | 'calling' | 'ringing' | 'in-call'
+
+/** `detail` of each event the element fires. */
+export interface RtcCallEventDetail {
+  'rtc-registered': { name: string }
+  'rtc-incoming': { callId: string; from: string }
+  'rtc-connected': { callId: string; peer: string }
+  'rtc-ended': { callId: string; reason: EndReason }
+  'rtc-transport': { transport: TransportKind }
+  'rtc-error': { code: string; message: string }
+}
+
+declare global {
+  interface GlobalEventHandlersEventMap {
+    'rtc-registered': CustomEvent<RtcCallEventDetail['rtc-registered']>
+    'rtc-incoming': CustomEvent<RtcCallEventDetail['rtc-incoming']>
+    'rtc-connected': CustomEvent<RtcCallEventDetail['rtc-connected']>
+    'rtc-ended': CustomEvent<RtcCallEventDetail['rtc-ended']>
+    'rtc-transport': CustomEvent<RtcCallEventDetail['rtc-transport']>
+    'rtc-error': CustomEvent<RtcCallEventDetail['rtc-error']>
+  }
+}
+
+function coded(error: unknown): SignalError {
+  if (error instanceof SignalError) return error
+  const e = error as { code?: unknown; message?: unknown }
+  return new SignalError(typeof e?.code === 'string' ? e.code : 'internal', String(e?.message ?? error))
+}
+
+/**
+ * A video call with anyone registered on a sigpost server: `<rtc-call server="https://host" name="alice">`.
+ *
+ * Methods return promises that reject with an `Error` carrying `code`; every failure is also fired as
+ * `rtc-error`, so that a page learns about failures of the built-in buttons too.
+ *
+ * @fires rtc-registered - `{name}`: registered and the event stream is ready.
+ * @fires rtc-incoming - `{callId, from}`: a call is ringing here.
+ * @fires rtc-connected - `{callId, peer}`: the peer connection is connected.
+ * @fires rtc-ended - `{callId, reason}`: the call ended (both sides, also the side that ended it).
+ * @fires rtc-transport - `{transport}`: `sse` or `poll` is now in use.
+ * @fires rtc-error - `{code, message}`: something failed.
+ * @slot - Extra content below the controls.
+ * @csspart base - The wrapper of everything.
+ * @csspart media - The video area.
+ * @csspart remote-video - The peer's video.
+ * @csspart local-video - Your own camera.
+ * @csspart status - The state line (registered as…, calling…, connection state).
+ * @csspart error - The last error.
+ * @csspart register-form - Name field and Register button (state `idle`).
+ * @csspart call-form - Peer field and Call button (state `registered`).
+ * @csspart controls - The button row while calling, ringing or in a call.
+ * @csspart input - Text fields.
+ * @csspart button - Every button; also `register-button`, `call-button`, `accept-button`, `reject-button`,
+ *   `hangup-button`, `mute-button`, `camera-button`, `unregister-button`, `speaker-button`.
+ * @cssproperty --rtc-call-background - Background of the element.
+ * @cssproperty --rtc-call-foreground - Text colour.
+ * @cssproperty --rtc-call-accent - Background of primary buttons.
+ * @cssproperty --rtc-call-accent-foreground - Text of primary buttons.
+ * @cssproperty --rtc-call-secondary - Background of secondary and pressed toggle buttons.
+ * @cssproperty --rtc-call-danger - Hang-up and reject buttons, errors.
+ * @cssproperty --rtc-call-border - Border of the element.
+ * @cssproperty --rtc-call-radius - Corner radius.
+ * @cssproperty --rtc-call-gap - Space between parts.
+ * @cssproperty --rtc-call-padding - Inner padding.
+ * @cssproperty --rtc-call-font - Font shorthand.
+ * @cssproperty --rtc-call-max-width - Largest width of the element.
+ * @cssproperty --rtc-call-video-background - Behind the videos.
+ * @cssproperty --rtc-call-local-video-width - Width of your own video, over the peer's.
+ * @cssproperty --rtc-call-focus-ring - Focus outline colour.
+ */
+export class RtcCall extends LitElement {
+  static override styles = styles
+
+  /** Base URL of the sigpost server; default: the page's origin. */
+  @property() server = ''
+  /** Registers under this name when set (and unregisters when cleared). */
+  @property({ reflect: true }) name = ''
+  /** `auto` (SSE, falling back to long-poll), `sse` or `poll`. */
+  @property() transport: TransportChoice = 'auto'
+  /** Accept incoming calls without asking. */
+  @property({ type: Boolean, attribute: 'auto-answer' }) autoAnswer = false
+  /** Calls without a microphone. */
+  @property({ type: Boolean, attribute: 'no-audio' }) noAudio = false
+  /** Calls without a camera. */
+  @property({ type: Boolean, attribute: 'no-video' }) noVideo = false
+  /** Passed to RTCPeerConnection: `all` or `relay` (TURN only). */
+  @property({ attribute: 'ice-transport-policy' }) iceTransportPolicy: RTCIceTransportPolicy = 'all'
+
+  @state() private _state: CallState = 'idle'
+  @state() private _transportInUse: TransportKind | null = null
+  @state() private _localStream: MediaStream | null = null
+  @state() private _remoteStream: MediaStream | null = null
+  @state() private _callId: string | null = null
+  @state() private _peer = ''
+  @state() private _connectionState: RTCPeerConnectionState | null = null
+  @state() private _muted = false
+  @state() private _cameraOff = false
+  @state() private _pending = false
+  @state() private _error = ''
+  @state() private _speakerBlocked = false
+
+  private client: SignalClient | undefined
+  private session: CallSession | undefined
+  /** The name a registration is under way for (so that reflecting `name` does not start another). */
+  private registering: string | undefined
+  private registeringDone: Promise<void> | undefined
+
+  /** `idle` | `registered` | `calling` | `ringing` | `in-call`. */
+  get state(): CallState {
+    return this._state
+  }
+  /** `sse` or `poll` while registered, else null. */
+  get transportInUse(): TransportKind | null {
+    return this._transportInUse
+  }
+  get localStream(): MediaStream | null {
+    return this._localStream
+  }
+  get remoteStream(): MediaStream | null {
+    return this._remoteStream
+  }
+  get callId(): string | null {
+    return this._callId
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------------
+
+  override connectedCallback(): void {
+    super.connectedCallback()
+    window.addEventListener('pagehide', this.onPageHide)
+    window.addEventListener('pageshow', this.onPageShow)
+    // Re-attached after a removal tore the registration down.
+    if (this.hasUpdated && this.name && !this.client) void this.register(this.name).catch(() => {})
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback()
+    window.removeEventListener('pagehide', this.onPageHide)
+    window.removeEventListener('pageshow', this.onPageShow)
+    // A move within the page disconnects and reconnects synchronously: only a real removal tears down.
+    queueMicrotask(() => {
+      if (!this.isConnected) this.teardown()
+    })
+  }
+
+  private onPageHide = (): void => this.teardown()
+
+  private onPageShow = (event: PageTransitionEvent): void => {
+    if (event.persisted && this.name && !this.client) void this.register(this.name).catch(() => {})
+  }
+
+  /** Ends the call and the session without waiting (the page or the element is going away). */
+  private teardown(): void {
+    const client = this.client
+    this.session?.end('hangup')
+    if (!client) return
+    this.client = undefined
+    this.registering = undefined
+    // keepalive: the request outlives the page. Deleting the session also ends its call (as `hangup`).
+    void client.unregister({ keepalive: true }).catch(() => {})
+    this.resetCall()
+    this._state = 'idle'
+    this._transportInUse = null
+  }
+
+  protected override updated(changed: PropertyValues<this>): void {
+    if (changed.has('name')) {
+      const registered = this.client?.registration?.name
+      if (!this.name && this.client && !this.registering) void this.unregister().catch(() => {})
+      else if (this.name && this.name !== registered && this.name !== this.registering) {
+        void this.register(this.name).catch(() => {})
+      }
+    }
+    if (changed.has('transport') && this.client) {
+      void this.client.setTransport(this.transport).catch((error) => this.fail(error))
+    }
+    if (changed.has('_remoteStream' as keyof RtcCall) && this._remoteStream) this.playRemote()
+  }
+
+  /** Autoplay with sound needs a user gesture; without one play muted and offer a button to unmute. */
+  private playRemote(): void {
+    const video = this.renderRoot.querySelector<HTMLVideoElement>('video.remote')
+    if (!video) return
+    video.play().catch(() => {
+      video.muted = true
+      this._speakerBlocked = true
+      void video.play().catch(() => {})
+    })
+  }
+
+  // ---- public methods ------------------------------------------------------------------------------
+
+  /** Registers `name` and attaches the event stream; resolves once the stream is ready. */
+  register(name: string): Promise<void> {
+    return this.run(async () => {
+      name = String(name ?? '').trim()
+      if (this.client) {
+        if (this.registering === name) return this.registeringDone
+        if (this.client.registration?.name === name) return
+        await this.unregister()
+      }
+      this.registering = name
+      this.name = name
+      const client: SignalClient = new SignalClient({
+        server: this.server || location.origin,
+        transport: this.transport,
+        onEvent: (event) => this.onSignal(client, event),
+        onTransport: (transport) => {
+          if (this.client !== client) return
+          this._transportInUse = transport
+          this.emit('rtc-transport', { transport })
+        },
+        onError: (error) => this.onStreamError(client, error),
+      })
+      this.client = client
+      try {
+        this.registeringDone = client.register(name).then(() => undefined)
+        await this.registeringDone
+      } catch (error) {
+        if (this.client === client) {
+          this.client = undefined
+          this.registering = undefined
+          this._transportInUse = null
+        }
+        throw error
+      }
+      if (this.client !== client) throw new SignalError('invalid_state', 'Unregistered while registering')
+      this.registering = undefined
+      this._state = 'registered'
+      this.emit('rtc-registered', { name })
+    })
+  }
+
+  /** Calls `peerName`; resolves with the callId once the call is placed (not when it connects). */
+  call(peerName: string): Promise<string> {
+    return this.run(async () => {
+      this.requireRegistered()
+      if (this.session) throw new SignalError('invalid_state', 'Already in a call')
+      const session = this.newSession('caller', String(peerName ?? '').trim())
+      this._state = 'calling'
+      try {
+        const callId = await session.start()
+        if (this.session === session) this._callId = callId
+        return callId
+      } catch (error) {
+        session.end('failed')
+        throw error
+      }
+    })
+  }
+
+  /** Accepts the ringing incoming call. */
+  accept(): Promise<void> {
+    return this.run(async () => {
+      const session = this.session
+      if (!session || session.role !== 'callee' || this._state !== 'ringing') {
+        throw new SignalError('invalid_state', 'There is no incoming call to accept')
+      }
+      try {
+        await session.accept()
+      } catch (error) {
+        // Do not leave the caller ringing when we cannot take the call (e.g. no camera).
+        void session.hangUp().catch(() => {})
+        throw error
+      }
+    })
+  }
+
+  /** Rejects the ringing incoming call (`reason` defaults to `declined`). */
+  reject(reason?: string): Promise<void> {
+    return this.run(async () => {
+      const session = this.session
+      if (!session || session.role !== 'callee' || this._state !== 'ringing') {
+        throw new SignalError('invalid_state', 'There is no incoming call to reject')
+      }
+      await session.reject(reason)
+    })
+  }
+
+  /** Hangs up, or cancels an outgoing call that still rings. */
+  hangUp(): Promise<void> {
+    return this.run(async () => {
+      const session = this.session
+      if (!session) throw new SignalError('invalid_state', 'There is no call to hang up')
+      await session.hangUp()
+    })
+  }
+
+  /** Ends the session on the server (any call ends as `hangup`) and frees the name. */
+  unregister(): Promise<void> {
+    return this.run(async () => {
+      const client = this.client
+      if (!client) throw new SignalError('invalid_state', 'Not registered')
+      this.client = undefined
+      this.registering = undefined
+      this.session?.end('hangup')
+      this._state = 'idle'
+      this._transportInUse = null
+      this.name = ''
+      if (client.registration) await client.unregister()
+      else client.close()
+    })
+  }
+
+  /** Names registered on the server now (`GET /v1/sessions`). */
+  listNames(): Promise<string[]> {
+    return this.run(async () => {
+      const client = this.requireRegistered()
+      const { names } = await client.request<{ names: string[] }>('GET', '/v1/sessions')
+      return names
+    })
+  }
+
+  // ---- internals -----------------------------------------------------------------------------------
+
+  private emit<K extends keyof RtcCallEventDetail>(type: K, detail: RtcCallEventDetail[K]): void {
+    this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }))
+  }
+
+  private fail(error: unknown): SignalError {
+    const e = coded(error)
+    this._error = e.message
+    this.emit('rtc-error', { code: e.code, message: e.message })
+    return e
+  }
+
+  /** Runs a public method: clears the last error, and turns every failure into a coded rejection + rtc-error. */
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    this._error = ''
+    this._pending = true
+    try {
+      return await fn()
+    } catch (error) {
+      throw this.fail(error)
+    } finally {
+      this._pending = false
+    }
+  }
+
+  private requireRegistered(): SignalClient {
+    if (!this.client?.registration || this.registering) throw new SignalError('invalid_state', 'Not registered')
+    return this.client
+  }
+
+  private newSession(role: CallRole, peer: string, incoming?: { callId: string; sdpOffer: RTCSessionDescriptionInit }): CallSession {
+    const client = this.client!
+    const session: CallSession = new CallSession({
+      client,
+      role,
+      peer,
+      callId: incoming?.callId,
+      remoteOffer: incoming?.sdpOffer,
+      iceServers: client.registration?.iceServers ?? [],
+      iceTransportPolicy: this.iceTransportPolicy === 'relay' ? 'relay' : 'all',
+      audio: !this.noAudio,
+      video: !this.noVideo,
+      onLocalStream: (stream) => {
+        if (this.session === session) this._localStream = stream
+      },
+      onRemoteStream: (stream) => {
+        if (this.session === session) this._remoteStream = stream
+      },
+      onConnectionState: (connectionState) => {
+        if (this.session === session) this._connectionState = connectionState
+      },
+      onActive: () => {
+        if (this.session === session) this._state = 'in-call'
+      },
+      onConnected: () => {
+        if (this.session === session) this.emit('rtc-connected', { callId: session.callId!, peer })
+      },
+      onEnded: (reason) => this.onEnded(session, reason),
+      onWarning: (error) => console.warn('rtc-call:', error),
+    })
+    this.session = session
+    this._peer = peer
+    this._callId = incoming?.callId ?? null
+    this._muted = false
+    this._cameraOff = false
+    return session
+  }
+
+  private onEnded(session: CallSession, reason: EndReason): void {
+    if (this.session !== session) return
+    this.session = undefined
+    this.resetCall()
+    if (this._state !== 'idle') this._state = this.client?.registration ? 'registered' : 'idle'
+    // A call that was never placed (e.g. peer_not_found) did not exist: its failure is the rtc-error.
+    if (session.callId) this.emit('rtc-ended', { callId: session.callId, reason })
+  }
+
+  private resetCall(): void {
+    this._localStream = null
+    this._remoteStream = null
+    this._callId = null
+    this._peer = ''
+    this._connectionState = null
+    this._speakerBlocked = false
+  }
+
+  private onSignal(client: SignalClient, event: SignalEvent): void {
+    if (client !== this.client) return
+    if (event.event === 'incomingCall') {
+      this.onIncoming(client, event.data)
+      return
+    }
+    const session = this.session
+    if (!session) return
+    // Until POST /v1/calls answers, the caller does not know its callId: the session sorts that out.
+    if (session.callId === undefined || event.data?.callId === session.callId) session.handle(event)
+  }
+
+  private onIncoming(client: SignalClient, data: { callId: string; from: string; sdpOffer: RTCSessionDescriptionInit }): void {
+    if (this.session) {
+      // Our own call crossed theirs: we are busy.
+      void client.request('POST', `/v1/calls/${encodeURIComponent(data.callId)}/reject`, { reason: 'busy' }).catch(() => {})
+      return
+    }
+    this.newSession('callee', data.from, data)
+    this._state = 'ringing'
+    this.emit('rtc-incoming', { callId: data.callId, from: data.from })
+    if (this.autoAnswer) void this.accept().catch(() => {})
+  }
+
+  private onStreamError(client: SignalClient, error: SignalError): void {
+    if (client !== this.client) return
+    this.client = undefined
+    this.registering = undefined
+    client.close()
+    this.session?.end('failed')
+    this.resetCall()
+    this._state = 'idle'
+    this._transportInUse = null
+    this.fail(error)
+  }
+
+  // ---- UI ------------------------------------------------------------------------------------------
+
+  private onRegisterSubmit(event: SubmitEvent): void {
+    event.preventDefault()
+    const input = (event.currentTarget as HTMLFormElement).elements.namedItem('name') as HTMLInputElement
+    void this.register(input.value).catch(() => {})
+  }
+
+  private onCallSubmit(event: SubmitEvent): void {
+    event.preventDefault()
+    const input = (event.currentTarget as HTMLFormElement).elements.namedItem('peer') as HTMLInputElement
+    void this.call(input.value).catch(() => {})
+  }
+
+  private toggleMute(): void {
+    this._muted = !this._muted
+    this.session?.setAudioEnabled(!this._muted)
+  }
+
+  private toggleCamera(): void {
+    this._cameraOff = !this._cameraOff
+    this.session?.setVideoEnabled(!this._cameraOff)
+  }
+
+  private unblockSpeaker(): void {
+    const video = this.renderRoot.querySelector<HTMLVideoElement>('video.remote')
+    if (video) {
+      video.muted = false
+      void video.play().catch(() => {})
+    }
+    this._speakerBlocked = false
+  }
+
+  private statusText(): string {
+    const name = this.client?.registration?.name ?? this.registering
+    switch (this._state) {
+      case 'idle':
+        return this.registering ? `Registering as ${this.registering}…` : 'Not registered'
+      case 'registered':
+        return `Registered as ${name}${this._transportInUse ? ` (${this._transportInUse})` : ''}`
+      case 'calling':
+        return `Calling ${this._peer}…`
+      case 'ringing':
+        return `Incoming call from ${this._peer}`
+      case 'in-call':
+        return `In call with ${this._peer}: ${this._connectionState ?? 'new'}`
+    }
+  }
+
+  private renderControls() {
+    const pending = this._pending
+    switch (this._state) {
+      case 'idle':
+        return html`<form part="register-form" @submit=${this.onRegisterSubmit}>
+          <label>Your name
+            <input part="input" name="name" required maxlength="64" autocomplete="off" spellcheck="false" .value=${this.name} />
+          </label>
+          <button part="button register-button" type="submit" ?disabled=${pending}>Register</button>
+        </form>`
+      case 'registered':
+        return html`<form part="call-form" @submit=${this.onCallSubmit}>
+          <label>Name to call
+            <input part="input" name="peer" required maxlength="64" autocomplete="off" spellcheck="false" />
+          </label>
+          <button part="button call-button" type="submit" ?disabled=${pending}>Call</button>
+          <button part="button unregister-button" class="secondary" type="button" ?disabled=${pending}
+            @click=${() => void this.unregister().catch(() => {})}>Sign out</button>
+        </form>`
+      case 'calling':
+        return html`<div part="controls" class="controls">
+          <button part="button hangup-button" class="danger" type="button" @click=${() => void this.hangUp().catch(() => {})}>Cancel</button>
+        </div>`
+      case 'ringing':
+        return html`<div part="controls" class="controls">
+          <button part="button accept-button" type="button" ?disabled=${pending} @click=${() => void this.accept().catch(() => {})}>Accept</button>
+          <button part="button reject-button" class="danger" type="button" ?disabled=${pending} @click=${() => void this.reject().catch(() => {})}>Reject</button>
+        </div>`
+      case 'in-call':
+        return html`<div part="controls" class="controls">
+          <button part="button mute-button" type="button" aria-pressed=${this._muted ? 'true' : 'false'} ?disabled=${this.noAudio}
+            @click=${this.toggleMute}>${this._muted ? 'Unmute' : 'Mute'}</button>
+          <button part="button camera-button" type="button" aria-pressed=${this._cameraOff ? 'true' : 'false'} ?disabled=${this.noVideo}
+            @click=${this.toggleCamera}>${this._cameraOff ? 'Camera on' : 'Camera off'}</button>
+          ${this._speakerBlocked
+            ? html`<button part="button speaker-button" class="secondary" type="button" @click=${this.unblockSpeaker}>Unmute speaker</button>`
+            : nothing}
+          <button part="button hangup-button" class="danger" type="button" @click=${() => void this.hangUp().catch(() => {})}>Hang up</button>
+        </div>`
+    }
+  }
+
+  protected override render() {
+    const showMedia = this._localStream !== null || this._remoteStream !== null
+    return html`<div part="base" class="base">
+      <div part="media" class="media" ?hidden=${!showMedia}>
+        <video part="remote-video" class="remote" aria-label=${`Video of ${this._peer || 'the other party'}`}
+          autoplay playsinline .srcObject=${this._remoteStream}></video>
+        <video part="local-video" class="local" aria-label="Your camera" autoplay playsinline
+          .muted=${true} .srcObject=${this._localStream} ?hidden=${!this._localStream || this.noVideo}></video>
+      </div>
+      <p part="status" class="status" role="status" aria-live="polite">${this.statusText()}</p>
+      ${this.renderControls()}
+      ${this._error ? html`<p part="error" class="error" role="alert">${this._error}</p>` : nothing}
+      <slot></slot>
+    </div>`
+  }
+}
