@@ -63,6 +63,9 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     schemaErrorFormatter: (errors, dataVar) => new Error(`${dataVar}${errors[0]?.instancePath ?? ''} ${errors[0]?.message ?? 'is invalid'}`),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // The API speaks JSON only: anything else is 415 unsupported_media_type, not a string body.
+  app.removeContentTypeParser('text/plain')
+
   const ajvBody = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
   const ajvQuery = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajvBody : ajvQuery).compile(schema))

@@ -3,6 +3,7 @@
  * long-poll responder. Both attach to the store as the session's one live stream; a newer one replaces
  * an older one. A single shared interval sends every stream's heartbeat, instead of a timer per stream.
  */
+import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import type { EventMessage } from 'fastify-sse-v2'
 import type { Metrics } from '../metrics.js'
@@ -34,7 +35,12 @@ class Signal {
 
 interface Closable {
   close(why: 'replaced' | 'ended' | 'shutdown'): void
+  /** The response, once attached: shutdown waits for it to finish. */
+  response?: ServerResponse
 }
+
+/** How long shutdown waits for ended responses to flush before it cuts their sockets. */
+const SHUTDOWN_FLUSH_MS = 2000
 
 /** Every open receiver of one app: heartbeats, and closing them all on shutdown. */
 export class ReceiverHub {
@@ -61,10 +67,24 @@ export class ReceiverHub {
     if (receiver instanceof SseReceiver) this.sse.delete(receiver)
   }
 
-  /** Ends every stream and answers every waiting poll, so that app.close() returns promptly. */
-  shutdown(): void {
+  /**
+   * Ends every stream and answers every waiting poll, then waits until those responses are finished, so
+   * that the server's close finds their connections idle and closes them: app.close() returns promptly.
+   */
+  async shutdown(): Promise<void> {
     clearInterval(this.timer)
-    for (const receiver of this.open) receiver.close('shutdown')
+    const responses = [...this.open].flatMap((receiver) => (receiver.response ? [receiver.response] : []))
+    for (const receiver of [...this.open]) receiver.close('shutdown')
+    const finished = responses.map((res) => (res.closed || res.writableFinished ? undefined : new Promise((resolve) => {
+      res.once('finish', resolve)
+      res.once('close', resolve)
+    })))
+    let timer: NodeJS.Timeout | undefined
+    const cutOff = new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS).unref()))
+    await Promise.race([Promise.all(finished), cutOff])
+    clearTimeout(timer)
+    // A client that does not read its stream cannot hold the shutdown up.
+    for (const res of responses) if (!res.writableFinished) res.destroy()
   }
 }
 
@@ -72,6 +92,7 @@ export class SseReceiver implements StreamListener, Closable {
   private readonly signal = new Signal()
   private closed?: 'replaced' | 'ended' | 'shutdown' | 'disconnected'
   private heartbeatDue = false
+  response?: ServerResponse
 
   constructor(
     private readonly hub: ReceiverHub,
@@ -101,6 +122,7 @@ export class SseReceiver implements StreamListener, Closable {
    * counted against its mailbox limit, instead of buffering them in memory here.
    */
   start(reply: FastifyReply, attachment: Attachment): void {
+    this.response = reply.raw
     reply.raw.on('close', () => {
       this.close('disconnected')
       attachment.detach()
@@ -141,6 +163,7 @@ export class SseReceiver implements StreamListener, Closable {
 export class PollReceiver implements StreamListener, Closable {
   private readonly signal = new Signal()
   closed?: 'replaced' | 'ended' | 'shutdown' | 'disconnected'
+  response?: ServerResponse
 
   constructor(private readonly hub: ReceiverHub) {
     hub.add(this)
@@ -161,6 +184,7 @@ export class PollReceiver implements StreamListener, Closable {
    * event. Returns the response body as a string: each event's data was serialised once when stored.
    */
   async respond(reply: FastifyReply, attachment: Attachment, waitMs: number): Promise<string> {
+    this.response = reply.raw
     reply.raw.on('close', () => this.close('disconnected'))
     const timer = setTimeout(() => this.signal.fire(), waitMs).unref()
     try {

@@ -1,0 +1,124 @@
+import { createHmac } from 'node:crypto'
+import t from 'tap'
+import { buildApp } from '../../server/app.js'
+import { startServer } from '../helpers/server.js'
+import { answer, candidate, offer, openStream, poll, register, request, SseClient } from '../helpers/client.js'
+
+t.test('healthz, readyz, metrics', async (t) => {
+  const { url } = await startServer(t)
+  t.same((await request(url, 'GET', '/healthz')).body, { status: 'ok' })
+  t.same((await request(url, 'GET', '/readyz')).body, { status: 'ready' })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const bobIn = await openStream(url, bob)
+  const res = await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })
+  await bobIn.next()
+  await alice.post(`/v1/calls/${res.body.callId}/candidates`, { candidate: candidate(1) })
+  await bobIn.next()
+  await request(url, 'POST', '/v1/sessions', { body: { name: 'alice' } }) // 409
+  const metrics = await request(url, 'GET', '/metrics')
+  t.equal(metrics.status, 200)
+  t.match(metrics.headers.get('content-type'), /^text\/plain/)
+  const text = metrics.body as string
+  t.match(text, /^sigpost_sessions 2$/m)
+  t.match(text, /^sigpost_open_streams\{transport="sse"\} 1$/m)
+  t.match(text, /^sigpost_open_streams\{transport="poll"\} 0$/m)
+  t.match(text, /^sigpost_calls 1$/m)
+  t.match(text, /^sigpost_events_delivered_total\{transport="sse",event="iceCandidate"\} 1$/m)
+  t.match(text, /^sigpost_mailbox_undelivered_events 0$/m)
+  t.match(text, /^sigpost_errors_total\{code="name_taken"\} 1$/m)
+  t.match(text, /^process_resident_memory_bytes \d+/m)
+  bobIn.close()
+})
+
+t.test('ICE servers: STUN only by default, TURN REST credentials when a secret is set', async (t) => {
+  const plain = await startServer(t, { stunUrls: ['stun:stun.example.org:3478'] })
+  const a = await register(plain.url, 'alice')
+  t.same((await a.get('/v1/ice-servers')).body, { iceServers: [{ urls: ['stun:stun.example.org:3478'] }], ttl: 86400 })
+
+  const { url } = await startServer(t, { turnSecret: 'north-wind', turnUrls: ['turn:127.0.0.1:3478?transport=tcp'], turnTtlS: 600 })
+  const registered = await request(url, 'POST', '/v1/sessions', { body: { name: 'bob' } })
+  const bob = registered.body
+  const res = await request(url, 'GET', '/v1/ice-servers', { token: bob.token })
+  t.equal(res.body.ttl, 600)
+  const [turn] = res.body.iceServers
+  t.same(turn.urls, ['turn:127.0.0.1:3478?transport=tcp'])
+  const [expiry, name] = turn.username.split(':')
+  t.equal(name, 'bob')
+  const inSeconds = Number(expiry) - Date.now() / 1000
+  t.ok(inSeconds > 590 && inSeconds <= 601, 'expires ttl seconds from now')
+  t.equal(turn.credential, createHmac('sha1', 'north-wind').update(turn.username).digest('base64'), 'coturn\'s static-auth-secret check')
+  t.same(bob.iceServers.map((s: any) => s.urls), [['turn:127.0.0.1:3478?transport=tcp']], 'the register response carries the same list')
+  t.equal((await request(url, 'GET', '/v1/ice-servers')).status, 401)
+})
+
+t.test('OpenAPI description at /docs/json, UI at /docs', async (t) => {
+  const { url } = await startServer(t)
+  const doc = await request(url, 'GET', '/docs/json')
+  t.equal(doc.status, 200)
+  t.match(doc.body.openapi, /^3\./)
+  for (const path of ['/v1/sessions', '/v1/sessions/current', '/v1/events', '/v1/poll', '/v1/calls', '/v1/calls/{callId}', '/v1/calls/{callId}/accept', '/v1/calls/{callId}/reject', '/v1/calls/{callId}/candidates', '/v1/calls/{callId}/sdp', '/v1/ice-servers']) {
+    t.ok(doc.body.paths[path], path)
+  }
+  t.equal((await fetch(`${url}/docs`, { redirect: 'follow' })).status, 200)
+})
+
+t.test('CORS: any origin by default, no credentials; preflights for Authorization', async (t) => {
+  const { url } = await startServer(t)
+  const pre = await fetch(`${url}/v1/calls`, {
+    method: 'OPTIONS',
+    headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+  })
+  t.equal(pre.status, 204)
+  t.equal(pre.headers.get('access-control-allow-origin'), '*')
+  t.match(pre.headers.get('access-control-allow-headers'), /authorization/i)
+  t.match(pre.headers.get('access-control-allow-methods'), /POST/)
+  t.notOk(pre.headers.get('access-control-allow-credentials'))
+  const simple = await fetch(`${url}/healthz`, { headers: { origin: 'https://shop.example' } })
+  t.equal(simple.headers.get('access-control-allow-origin'), '*')
+})
+
+t.test('CORS: an allow-list when configured', async (t) => {
+  const { url } = await startServer(t, { corsOrigins: ['https://app.example'] })
+  const ok = await fetch(`${url}/healthz`, { headers: { origin: 'https://app.example' } })
+  t.equal(ok.headers.get('access-control-allow-origin'), 'https://app.example')
+  const other = await fetch(`${url}/healthz`, { headers: { origin: 'https://evil.example' } })
+  t.equal(other.headers.get('access-control-allow-origin'), null)
+})
+
+t.test('the token never appears in the log', async (t) => {
+  const { url, log } = await startServer(t, { captureLog: true })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const viaQuery = new SseClient(url, { query: `token=${encodeURIComponent(bob.token)}` })
+  await viaQuery.next()
+  const res = await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })
+  await viaQuery.next()
+  await bob.post(`/v1/calls/${res.body.callId}/accept`, { sdpAnswer: answer })
+  await poll(alice, `token=${alice.token}&wait=0`)
+  await request(url, 'GET', `/v1/poll?token=${alice.token}&wait=nope`)
+  await request(url, 'GET', `/v1/nothing?token=${alice.token}`)
+  await request(url, 'POST', '/v1/calls', { headers: { authorization: `Bearer ${alice.token}x` }, body: {} })
+  viaQuery.close()
+  await viaQuery.ended
+  const all = log.join('')
+  t.ok(log.length > 10, 'requests were logged')
+  t.match(all, /token=\[redacted\]/, 'query tokens are masked')
+  for (const token of [alice.token, bob.token]) t.notOk(all.includes(token), 'no token in the log')
+})
+
+t.test('close() returns promptly with streams and polls open, ending them', async (t) => {
+  const app = await buildApp({ logger: false, heartbeatMs: 60_000 })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const stream = await openStream(url, alice)
+  const waiting = poll(bob, 'wait=60')
+  // The poll is parked once it is counted as bob's live stream.
+  while (app.store.stats().streams.poll === 0) await new Promise((resolve) => setImmediate(resolve))
+  await app.close()
+  await stream.ended
+  t.same((await waiting).body, { events: [] }, 'the waiting poll was answered')
+  t.pass('close() returned with a stream open')
+})
