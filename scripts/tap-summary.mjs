@@ -1,0 +1,28 @@
+// Reads tap's raw TAP output and prints "N passed, N failed[, N skipped]", counting test cases: the
+// points one level inside each file (its t.test blocks, or top-level assertions). A file that failed
+// without a failing case (it crashed, or timed out) counts as one failure.
+import { readFileSync } from 'node:fs'
+
+const lines = readFileSync(process.argv[2], 'utf8').split('\n')
+let passed = 0
+let failed = 0
+let skipped = 0
+let caseFailuresInFile = 0
+for (const line of lines) {
+  const inner = /^ {4}(not ok|ok) \d+/.exec(line)
+  if (inner) {
+    if (/# SKIP|# TODO/i.test(line)) skipped++
+    else if (inner[1] === 'ok') passed++
+    else {
+      failed++
+      caseFailuresInFile++
+    }
+    continue
+  }
+  const file = /^(not ok|ok) \d+/.exec(line)
+  if (file) {
+    if (file[1] === 'not ok' && caseFailuresInFile === 0) failed++
+    caseFailuresInFile = 0
+  }
+}
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
