@@ -23,6 +23,7 @@ import iceServers from './routes/v1/ice-servers.js'
 import sessions from './routes/v1/sessions.js'
 import operations from './routes/operations.js'
 import { MemoryStore } from './store/memory.js'
+import { RedisStore } from './store/redis.js'
 import type { SessionInfo, Store } from './store/types.js'
 import { ReceiverHub } from './stream/receivers.js'
 
@@ -70,7 +71,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   const ajvQuery = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajvBody : ajvQuery).compile(schema))
 
-  const store = givenStore ?? new MemoryStore(config)
+  const store = givenStore ?? (config.redisUrl ? await connectRedis(config) : new MemoryStore(config))
   const metrics = new Metrics(store)
   const hub = new ReceiverHub(config.heartbeatMs, metrics)
   app.decorate('config', config)
@@ -137,6 +138,17 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     app.log.warn({ webRoot: config.webRoot }, 'web assets not built (npm run build); / is not served')
   }
   return app
+}
+
+async function connectRedis(config: Config): Promise<Store> {
+  const store = new RedisStore(config)
+  try {
+    await store.ready()
+  } catch (error) {
+    await store.close()
+    throw new Error(`cannot reach Redis at REDIS_URL: ${(error as Error).message}`)
+  }
+  return store
 }
 
 /** Structured pino logs without secrets: no header is logged, a ?token= in a URL is masked. */

@@ -51,6 +51,12 @@ export interface Config {
   turnTtlS: number
   /** Log level for pino (`silent` turns logging off). */
   logLevel: string
+  /** Redis URL (redis://host:port/db); empty: the in-memory store. */
+  redisUrl: string
+  /** Prefix of every Redis key and channel (several deployments can share one Redis). */
+  redisPrefix: string
+  /** With Redis: how often each instance looks for due timers (ring time-outs, grace expiry), in ms. */
+  timerPollMs: number
   /** Folder of the built web assets served at `/` (index.html, rtc-call.js). */
   webRoot: string
 }
@@ -80,6 +86,9 @@ export const defaults: Config = {
   turnSecret: '',
   turnTtlS: 24 * 3600,
   logLevel: 'info',
+  redisUrl: '',
+  redisPrefix: 'sigpost:',
+  timerPollMs: 200,
   webRoot: 'web/dist',
 }
 
@@ -111,6 +120,9 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   TURN_SECRET: ['turnSecret', 'string'],
   TURN_TTL_S: ['turnTtlS', 'int'],
   LOG_LEVEL: ['logLevel', 'string'],
+  REDIS_URL: ['redisUrl', 'string'],
+  REDIS_PREFIX: ['redisPrefix', 'string'],
+  TIMER_POLL_MS: ['timerPollMs', 'int'],
   WEB_ROOT: ['webRoot', 'string'],
 }
 

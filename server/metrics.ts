@@ -12,23 +12,23 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry })
     new Gauge({
       name: 'sigpost_sessions', help: 'Live sessions (registered names).', registers,
-      collect() { this.set(store.stats().sessions) },
+      async collect() { this.set((await store.stats()).sessions) },
     })
     new Gauge({
       name: 'sigpost_calls', help: 'Calls held (ringing, active, or recently ended).', registers,
-      collect() { this.set(store.stats().calls) },
+      async collect() { this.set((await store.stats()).calls) },
     })
     new Gauge({
       name: 'sigpost_open_streams', help: 'Attached receiving streams, by transport.', labelNames: ['transport'], registers,
-      collect() {
-        const { streams } = store.stats()
+      async collect() {
+        const { streams } = await store.stats()
         this.set({ transport: 'sse' }, streams.sse)
         this.set({ transport: 'poll' }, streams.poll)
       },
     })
     new Gauge({
       name: 'sigpost_mailbox_undelivered_events', help: 'Events stored and not yet written to a stream, all sessions.', registers,
-      collect() { this.set(store.stats().undelivered) },
+      async collect() { this.set((await store.stats()).undelivered) },
     })
     this.delivered = new Counter({
       name: 'sigpost_events_delivered_total', help: 'Events written to a receiving stream, by transport and event.',

@@ -8,8 +8,11 @@
  * (`GET /v1/poll?after=<id>&wait=<s>&token=`), both driven by the same cursor (the last seen id), so the
  * client can resume after any drop and switch transports without losing or repeating an event.
  * `auto` starts with SSE and falls back to long-poll when the stream does not deliver its `ready` within
- * `readyTimeoutMs` (5 s, as API.md promises) or fails `maxSseErrors` times in a row — what a proxy
- * that buffers streaming responses looks like from a browser.
+ * `readyTimeoutMs` (5 s, as API.md promises; half the session's grace if that is shorter, so that the
+ * session cannot expire before the fallback) or fails `maxSseErrors` times in a row — what a proxy that
+ * buffers streaming responses looks like from a browser. Once on long-poll, `auto` stays there.
+ * A stream that receives `replaced` (a newer stream of the session took over) stops for good: reconnecting
+ * would take it back and start a ping-pong. A 401 means the session is gone: the client stops and says so.
  */
 
 export type TransportChoice = 'auto' | 'sse' | 'poll'
@@ -61,7 +64,7 @@ export interface SignalClientOptions {
   /** Base URL of the sigpost server, e.g. `https://host` (no trailing path needed). */
   server: string
   transport?: TransportChoice
-  /** `auto`: fall back to long-poll when SSE has not said `ready` within this time, in ms. */
+  /** `auto`: fall back to long-poll when SSE has not said `ready` within this time, in ms (default 5000, capped at graceMs / 2). */
   readyTimeoutMs?: number
   /** `auto`: fall back to long-poll after this many consecutive SSE failures. */
   maxSseErrors?: number
@@ -299,7 +302,9 @@ export class SignalClient {
     const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { token, lastEventId: this.lastEventId }))
     this.eventSource = source
     let ready = false
-    this.later(generation, this.options.readyTimeoutMs ?? 5000, () => {
+    // Within the session's grace, or a silent stream would let the session expire before the fallback.
+    const readyTimeoutMs = Math.min(this.options.readyTimeoutMs ?? 5000, this.registration!.graceMs / 2 || Infinity)
+    this.later(generation, readyTimeoutMs, () => {
       if (!ready) this.sseTrouble(generation, 'timeout')
     })
     source.addEventListener('ready', () => {
@@ -376,11 +381,10 @@ export class SignalClient {
       const abort = new AbortController()
       this.pollAbort = abort
       // The first poll does not wait, so that `register()` resolves as soon as the stream is attached.
-      const url = this.streamUrl('/v1/poll', {
-        after: this.lastEventId,
-        wait: String(first ? 0 : (this.options.pollWaitS ?? 25)),
-        token: this.registration!.token,
-      })
+      const wait = first ? 0 : (this.options.pollWaitS ?? 25)
+      const url = this.streamUrl('/v1/poll', { after: this.lastEventId, wait: String(wait), token: this.registration!.token })
+      // A poll that outlives its wait by far went into a black hole (a half-open connection): ask again.
+      const watchdog = setTimeout(() => abort.abort(), (wait + 15) * 1000)
       let status = 0
       let body: { events?: SignalEvent[]; replaced?: boolean } | undefined
       let retryAfterMs = 0
@@ -391,6 +395,8 @@ export class SignalClient {
         body = response.ok ? await response.json() : undefined
       } catch {
         body = undefined
+      } finally {
+        clearTimeout(watchdog)
       }
       if (generation !== this.generation) return
       if (status === 401) {

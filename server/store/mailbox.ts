@@ -23,6 +23,7 @@ interface Held {
   id: number
   event: EventType
   json: string
+  bytes: number
   /** When it was first written to a stream (0: not yet). */
   sentAt: number
 }
@@ -46,9 +47,12 @@ export class Mailbox {
    * call): refusing them would leave a peer in a call that no longer exists.
    */
   append(events: NewEvent[], force = false): void {
-    const serialised = events.map((e) => ({ event: e.event, json: JSON.stringify(e.data) }))
+    const serialised = events.map((e) => {
+      const json = JSON.stringify(e.data)
+      return { event: e.event, json, bytes: Buffer.byteLength(json) }
+    })
     if (!force) {
-      const bytes = serialised.reduce((sum, e) => sum + e.json.length, 0)
+      const bytes = serialised.reduce((sum, e) => sum + e.bytes, 0)
       if (this.undeliveredCount + events.length > this.limits.maxEvents || this.undeliveredBytes + bytes > this.limits.maxBytes) {
         throw new ApiError(
           'mailbox_full',
@@ -58,8 +62,8 @@ export class Mailbox {
       }
     }
     for (const e of serialised) {
-      this.held.push({ id: ++this.lastId, event: e.event, json: e.json, sentAt: 0 })
-      this.undeliveredBytes += e.json.length
+      this.held.push({ id: ++this.lastId, event: e.event, json: e.json, bytes: e.bytes, sentAt: 0 })
+      this.undeliveredBytes += e.bytes
     }
   }
 
@@ -95,7 +99,7 @@ export class Mailbox {
     if (id > this.sentUpTo) {
       for (let i = this.firstAfter(this.sentUpTo); i < this.held.length && this.held[i].id <= id; i++) {
         this.held[i].sentAt = now
-        this.undeliveredBytes -= this.held[i].json.length
+        this.undeliveredBytes -= this.held[i].bytes
       }
       this.sentUpTo = Math.min(id, this.lastId)
     }

@@ -104,6 +104,8 @@ export class MemoryStore implements Store {
         this.streamCounts[transport]--
         this.startGrace(session)
       },
+      // In one process a stream's end is always seen (its socket closes), so no lease is needed.
+      touch: () => {},
     }
   }
 
@@ -175,7 +177,7 @@ export class MemoryStore implements Store {
 
   async ping(): Promise<void> {}
 
-  stats(): StoreStats {
+  async stats(): Promise<StoreStats> {
     let undelivered = 0
     for (const session of this.sessions.values()) undelivered += session.mailbox.undeliveredCount
     return { sessions: this.sessions.size, calls: this.calls.size, undelivered, streams: { ...this.streamCounts } }

@@ -50,6 +50,8 @@ export interface Attachment {
   sent(id: string): void
   /** Detaches the stream; the session's grace period starts unless a newer stream is attached. */
   detach(): void
+  /** Called on every heartbeat: the stream is still there (a shared store's lease on the session). */
+  touch(): void
 }
 
 export interface Store {
@@ -79,7 +81,7 @@ export interface Store {
 
   /** For /readyz. */
   ping(): Promise<void>
-  stats(): StoreStats
+  stats(): Promise<StoreStats>
   close(): Promise<void>
 }
 

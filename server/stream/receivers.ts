@@ -92,6 +92,7 @@ export class SseReceiver implements StreamListener, Closable {
   private readonly signal = new Signal()
   private closed?: 'replaced' | 'ended' | 'shutdown' | 'disconnected'
   private heartbeatDue = false
+  private attachment?: Attachment
   response?: ServerResponse
 
   constructor(
@@ -106,6 +107,7 @@ export class SseReceiver implements StreamListener, Closable {
   }
 
   heartbeat(): void {
+    this.attachment?.touch()
     this.heartbeatDue = true
     this.signal.fire()
   }
@@ -123,6 +125,7 @@ export class SseReceiver implements StreamListener, Closable {
    */
   start(reply: FastifyReply, attachment: Attachment): void {
     this.response = reply.raw
+    this.attachment = attachment
     reply.raw.on('close', () => {
       this.close('disconnected')
       attachment.detach()

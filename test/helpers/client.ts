@@ -200,7 +200,7 @@ export interface PollEvent {
   data: any
 }
 
-export async function poll(p: Peer, query: string): Promise<Res<{ events: PollEvent[]; replaced?: boolean }>> {
+export async function poll(p: Peer, query: string): Promise<Res<{ events: PollEvent[]; replaced?: boolean; error?: string }>> {
   return p.get(`/v1/poll?${query}`)
 }
 

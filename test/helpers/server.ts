@@ -1,7 +1,22 @@
 /** Starts a real sigpost on a free loopback port for one test, and closes it on teardown. */
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import { randomUUID } from 'node:crypto'
 import { buildApp, type BuildOptions } from '../../server/app.js'
+import { startRedis, type RedisServer } from './redis.js'
+
+/**
+ * SIGPOST_TEST_STORE=redis runs the same tests on the Redis store: one redis-server per test process,
+ * a fresh key prefix per app (test/redis/*.test.ts set it and import the server tests).
+ */
+let redis: Promise<RedisServer> | undefined
+function sharedRedis(): Promise<RedisServer> {
+  if (!redis) {
+    redis = startRedis()
+    process.once('exit', () => void redis?.then((r) => r.process.kill('SIGKILL')))
+  }
+  return redis
+}
 
 export interface Started {
   app: FastifyInstance
@@ -21,6 +36,10 @@ export async function startServer(t: Teardown, overrides: BuildOptions & { captu
   const logger = captureLog
     ? { level: 'trace', stream: new Writable({ write(chunk, _enc, done) { log.push(String(chunk)); done() } }) }
     : false
+  if (process.env.SIGPOST_TEST_STORE === 'redis' && !options.redisUrl && !options.store) {
+    options.redisUrl = (await sharedRedis()).url
+    options.redisPrefix = `t-${randomUUID()}:`
+  }
   const app = await buildApp({ logger, ...options })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()

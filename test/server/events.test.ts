@@ -150,9 +150,11 @@ t.test('long-poll: at once when events are held, on arrival, or [] after wait', 
 })
 
 t.test('a stream replaces a waiting poll, and a poll replaces a stream', async (t) => {
-  const { url } = await startServer(t)
+  const { url, app } = await startServer(t)
   const bob = await register(url, 'bob')
   const waiting = poll(bob, 'wait=30')
+  // Open the stream only once the poll is parked (else the poll would be the newer one).
+  while ((await app.store.stats()).streams.poll === 0) await new Promise((resolve) => setImmediate(resolve))
   const stream = new SseClient(url, { token: bob.token })
   // The poll answers once the stream has taken over.
   const replaced = await waiting

@@ -116,7 +116,7 @@ t.test('close() returns promptly with streams and polls open, ending them', asyn
   const stream = await openStream(url, alice)
   const waiting = poll(bob, 'wait=60')
   // The poll is parked once it is counted as bob's live stream.
-  while (app.store.stats().streams.poll === 0) await new Promise((resolve) => setImmediate(resolve))
+  while ((await app.store.stats()).streams.poll === 0) await new Promise((resolve) => setImmediate(resolve))
   await app.close()
   await stream.ended
   t.same((await waiting).body, { events: [] }, 'the waiting poll was answered')

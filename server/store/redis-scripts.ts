@@ -1,0 +1,310 @@
+/**
+ * The Redis store's steps as Lua scripts: each runs atomically in Redis, so any instance may serve any
+ * request. The rules are the in-memory store's (memory.ts + mailbox.ts), written for Redis:
+ *
+ *   {p}s:<name>    hash   tok, created, call, stream, graceAt, last (last id), sent (highest id written
+ *                         to a stream), ubytes (undelivered bytes)
+ *   {p}t:<hash>    string the name whose token hashes to <hash>
+ *   {p}names       set    live names
+ *   {p}m:<name>    stream the mailbox: entry id 0-<n> (n = the event id), fields e (event) and j (json)
+ *   {p}b:<name>    list   "<id>:<ms>": events up to <id> were written to a stream at <ms> (replay age)
+ *   {p}c:<callId>  hash   caller, callee, state, createdAt, answeredAt, endedAt, endReason
+ *   {p}calls       set    call ids that are ringing or active
+ *   {p}timers      zset   g:<name> (grace) and r:<callId> (ring) by due time; claimed by any instance
+ *   {p}undelivered string  undelivered events, all mailboxes
+ *   {p}w:<name>    channel "wake" | "attach:<streamId>" | "end", to the instance holding the stream
+ *
+ * Errors come back as `ERR_<code>` replies that the store turns into ApiErrors.
+ */
+
+const COMMON = `
+local P = ARGV[1]
+local function num(v) return tonumber(v) or 0 end
+
+-- Stores events for a recipient in order, all or none; false when over the limits (unless forced).
+local function deliver(name, events, force, maxEvents, maxBytes)
+  local s = P..'s:'..name
+  local f = redis.call('HMGET', s, 'last', 'sent', 'ubytes')
+  local last, sent, ubytes = num(f[1]), num(f[2]), num(f[3])
+  local bytes = 0
+  for _, e in ipairs(events) do bytes = bytes + #e[2] end
+  if not force and ((last - sent) + #events > maxEvents or ubytes + bytes > maxBytes) then return false end
+  for _, e in ipairs(events) do
+    last = last + 1
+    redis.call('XADD', P..'m:'..name, '0-'..last, 'e', e[1], 'j', e[2])
+  end
+  redis.call('HSET', s, 'last', last, 'ubytes', ubytes + bytes)
+  redis.call('INCRBY', P..'undelivered', #events)
+  redis.call('PUBLISH', P..'w:'..name, 'wake')
+  return true
+end
+
+local function stopJson(callId, reason)
+  return '{"callId":"'..callId..'","reason":"'..reason..'"}'
+end
+
+-- Ends a call, tells the parties listed, frees both sessions; the call stays readable for a while.
+local function finish(callId, reason, notices, nowIso, retentionMs)
+  local c = P..'c:'..callId
+  for _, n in ipairs(notices) do
+    if redis.call('EXISTS', P..'s:'..n[1]) == 1 then deliver(n[1], {{n[2], n[3]}}, true, 0, 0) end
+  end
+  redis.call('HSET', c, 'state', 'ended', 'endReason', reason, 'endedAt', nowIso)
+  for _, party in ipairs(redis.call('HMGET', c, 'caller', 'callee')) do
+    local s = P..'s:'..party
+    if redis.call('HGET', s, 'call') == callId then redis.call('HDEL', s, 'call') end
+  end
+  redis.call('ZREM', P..'timers', 'r:'..callId)
+  redis.call('SREM', P..'calls', callId)
+  redis.call('PEXPIRE', c, retentionMs)
+end
+
+-- The call, checked: it exists and name is a party. Returns caller, callee, state.
+local function partyCall(name, callId)
+  local f = redis.call('HMGET', P..'c:'..callId, 'caller', 'callee', 'state')
+  if not f[1] or (f[1] ~= name and f[2] ~= name) then error({err = 'ERR_call_not_found'}) end
+  return f[1], f[2], f[3]
+end
+
+local function ended(name, reason, nowIso, retentionMs)
+  local s = P..'s:'..name
+  local f = redis.call('HMGET', s, 'call', 'tok', 'last', 'sent')
+  local callId = f[1]
+  if callId then
+    local caller, callee, state = unpack(redis.call('HMGET', P..'c:'..callId, 'caller', 'callee', 'state'))
+    if state and state ~= 'ended' then
+      local peer = caller
+      if name == caller then peer = callee end
+      finish(callId, reason, {{peer, 'stopCommunication', stopJson(callId, reason)}}, nowIso, retentionMs)
+    end
+  end
+  local undelivered = num(f[3]) - num(f[4])
+  -- (Lua would send -(0) as "-0", which INCRBY refuses.)
+  if undelivered > 0 then redis.call('INCRBY', P..'undelivered', -undelivered) end
+  redis.call('DEL', s, P..'t:'..f[2], P..'m:'..name, P..'b:'..name)
+  redis.call('SREM', P..'names', name)
+  redis.call('ZREM', P..'timers', 'g:'..name)
+  redis.call('PUBLISH', P..'w:'..name, 'end')
+end
+`
+
+function script(body: string): string {
+  return `${COMMON}\n${body}`
+}
+
+export const SCRIPTS = {
+  /** ARGV: p, name, tokenHash, nowMs, graceMs */
+  register: script(`
+local name, tok, now, grace = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local s = P..'s:'..name
+if redis.call('EXISTS', s) == 1 then return redis.error_reply('ERR_name_taken') end
+redis.call('HSET', s, 'tok', tok, 'created', now, 'last', 0, 'sent', 0, 'ubytes', 0, 'graceAt', now + grace)
+redis.call('SET', P..'t:'..tok, name)
+redis.call('SADD', P..'names', name)
+redis.call('ZADD', P..'timers', now + grace, 'g:'..name)
+return now`),
+
+  /** ARGV: p, tokenHash → {name, created} or nil */
+  find: script(`
+local name = redis.call('GET', P..'t:'..ARGV[2])
+if not name then return nil end
+local f = redis.call('HMGET', P..'s:'..name, 'tok', 'created')
+if f[1] ~= ARGV[2] then return nil end
+return {name, f[2]}`),
+
+  /** ARGV: p, name, reason, nowIso, retentionMs, nowMs, onlyIfExpired (1|0) → 1 if ended */
+  endSession: script(`
+local name, reason, nowIso, retention, now, onlyIfExpired = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
+local s = P..'s:'..name
+if redis.call('EXISTS', s) == 0 then
+  redis.call('ZREM', P..'timers', 'g:'..name)
+  return 0
+end
+if onlyIfExpired then
+  -- A timer claimed for an earlier deadline, or a session that attached again since: not yet.
+  local graceAt = tonumber(redis.call('HGET', s, 'graceAt'))
+  if graceAt > now then
+    redis.call('ZADD', P..'timers', graceAt, 'g:'..name)
+    return 0
+  end
+end
+ended(name, reason, nowIso, retention)
+return 1`),
+
+  /**
+   * ARGV: p, name, after (-1: none), streamId, nowMs, leaseMs → cursor, or -1 when the session is gone.
+   * The session is kept for the stream's lease (renewed by touch) and graceMs after it detaches.
+   */
+  attach: script(`
+local name, after, streamId, now, lease = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local s = P..'s:'..name
+if redis.call('EXISTS', s) == 0 then return -1 end
+redis.call('HSET', s, 'stream', streamId, 'graceAt', now + lease)
+redis.call('ZADD', P..'timers', now + lease, 'g:'..name)
+local sent = num(redis.call('HGET', s, 'sent'))
+local cursor = 0
+if after >= 0 then cursor = math.min(after, sent) end
+if cursor > 0 then
+  redis.call('XTRIM', P..'m:'..name, 'MINID', '0-'..(cursor + 1))
+  local b = P..'b:'..name
+  while true do
+    local rec = redis.call('LINDEX', b, 0)
+    if not rec or tonumber(string.match(rec, '^(%d+)')) > cursor then break end
+    redis.call('LPOP', b)
+  end
+end
+redis.call('PUBLISH', P..'w:'..name, 'attach:'..streamId)
+return cursor`),
+
+  /** ARGV: p, name, streamId, cursor, count → entries after cursor, or nil when no longer the live stream */
+  read: script(`
+local name, streamId, cursor, count = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('HGET', P..'s:'..name, 'stream') ~= streamId then return nil end
+return redis.call('XRANGE', P..'m:'..name, '(0-'..cursor, '+', 'COUNT', count)`),
+
+  /** ARGV: p, name, streamId, id, nowMs, replayMaxEvents, replayMaxAgeMs */
+  sent: script(`
+local name, streamId, id, now, replayMax, replayAge = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local s = P..'s:'..name
+local m = P..'m:'..name
+local b = P..'b:'..name
+local f = redis.call('HMGET', s, 'stream', 'last', 'sent')
+if f[1] ~= streamId then return 0 end
+local last, sent = num(f[2]), num(f[3])
+if id > last then id = last end
+if id > sent then
+  local bytes = 0
+  for _, entry in ipairs(redis.call('XRANGE', m, '(0-'..sent, '0-'..id)) do bytes = bytes + #entry[2][4] end
+  redis.call('HSET', s, 'sent', id)
+  if bytes > 0 then redis.call('HINCRBY', s, 'ubytes', -bytes) end
+  redis.call('INCRBY', P..'undelivered', -(id - sent))
+  redis.call('RPUSH', b, id..':'..now)
+  sent = id
+end
+-- The replay window: written events beyond its count or age are let go; undelivered ones never.
+local first = redis.call('XRANGE', m, '-', '+', 'COUNT', 1)[1]
+if not first then return 1 end
+local firstId = tonumber(string.match(first[1], '^0%-(%d+)$'))
+local sentHeld = sent - firstId + 1
+local keepFrom = firstId
+if sentHeld > replayMax then keepFrom = firstId + sentHeld - replayMax end
+while true do
+  local rec = redis.call('LINDEX', b, 0)
+  if not rec then break end
+  local rid, rat = string.match(rec, '^(%d+):(%d+)$')
+  rid, rat = tonumber(rid), tonumber(rat)
+  if rid < keepFrom then
+    redis.call('LPOP', b)
+  elseif now - rat > replayAge then
+    keepFrom = rid + 1
+    redis.call('LPOP', b)
+  else
+    break
+  end
+end
+if keepFrom > firstId then redis.call('XTRIM', m, 'MINID', '0-'..keepFrom) end
+return 1`),
+
+  /** ARGV: p, name, streamId, nowMs, graceMs — detach, or renew the lease (touch) with graceMs = lease */
+  detach: script(`
+local name, streamId, now, grace, keep = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == 'keep'
+local s = P..'s:'..name
+if redis.call('HGET', s, 'stream') ~= streamId then return 0 end
+if not keep then redis.call('HDEL', s, 'stream') end
+redis.call('HSET', s, 'graceAt', now + grace)
+redis.call('ZADD', P..'timers', now + grace, 'g:'..name)
+return 1`),
+
+  /** ARGV: p, caller, callee, callId, nowMs, nowIso, ringMs, incomingJson, maxEvents, maxBytes */
+  createCall: script(`
+local caller, callee, callId, now, nowIso, ring, incoming, maxE, maxB = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
+local from, to = P..'s:'..caller, P..'s:'..callee
+if redis.call('EXISTS', from) == 0 then return redis.error_reply('ERR_unauthorized') end
+if redis.call('EXISTS', to) == 0 then return redis.error_reply('ERR_peer_not_found') end
+if redis.call('HEXISTS', from, 'call') == 1 then return redis.error_reply('ERR_busy_self') end
+if redis.call('HEXISTS', to, 'call') == 1 then return redis.error_reply('ERR_busy') end
+if not deliver(callee, {{'incomingCall', incoming}}, false, maxE, maxB) then return redis.error_reply('ERR_mailbox_full') end
+redis.call('HSET', P..'c:'..callId, 'callId', callId, 'caller', caller, 'callee', callee, 'state', 'ringing', 'createdAt', nowIso)
+redis.call('HSET', from, 'call', callId)
+redis.call('HSET', to, 'call', callId)
+redis.call('SADD', P..'calls', callId)
+redis.call('ZADD', P..'timers', now + ring, 'r:'..callId)
+return redis.call('HGETALL', P..'c:'..callId)`),
+
+  /** ARGV: p, name, callId, nowIso, responseJson, startJson, maxEvents, maxBytes */
+  acceptCall: script(`
+local name, callId, nowIso, response, start, maxE, maxB = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local caller, callee, state = partyCall(name, callId)
+if name ~= callee then return redis.error_reply('ERR_forbidden_accept') end
+if state ~= 'ringing' then return redis.error_reply('ERR_invalid_state:'..state) end
+if not deliver(caller, {{'callResponse', response}}, false, maxE, maxB) then return redis.error_reply('ERR_mailbox_full') end
+deliver(callee, {{'startCommunication', start}}, true, 0, 0)
+redis.call('HSET', P..'c:'..callId, 'state', 'active', 'answeredAt', nowIso)
+redis.call('ZREM', P..'timers', 'r:'..callId)
+return redis.call('HGETALL', P..'c:'..callId)`),
+
+  /** ARGV: p, name, callId, nowIso, retentionMs, rejectedJson */
+  rejectCall: script(`
+local name, callId, nowIso, retention, rejected = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local caller, callee, state = partyCall(name, callId)
+if name ~= callee then return redis.error_reply('ERR_forbidden_reject') end
+if state ~= 'ringing' then return redis.error_reply('ERR_invalid_state:'..state) end
+finish(callId, 'rejected', {{caller, 'callResponse', rejected}}, nowIso, retention)
+return redis.call('HGETALL', P..'c:'..callId)`),
+
+  /** ARGV: p, name, callId, kind (candidates|sdp), maxEvents, maxBytes, json... */
+  relay: script(`
+local name, callId, kind, maxE, maxB = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local caller, callee, state = partyCall(name, callId)
+if kind == 'sdp' and state ~= 'active' then return redis.error_reply('ERR_invalid_state_sdp:'..state) end
+if state == 'ended' then return redis.error_reply('ERR_invalid_state_candidates:'..state) end
+local peer = caller
+if name == caller then peer = callee end
+local event = 'iceCandidate'
+if kind == 'sdp' then event = 'sdp' end
+local events = {}
+for i = 7, #ARGV do events[#events + 1] = {event, ARGV[i]} end
+if not deliver(peer, events, false, maxE, maxB) then return redis.error_reply('ERR_mailbox_full') end
+return 1`),
+
+  /** ARGV: p, name, callId, nowIso, retentionMs → 1 ended now, 0 already ended */
+  endCall: script(`
+local name, callId, nowIso, retention = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local caller, callee, state = partyCall(name, callId)
+if state == 'ended' then return 0 end
+if state == 'active' then
+  local peer = caller
+  if name == caller then peer = callee end
+  finish(callId, 'hangup', {{peer, 'stopCommunication', stopJson(callId, 'hangup')}}, nowIso, retention)
+elseif name == caller then
+  finish(callId, 'cancelled', {{callee, 'stopCommunication', stopJson(callId, 'cancelled')}}, nowIso, retention)
+else
+  finish(callId, 'rejected', {{caller, 'callResponse', '{"callId":"'..callId..'","response":"rejected","message":"declined"}'}}, nowIso, retention)
+end
+return 1`),
+
+  /** ARGV: p, callId, nowIso, retentionMs — the ring time-out */
+  ringTimeout: script(`
+local callId, nowIso, retention = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local f = redis.call('HMGET', P..'c:'..callId, 'caller', 'callee', 'state')
+if f[3] ~= 'ringing' then
+  redis.call('ZREM', P..'timers', 'r:'..callId)
+  return 0
+end
+local notice = stopJson(callId, 'no_answer')
+finish(callId, 'no_answer', {{f[1], 'stopCommunication', notice}, {f[2], 'stopCommunication', notice}}, nowIso, retention)
+return 1`),
+
+  /**
+   * ARGV: p, nowMs, max, retryMs → due timer members. A claimed timer is pushed retryMs later rather than
+   * removed: the script it fires removes or reschedules it, and if the claiming instance dies first,
+   * another instance claims it again.
+   */
+  claimTimers: script(`
+local now, retry = tonumber(ARGV[2]), tonumber(ARGV[4])
+local due = redis.call('ZRANGEBYSCORE', P..'timers', '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+for _, member in ipairs(due) do redis.call('ZADD', P..'timers', now + retry, member) end
+return due`),
+} as const
+
+export type ScriptName = keyof typeof SCRIPTS

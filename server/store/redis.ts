@@ -1,0 +1,323 @@
+/**
+ * The shared store: sessions, mailboxes, calls and timers live in Redis, so that any instance can serve
+ * any request (no sticky sessions). Each step is one Lua script (redis-scripts.ts), atomic in Redis.
+ *
+ * Delivery across instances uses Redis pub/sub, one channel per session: a stream's instance subscribes
+ * to it while the stream is attached and is woken by "wake" to read the mailbox (a Redis stream). Pub/sub
+ * carries no data, only a nudge, so a lost message costs latency, never an event: the mailbox is the
+ * truth, and every stream reads it on attach and on each heartbeat.
+ *
+ * Timers (ring time-out, grace expiry) are members of a sorted set by due time; every instance claims due
+ * ones atomically, so an instance that dies does not take its timers with it.
+ */
+import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type { Config } from '../config.js'
+import { ApiError, type ErrorCode } from '../errors.js'
+import type { EventType } from '../schemas/events.js'
+import { SCRIPTS, type ScriptName } from './redis-scripts.js'
+import type { Attachment, CallInfo, EndReason, SessionInfo, Store, StoreStats, StoredEvent, StreamListener } from './types.js'
+
+/** A claimed timer whose instance died before firing it is claimed again after this long. */
+const CLAIM_RETRY_MS = 10_000
+
+type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>
+
+interface LocalStream {
+  id: string
+  transport: 'sse' | 'poll'
+  listener: StreamListener
+}
+
+/** Replies of the scripts that are a client's mistake, and what the client is told. */
+const SCRIPT_ERRORS: Record<string, [ErrorCode, string]> = {
+  name_taken: ['name_taken', 'That name is held by someone else; pick another.'],
+  unauthorized: ['unauthorized', 'The session has ended; register again.'],
+  peer_not_found: ['peer_not_found', 'No one is registered under that name.'],
+  busy_self: ['busy', 'You are already in a call; hang it up first.'],
+  busy: ['busy', 'The callee is in another call.'],
+  mailbox_full: ['mailbox_full', 'The recipient has too many undelivered events; retry once it has caught up (its stream is down or slow).'],
+  call_not_found: ['call_not_found', 'No such call among yours.'],
+  forbidden_accept: ['forbidden', 'Only the callee can accept a call.'],
+  forbidden_reject: ['forbidden', 'Only the callee can reject a call; the caller cancels with DELETE.'],
+  invalid_state: ['invalid_state', 'The call is not ringing.'],
+  invalid_state_sdp: ['invalid_state', 'Descriptions are relayed in an active call only.'],
+  invalid_state_candidates: ['invalid_state', 'The call has ended; candidates are no longer relayed.'],
+}
+
+export class RedisStore implements Store {
+  private readonly redis: Redis
+  private readonly subscriber: Redis
+  private readonly scripts = {} as Record<ScriptName, ScriptRunner>
+  private readonly local = new Map<string, Set<LocalStream>>()
+  private readonly streamCounts = { sse: 0, poll: 0 }
+  private readonly timer: NodeJS.Timeout
+  private claiming = false
+  private closed = false
+
+  constructor(private readonly config: Config) {
+    const options = {
+      // Fail fast while Redis is away (503 store_unavailable) instead of queueing requests forever.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
+      lazyConnect: false,
+    }
+    this.redis = new Redis(config.redisUrl, options)
+    this.subscriber = new Redis(config.redisUrl, { ...options, enableOfflineQueue: true })
+    // Connection errors surface as failed requests; ioredis reconnects by itself.
+    this.redis.on('error', () => {})
+    this.subscriber.on('error', () => {})
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      this.redis.defineCommand(name, { numberOfKeys: 0, lua })
+      const command = (this.redis as unknown as Record<string, ScriptRunner>)[name].bind(this.redis)
+      this.scripts[name as ScriptName] = (...args) => command(config.redisPrefix, ...args)
+    }
+    this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message))
+    this.timer = setInterval(() => void this.runTimers(), config.timerPollMs).unref()
+  }
+
+  /** Resolves once both connections are ready (a start-up check, so a wrong REDIS_URL fails loudly). */
+  async ready(timeoutMs = 5000): Promise<void> {
+    await Promise.all([this.redis, this.subscriber].map((connection) => connection.status === 'ready' ? undefined : new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs)
+      connection.once('ready', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })))
+  }
+
+  async createSession(name: string, tokenHash: string): Promise<SessionInfo> {
+    const created = await this.run('register', name, tokenHash, Date.now(), this.config.graceMs)
+    return { name, createdAt: Number(created) }
+  }
+
+  async findSession(tokenHash: string): Promise<SessionInfo | undefined> {
+    const found = (await this.run('find', tokenHash)) as [string, string] | null
+    return found ? { name: found[0], createdAt: Number(found[1]) } : undefined
+  }
+
+  async listNames(): Promise<string[]> {
+    return (await this.call(() => this.redis.smembers(`${this.config.redisPrefix}names`))).sort()
+  }
+
+  async endSession(name: string, reason: EndReason): Promise<void> {
+    await this.run('endSession', name, reason, new Date().toISOString(), this.config.endedCallRetentionMs, Date.now(), 0)
+  }
+
+  async attach(name: string, after: string | undefined, transport: 'sse' | 'poll', listener: StreamListener): Promise<Attachment> {
+    const stream: LocalStream = { id: randomUUID(), transport, listener }
+    // Subscribe before attaching, so that no wake between the two is missed.
+    await this.subscribe(name, stream)
+    const lease = transport === 'sse'
+      ? 2 * this.config.heartbeatMs + this.config.graceMs
+      : this.config.pollMaxWaitS * 1000 + this.config.graceMs
+    let cursor: number
+    try {
+      cursor = Number(await this.run('attach', name, after === undefined ? -1 : Number(after), stream.id, Date.now(), lease))
+    } catch (error) {
+      this.forget(name, stream)
+      throw error
+    }
+    if (cursor < 0) {
+      this.forget(name, stream)
+      throw new ApiError('unauthorized', 'The session has ended; register again.')
+    }
+    return {
+      read: async () => {
+        const entries = (await this.run('read', name, stream.id, cursor, 512)) as Array<[string, string[]]> | null
+        if (!entries) return []
+        return entries.map(([id, fields]): StoredEvent => ({ id: id.slice(2), event: fields[1] as EventType, json: fields[3] }))
+      },
+      sent: (id: string) => {
+        cursor = Number(id)
+        this.run('sent', name, stream.id, cursor, Date.now(), this.config.replayMaxEvents, this.config.replayMaxAgeMs).catch(() => {})
+      },
+      detach: () => {
+        if (!this.forget(name, stream)) return
+        this.run('detach', name, stream.id, Date.now(), this.config.graceMs, 'detach').catch(() => {})
+      },
+      touch: () => {
+        this.run('detach', name, stream.id, Date.now(), lease, 'keep').catch(() => {})
+      },
+    }
+  }
+
+  async createCall(caller: string, callee: string, sdpOffer: unknown): Promise<CallInfo> {
+    if (caller === callee) throw new ApiError('invalid_body', 'You cannot call yourself; "to" must name another session.')
+    const callId = randomUUID()
+    const now = Date.now()
+    const incoming = JSON.stringify({ callId, from: caller, sdpOffer })
+    return callInfo(await this.run('createCall', caller, callee, callId, now, new Date(now).toISOString(), this.config.ringTimeoutMs, incoming, ...this.limits()))
+  }
+
+  async acceptCall(name: string, callId: string, sdpAnswer: unknown): Promise<CallInfo> {
+    const response = JSON.stringify({ callId, response: 'accepted', sdpAnswer })
+    const start = JSON.stringify({ callId })
+    return callInfo(await this.run('acceptCall', name, callId, new Date().toISOString(), response, start, ...this.limits()))
+  }
+
+  async rejectCall(name: string, callId: string, reason: string): Promise<CallInfo> {
+    const rejected = JSON.stringify({ callId, response: 'rejected', message: reason })
+    return callInfo(await this.run('rejectCall', name, callId, new Date().toISOString(), this.config.endedCallRetentionMs, rejected))
+  }
+
+  async relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void> {
+    const events = candidates.map((candidate) => JSON.stringify({ callId, candidate }))
+    await this.run('relay', name, callId, 'candidates', ...this.limits(), ...events)
+  }
+
+  async relaySdp(name: string, callId: string, description: unknown): Promise<void> {
+    await this.run('relay', name, callId, 'sdp', ...this.limits(), JSON.stringify({ callId, description }))
+  }
+
+  async endCall(name: string, callId: string): Promise<boolean> {
+    return Number(await this.run('endCall', name, callId, new Date().toISOString(), this.config.endedCallRetentionMs)) === 1
+  }
+
+  async getCall(name: string, callId: string): Promise<CallInfo> {
+    const fields = await this.call(() => this.redis.hgetall(`${this.config.redisPrefix}c:${callId}`))
+    if (!fields.caller || (fields.caller !== name && fields.callee !== name)) {
+      throw new ApiError('call_not_found', 'No such call among yours.')
+    }
+    return callInfo(fields)
+  }
+
+  async ping(): Promise<void> {
+    await this.call(() => this.redis.ping())
+  }
+
+  async stats(): Promise<StoreStats> {
+    const p = this.config.redisPrefix
+    const [sessions, calls, undelivered] = await this.call(() => Promise.all([
+      this.redis.scard(`${p}names`), this.redis.scard(`${p}calls`), this.redis.get(`${p}undelivered`),
+    ]))
+    return { sessions, calls, undelivered: Number(undelivered ?? 0), streams: { ...this.streamCounts } }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    clearInterval(this.timer)
+    for (const [name, streams] of this.local) {
+      for (const stream of [...streams]) {
+        this.forget(name, stream)
+        stream.listener.close('ended')
+      }
+    }
+    this.redis.disconnect()
+    this.subscriber.disconnect()
+  }
+
+  private limits(): [number, number] {
+    return [this.config.mailboxMaxEvents, this.config.mailboxMaxBytes]
+  }
+
+  /** Runs a script; its ERR_<code> replies become ApiErrors, anything else store_unavailable. */
+  private async run(script: ScriptName, ...args: Array<string | number>): Promise<unknown> {
+    return this.call(() => this.scripts[script](...args))
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (error) {
+      const match = /\bERR_([a-z_]+)(?::(\w+))?/.exec((error as Error).message ?? '')
+      const known = match ? SCRIPT_ERRORS[match[1]] : undefined
+      if (known) {
+        const message = match?.[2] && known[0] === 'invalid_state' ? `${known[1]} (it is ${match[2]})` : known[1]
+        throw new ApiError(known[0], message)
+      }
+      throw new ApiError('store_unavailable', 'The store cannot be reached; retry shortly.', { 'Retry-After': '1' })
+    }
+  }
+
+  private channel(name: string): string {
+    return `${this.config.redisPrefix}w:${name}`
+  }
+
+  private async subscribe(name: string, stream: LocalStream): Promise<void> {
+    let streams = this.local.get(name)
+    const first = !streams
+    if (!streams) this.local.set(name, (streams = new Set()))
+    streams.add(stream)
+    this.streamCounts[stream.transport]++
+    if (first) {
+      try {
+        await this.subscriber.subscribe(this.channel(name))
+      } catch {
+        this.forget(name, stream)
+        throw new ApiError('store_unavailable', 'The store cannot be reached; retry shortly.', { 'Retry-After': '1' })
+      }
+    }
+  }
+
+  /** Drops a local stream; false when it was already gone. */
+  private forget(name: string, stream: LocalStream): boolean {
+    const streams = this.local.get(name)
+    if (!streams?.delete(stream)) return false
+    this.streamCounts[stream.transport]--
+    if (streams.size === 0) {
+      this.local.delete(name)
+      if (!this.closed) this.subscriber.unsubscribe(this.channel(name)).catch(() => {})
+    }
+    return true
+  }
+
+  private onMessage(channel: string, message: string): void {
+    const name = channel.slice(this.config.redisPrefix.length + 2)
+    const streams = this.local.get(name)
+    if (!streams) return
+    if (message === 'wake') {
+      for (const stream of streams) stream.listener.wake()
+      return
+    }
+    const newer = message.startsWith('attach:') ? message.slice(7) : undefined
+    for (const stream of [...streams]) {
+      if (stream.id === newer) continue
+      this.forget(name, stream)
+      stream.listener.close(newer ? 'replaced' : 'ended')
+    }
+  }
+
+  /** Claims due timers (any instance may; each runs once) and fires them. */
+  private async runTimers(): Promise<void> {
+    if (this.claiming || this.closed) return
+    this.claiming = true
+    try {
+      const due = (await this.scripts.claimTimers(Date.now(), 100, CLAIM_RETRY_MS)) as string[]
+      for (const member of due) {
+        const nowIso = new Date().toISOString()
+        if (member.startsWith('g:')) {
+          await this.scripts.endSession(member.slice(2), 'peer_gone', nowIso, this.config.endedCallRetentionMs, Date.now(), 1)
+        } else if (member.startsWith('r:')) {
+          await this.scripts.ringTimeout(member.slice(2), nowIso, this.config.endedCallRetentionMs)
+        }
+      }
+    } catch {
+      // Redis is away: the timers stay in the set and are claimed when it is back.
+    } finally {
+      this.claiming = false
+    }
+  }
+}
+
+function callInfo(raw: unknown): CallInfo {
+  const fields: Record<string, string> = {}
+  if (Array.isArray(raw)) {
+    for (let i = 0; i < raw.length; i += 2) fields[raw[i]] = raw[i + 1]
+  } else {
+    Object.assign(fields, raw)
+  }
+  const info: CallInfo = {
+    callId: fields.callId,
+    caller: fields.caller,
+    callee: fields.callee,
+    state: fields.state as CallInfo['state'],
+    createdAt: fields.createdAt,
+  }
+  if (fields.answeredAt) info.answeredAt = fields.answeredAt
+  if (fields.endedAt) info.endedAt = fields.endedAt
+  if (fields.endReason) info.endReason = fields.endReason as EndReason
+  return info
+}

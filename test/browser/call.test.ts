@@ -1,0 +1,263 @@
+/**
+ * Two people on the demo page call each other in real Chromium (fake camera and microphone), over each
+ * transport; then reject, cancel while ringing, busy and an unknown name.
+ */
+import t from 'tap'
+import type { Page } from 'playwright-core'
+import { startServer } from '../helpers/server.js'
+import {
+  buildWeb,
+  captureTracks,
+  capturedTrackStates,
+  elementState,
+  launchBrowser,
+  openPeer,
+  remoteVideoState,
+  rtcEvents,
+  waitForRtcEvent,
+} from '../helpers/browser.js'
+
+buildWeb()
+const { url } = await startServer(t, { logger: false })
+const browser = await launchBrowser(t)
+
+const TRANSPORT_LABEL = { auto: 'auto', sse: 'SSE', poll: 'long-poll' } as const
+
+async function register(page: Page, name: string, transport: keyof typeof TRANSPORT_LABEL = 'auto') {
+  await page.getByLabel(TRANSPORT_LABEL[transport], { exact: true }).check()
+  await page.getByLabel('Your name').fill(name)
+  await page.getByRole('button', { name: 'Register', exact: true }).click()
+  return waitForRtcEvent(page, 'rtc-registered')
+}
+
+async function dial(page: Page, name: string) {
+  await page.getByLabel('Name to call').fill(name)
+  await page.getByRole('button', { name: 'Call', exact: true }).click()
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+for (const [transport, expected] of [
+  ['auto', 'sse'],
+  ['sse', 'sse'],
+  ['poll', 'poll'],
+] as const) {
+  t.test(`register, call, accept, live video both ways, hang up (transport=${transport})`, async (t) => {
+    const alice = await openPeer(t, browser, `${url}/`, 'alice')
+    const bob = await openPeer(t, browser, `${url}/`, 'bob')
+    const aliceName = `alice-${transport}`
+    const bobName = `bob-${transport}`
+    const [registeredA, registeredB] = await Promise.all([register(alice.page, aliceName, transport), register(bob.page, bobName, transport)])
+    t.same([registeredA.detail, registeredB.detail], [{ name: aliceName }, { name: bobName }])
+    t.same((await rtcEvents(alice.page, 'rtc-transport')).map((e) => e.detail.transport), [expected], `alice receives over ${expected}`)
+    t.same((await rtcEvents(bob.page, 'rtc-transport')).map((e) => e.detail.transport), [expected], `bob receives over ${expected}`)
+    t.equal(await elementState(alice.page), 'registered')
+
+    await dial(alice.page, bobName)
+    const incoming = await waitForRtcEvent(bob.page, 'rtc-incoming')
+    t.equal(incoming.detail.from, aliceName, 'bob sees who calls')
+    t.equal(await elementState(bob.page), 'ringing')
+    await bob.page.getByRole('button', { name: 'Accept', exact: true }).click()
+
+    const [connectedA, connectedB] = await Promise.all([waitForRtcEvent(alice.page, 'rtc-connected'), waitForRtcEvent(bob.page, 'rtc-connected')])
+    t.same(connectedA.detail, { callId: incoming.detail.callId, peer: bobName })
+    t.same(connectedB.detail, { callId: incoming.detail.callId, peer: aliceName })
+    t.equal(await elementState(alice.page), 'in-call')
+    t.equal(await elementState(bob.page), 'in-call')
+    for (const [who, peer] of [['alice', alice], ['bob', bob]] as const) {
+      const video = await remoteVideoState(peer.page)
+      t.ok(video.framesDecoded, `${who} sees the other's video move`)
+      t.ok(video.width > 0 && video.height > 0, `${who}'s remote video has a size (${video.width}x${video.height})`)
+      t.ok(video.showsRemoteStream, `${who}'s video shows remoteStream`)
+      t.equal(video.liveVideoTracks, 1, `${who}'s remoteStream has a live video track`)
+    }
+    await t.resolveMatch(
+      bob.page.getByRole('status').first().textContent(),
+      /In call with alice-\w+: connected/,
+      'bob reads the connection state',
+    )
+    const click = (await rtcEvents(alice.page, 'click', { detail: { text: 'Call' } })).at(-1)!
+    t.comment(`click→connected, ${transport} (${expected}), accepted by a click: ${Math.round(connectedA.t - click.t)} ms`)
+
+    await captureTracks(alice.page)
+    await captureTracks(bob.page)
+    await alice.page.getByRole('button', { name: 'Hang up', exact: true }).click()
+    const [endedA, endedB] = await Promise.all([waitForRtcEvent(alice.page, 'rtc-ended'), waitForRtcEvent(bob.page, 'rtc-ended')])
+    t.same(endedA.detail, { callId: incoming.detail.callId, reason: 'hangup' }, 'the one who hung up sees hangup')
+    t.same(endedB.detail, { callId: incoming.detail.callId, reason: 'hangup' }, 'the other one too')
+    t.ok((await capturedTrackStates(alice.page)).every((s) => s === 'ended'), 'alice’s camera, microphone and remote tracks are released')
+    t.ok((await capturedTrackStates(bob.page)).every((s) => s === 'ended'), 'bob’s too')
+    t.equal(await elementState(alice.page), 'registered')
+    t.equal(await elementState(bob.page), 'registered')
+    t.same(await rtcEvents(alice.page, 'rtc-error'), [], 'no errors on the way')
+    t.same(await rtcEvents(bob.page, 'rtc-error'), [])
+
+    // The figures: bob answers automatically, so this is the system's click→connected time.
+    await bob.page.locator('rtc-call').evaluate((element: any) => (element.autoAnswer = true))
+    const times: number[] = []
+    for (let i = 0; i < 3; i++) {
+      await dial(alice.page, bobName)
+      const connected = await waitForRtcEvent(alice.page, 'rtc-connected', { after: i + 1 })
+      const clicked = (await rtcEvents(alice.page, 'click', { detail: { text: 'Call' } })).at(-1)!
+      times.push(Math.round(connected.t - clicked.t))
+      await bob.page.getByRole('button', { name: 'Hang up', exact: true }).click()
+      const ended = await waitForRtcEvent(alice.page, 'rtc-ended', { after: i + 1 })
+      t.equal(ended.detail.reason, 'hangup', `auto-answered call ${i + 1} ends when bob hangs up`)
+      await waitForRtcEvent(bob.page, 'rtc-ended', { after: i + 1 })
+    }
+    t.comment(`click→connected, ${transport} (${expected}), auto-answer: ${times.join(', ')} ms (median ${median(times)} ms)`)
+  })
+}
+
+t.test('the callee rejects: both see rejected', async (t) => {
+  const alice = await openPeer(t, browser, `${url}/`, 'alice')
+  const bob = await openPeer(t, browser, `${url}/`, 'bob')
+  await Promise.all([register(alice.page, 'alice-rej'), register(bob.page, 'bob-rej')])
+  // This time from the demo page's list of registered names.
+  await alice.page.getByRole('button', { name: 'Refresh', exact: true }).click()
+  await alice.page.getByRole('button', { name: 'Call bob-rej', exact: true }).click()
+  const incoming = await waitForRtcEvent(bob.page, 'rtc-incoming')
+  await captureTracks(alice.page)
+  await bob.page.getByRole('button', { name: 'Reject', exact: true }).click()
+  const [endedA, endedB] = await Promise.all([waitForRtcEvent(alice.page, 'rtc-ended'), waitForRtcEvent(bob.page, 'rtc-ended')])
+  t.same(endedA.detail, { callId: incoming.detail.callId, reason: 'rejected' })
+  t.same(endedB.detail, { callId: incoming.detail.callId, reason: 'rejected' })
+  t.ok((await capturedTrackStates(alice.page)).every((s) => s === 'ended'), 'the caller’s camera is released')
+  t.equal(await elementState(alice.page), 'registered')
+  t.equal(await elementState(bob.page), 'registered')
+  t.same(await rtcEvents(alice.page, 'rtc-connected'), [], 'nothing connected')
+})
+
+t.test('the caller cancels while it rings', async (t) => {
+  const alice = await openPeer(t, browser, `${url}/`, 'alice')
+  const bob = await openPeer(t, browser, `${url}/`, 'bob')
+  await Promise.all([register(alice.page, 'alice-cancel'), register(bob.page, 'bob-cancel')])
+  await dial(alice.page, 'bob-cancel')
+  const incoming = await waitForRtcEvent(bob.page, 'rtc-incoming')
+  t.equal(await elementState(alice.page), 'calling')
+  await alice.page.getByRole('button', { name: 'Cancel', exact: true }).click()
+  const [endedA, endedB] = await Promise.all([waitForRtcEvent(alice.page, 'rtc-ended'), waitForRtcEvent(bob.page, 'rtc-ended')])
+  t.same(endedA.detail, { callId: incoming.detail.callId, reason: 'cancelled' })
+  t.same(endedB.detail, { callId: incoming.detail.callId, reason: 'cancelled' })
+  await bob.page.getByRole('button', { name: 'Accept', exact: true }).waitFor({ state: 'detached' })
+  t.pass('bob’s Accept button is gone')
+  t.equal(await elementState(bob.page), 'registered')
+})
+
+t.test('busy, and an unknown name', async (t) => {
+  const alice = await openPeer(t, browser, `${url}/`, 'alice')
+  const bob = await openPeer(t, browser, `${url}/`, 'bob')
+  const carol = await openPeer(t, browser, `${url}/`, 'carol')
+  await Promise.all([register(alice.page, 'alice-busy'), register(bob.page, 'bob-busy'), register(carol.page, 'carol-busy')])
+  await bob.page.locator('rtc-call').evaluate((element: any) => (element.autoAnswer = true))
+  await dial(alice.page, 'bob-busy')
+  await Promise.all([waitForRtcEvent(alice.page, 'rtc-connected'), waitForRtcEvent(bob.page, 'rtc-connected')])
+
+  await dial(carol.page, 'bob-busy')
+  const busy = await waitForRtcEvent(carol.page, 'rtc-error')
+  t.equal(busy.detail.code, 'busy', 'calling someone in a call is busy')
+  t.equal(await elementState(carol.page), 'registered')
+  t.same(await rtcEvents(carol.page, 'rtc-ended'), [], 'a call that was never placed does not end')
+  t.same(await rtcEvents(bob.page, 'rtc-incoming', { after: 0 }).then((e) => e.length), 1, 'bob was not disturbed')
+  t.equal(await elementState(bob.page), 'in-call')
+  await t.resolveMatch(carol.page.getByRole('alert').textContent(), /\S/, 'carol reads why')
+
+  // Calling through the method rejects with a coded Error as well.
+  const rejection = await carol.page.locator('rtc-call').evaluate((element: any) =>
+    element.call('nobody-here').then(
+      () => null,
+      (error: any) => ({ isError: error instanceof Error, code: error.code }),
+    ),
+  )
+  t.same(rejection, { isError: true, code: 'peer_not_found' })
+  const unknown = await waitForRtcEvent(carol.page, 'rtc-error', { after: 1 })
+  t.equal(unknown.detail.code, 'peer_not_found')
+  t.equal(await elementState(carol.page), 'registered')
+  t.equal(await elementState(alice.page), 'in-call', 'the call of the others goes on')
+})
+
+t.test('keyboard only: register, call, accept, hang up', async (t) => {
+  const alice = await openPeer(t, browser, `${url}/`, 'alice')
+  const bob = await openPeer(t, browser, `${url}/`, 'bob')
+  const tabTo = async (page: Page, accessibleName: string) => {
+    // Tab from the top of the page until the control with this label has the focus.
+    await page.locator('body').focus()
+    for (let i = 0; i < 20; i++) {
+      await page.keyboard.press('Tab')
+      const focused = await page.evaluate(() => {
+        let element = document.activeElement
+        while (element?.shadowRoot?.activeElement) element = element.shadowRoot.activeElement
+        return element ? (element.getAttribute('aria-label') ?? element.closest('label')?.textContent ?? element.textContent ?? '').trim() : ''
+      })
+      if (focused.startsWith(accessibleName)) return
+    }
+    throw new Error(`no focusable control named ${accessibleName}`)
+  }
+  for (const [peer, name] of [[alice, 'alice-keys'], [bob, 'bob-keys']] as const) {
+    await tabTo(peer.page, 'Your name')
+    await peer.page.keyboard.type(name)
+    await peer.page.keyboard.press('Enter')
+    await waitForRtcEvent(peer.page, 'rtc-registered')
+  }
+  await tabTo(alice.page, 'Name to call')
+  await alice.page.keyboard.type('bob-keys')
+  await alice.page.keyboard.press('Enter')
+  await waitForRtcEvent(bob.page, 'rtc-incoming')
+  await tabTo(bob.page, 'Accept')
+  await bob.page.keyboard.press('Enter')
+  await Promise.all([waitForRtcEvent(alice.page, 'rtc-connected'), waitForRtcEvent(bob.page, 'rtc-connected')])
+  await tabTo(bob.page, 'Mute')
+  await bob.page.keyboard.press('Space')
+  t.equal(await bob.page.getByRole('button', { name: 'Unmute', exact: true }).getAttribute('aria-pressed'), 'true', 'Mute is a toggle button')
+  await tabTo(bob.page, 'Hang up')
+  await bob.page.keyboard.press('Enter')
+  const [endedA, endedB] = await Promise.all([waitForRtcEvent(alice.page, 'rtc-ended'), waitForRtcEvent(bob.page, 'rtc-ended')])
+  t.same([endedA.detail.reason, endedB.detail.reason], ['hangup', 'hangup'])
+})
+
+t.test('no camera allowed: calling and accepting fail with media_denied, and nobody is left ringing', async (t) => {
+  const alice = await openPeer(t, browser, 'about:blank', 'alice')
+  await alice.context.addInitScript(() => {
+    // What a user who clicks "Block" in the permission prompt gets.
+    navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'))
+  })
+  await alice.page.goto(`${url}/`)
+  const bob = await openPeer(t, browser, `${url}/`, 'bob')
+  await Promise.all([register(alice.page, 'alice-denied'), register(bob.page, 'bob-denied')])
+
+  await dial(alice.page, 'bob-denied')
+  const denied = await waitForRtcEvent(alice.page, 'rtc-error')
+  t.equal(denied.detail.code, 'media_denied', 'calling says why')
+  t.equal(await elementState(alice.page), 'registered')
+
+  await dial(bob.page, 'alice-denied')
+  await waitForRtcEvent(alice.page, 'rtc-incoming')
+  await alice.page.getByRole('button', { name: 'Accept', exact: true }).click()
+  const again = await waitForRtcEvent(alice.page, 'rtc-error', { after: 1 })
+  t.equal(again.detail.code, 'media_denied', 'accepting says why')
+  const ended = await waitForRtcEvent(bob.page, 'rtc-ended')
+  t.equal(ended.detail.reason, 'rejected', 'the caller is not left ringing')
+  t.equal(await elementState(alice.page), 'registered')
+  t.equal(await elementState(bob.page), 'registered')
+})
+
+t.test('no-video: the caller sends sound only and still sees the callee', async (t) => {
+  const alice = await openPeer(t, browser, `${url}/`, 'alice')
+  const bob = await openPeer(t, browser, `${url}/`, 'bob')
+  await alice.page.locator('rtc-call').evaluate((element) => element.setAttribute('no-video', ''))
+  await Promise.all([register(alice.page, 'alice-novideo'), register(bob.page, 'bob-novideo')])
+  await bob.page.locator('rtc-call').evaluate((element: any) => (element.autoAnswer = true))
+  await dial(alice.page, 'bob-novideo')
+  await Promise.all([waitForRtcEvent(alice.page, 'rtc-connected'), waitForRtcEvent(bob.page, 'rtc-connected')])
+  t.ok((await remoteVideoState(alice.page)).framesDecoded, 'alice sees bob')
+  const bobReceives = await bob.page.locator('rtc-call').evaluate((element: any) => ({
+    video: element.remoteStream?.getVideoTracks().length ?? 0,
+    audio: element.remoteStream?.getAudioTracks().length ?? 0,
+  }))
+  t.same(bobReceives, { video: 0, audio: 1 }, 'bob hears alice and gets no video from her')
+  const aliceSends = await alice.page.locator('rtc-call').evaluate((element: any) => element.localStream.getTracks().map((track: MediaStreamTrack) => track.kind))
+  t.same(aliceSends, ['audio'], 'alice’s camera is never opened')
+  t.equal(await alice.page.getByRole('button', { name: 'Camera off', exact: true }).isDisabled(), true)
+  await alice.page.getByRole('button', { name: 'Hang up', exact: true }).click()
+  await Promise.all([waitForRtcEvent(alice.page, 'rtc-ended'), waitForRtcEvent(bob.page, 'rtc-ended')])
+})

@@ -1,0 +1,218 @@
+/**
+ * Real Chromium for end-to-end tests: one browser per test file, one context per peer.
+ *
+ * Chromium runs with exactly the switches below (plus the profile dir and Playwright's pipe), a fresh
+ * temporary user-data-dir per launch that is removed on teardown, and never downloads anything.
+ * Later tests add switches, e.g. `launchBrowser(t, { args: ['--proxy-server=http://127.0.0.1:3128',
+ * '--proxy-bypass-list=<-loopback>'] })` (Chromium never proxies loopback unless told so).
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Test } from 'tap'
+
+process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1'
+
+/** Builds web/dist (what the server serves at `/`) so that a test never runs against a stale bundle. */
+export function buildWeb(): void {
+  execFileSync(process.execPath, ['scripts/build-web.mjs'], { cwd: new URL('../..', import.meta.url), stdio: 'ignore' })
+}
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+/** The switches every test browser gets: fake camera/microphone, auto-granted permission, no noise. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--allow-loopback-in-peer-connection',
+]
+
+export interface LaunchOptions {
+  /** Extra Chromium switches, e.g. `--proxy-server=...`. */
+  args?: string[]
+}
+
+/** Launches Chromium for this test file; closed, and its profile removed, on `t.teardown`. */
+export async function launchBrowser(t: Test, options: LaunchOptions = {}): Promise<Browser> {
+  const userDataDir = await mkdtemp(join(tmpdir(), 'sigpost-chromium-'))
+  let browser: Browser
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      // Only our switches: Playwright's defaults would add its own (and its own profile dir).
+      ignoreDefaultArgs: true,
+      args: [
+        ...CHROMIUM_ARGS,
+        ...(options.args ?? []),
+        `--user-data-dir=${userDataDir}`,
+        '--remote-debugging-pipe',
+        '--no-startup-window',
+      ],
+      timeout: 60_000,
+    })
+  } catch (error) {
+    await rm(userDataDir, { recursive: true, force: true })
+    throw error
+  }
+  t.teardown(async () => {
+    await browser.close().catch(() => {})
+    await rm(userDataDir, { recursive: true, force: true })
+  })
+  return browser
+}
+
+/** An `rtc-*` event as recorded in the page (see recordRtcEvents). */
+export interface RecordedEvent {
+  type: string
+  /** The `id` of the `<rtc-call>` that fired it ('' when it has none). */
+  target: string
+  detail: any
+  /** `performance.now()` in the page. */
+  t: number
+}
+
+/**
+ * Records every `rtc-*` event (and every click, for timing) of the page in `window.__rtc`; runs before
+ * any page script, on every navigation.
+ */
+function recordRtcEvents(): void {
+  const types = ['rtc-registered', 'rtc-incoming', 'rtc-connected', 'rtc-ended', 'rtc-transport', 'rtc-error', 'click']
+  const w = window as unknown as { __rtc: unknown[] }
+  w.__rtc = []
+  for (const type of types) {
+    document.addEventListener(
+      type,
+      (event) => {
+        const target = event.composedPath()[0] as Element
+        const host = type === 'click' ? (target.getRootNode() as ShadowRoot).host ?? target : target
+        w.__rtc.push({
+          type,
+          target: (host as Element)?.id ?? '',
+          detail: type === 'click' ? { text: (target as HTMLElement).textContent?.trim() } : (event as CustomEvent).detail,
+          t: performance.now(),
+        })
+      },
+      true,
+    )
+  }
+}
+
+export interface Peer {
+  context: BrowserContext
+  page: Page
+}
+
+/** A new context (own storage, like another person's browser) with one page at `url`. */
+export async function openPeer(t: Test, browser: Browser, url: string, label = 'page'): Promise<Peer> {
+  const context = await browser.newContext()
+  t.teardown(() => context.close().catch(() => {}))
+  await context.addInitScript(recordRtcEvents)
+  return { context, page: await openPage(t, context, url, label) }
+}
+
+/** Another page in the same context (e.g. the same person opening the page again after a crash). */
+export async function openPage(t: Test, context: BrowserContext, url: string, label = 'page'): Promise<Page> {
+  const page = await context.newPage()
+  page.on('pageerror', (error) => t.comment(`${label} pageerror: ${error.message}`))
+  page.on('console', (message) => {
+    if (message.type() === 'error') t.comment(`${label} console.error: ${message.text()}`)
+  })
+  await page.goto(url)
+  return page
+}
+
+export interface EventQuery {
+  /** Only events of the element with this id. */
+  target?: string
+  /** Skip the first `after` matching events (to wait for the next one). */
+  after?: number
+  /** Every key given must equal the detail's. */
+  detail?: Record<string, unknown>
+}
+
+/** All recorded events of `type` so far. */
+export async function rtcEvents(page: Page, type: string, query: EventQuery = {}): Promise<RecordedEvent[]> {
+  return page.evaluate(
+    ({ type, query }) =>
+      ((window as unknown as { __rtc: RecordedEvent[] }).__rtc ?? []).filter(
+        (e) =>
+          e.type === type &&
+          (query.target === undefined || e.target === query.target) &&
+          Object.entries(query.detail ?? {}).every(([k, v]) => e.detail?.[k] === v),
+      ),
+    { type, query },
+  )
+}
+
+/** Waits until the page has fired an event of `type` (the `after + 1`-th match), and returns it. */
+export async function waitForRtcEvent(page: Page, type: string, query: EventQuery = {}): Promise<RecordedEvent> {
+  const handle = await page.waitForFunction(
+    ({ type, query }) => {
+      const matches = ((window as unknown as { __rtc: RecordedEvent[] }).__rtc ?? []).filter(
+        (e) =>
+          e.type === type &&
+          (query.target === undefined || e.target === query.target) &&
+          Object.entries(query.detail ?? {}).every(([k, v]) => e.detail?.[k] === v),
+      )
+      return matches[query.after ?? 0]
+    },
+    { type, query },
+    { timeout: 60_000 },
+  )
+  return (await handle.jsonValue()) as RecordedEvent
+}
+
+/**
+ * Whether the element's remote video shows live, decoded frames: two `requestVideoFrameCallback`s whose
+ * media time advances, a non-zero size, and live tracks in `remoteStream`.
+ */
+export async function remoteVideoState(page: Page, selector = 'rtc-call') {
+  return page.locator(selector).evaluate(async (element: any) => {
+    const video = element.shadowRoot.querySelector('video.remote') as HTMLVideoElement
+    // A guard so that a broken call fails this test instead of hanging it until tap's time-out.
+    const frame = () =>
+      Promise.race([
+        new Promise<VideoFrameCallbackMetadata>((resolve) => video.requestVideoFrameCallback((_now, meta) => resolve(meta))),
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 15_000)),
+      ])
+    const first = await frame()
+    const second = await frame()
+    const stream = element.remoteStream as MediaStream | null
+    return {
+      framesDecoded: first !== null && second !== null && second.mediaTime > first.mediaTime,
+      width: video.videoWidth,
+      height: video.videoHeight,
+      showsRemoteStream: stream !== null && video.srcObject === stream,
+      liveVideoTracks: stream?.getVideoTracks().filter((track) => track.readyState === 'live').length ?? 0,
+    }
+  })
+}
+
+/** The `readyState` of every track of the element's local and remote streams, captured now. */
+export async function captureTracks(page: Page, selector = 'rtc-call') {
+  return page.locator(selector).evaluate((element: any) => {
+    const w = window as unknown as { __tracks?: MediaStreamTrack[] }
+    w.__tracks = [...(element.localStream?.getTracks() ?? []), ...(element.remoteStream?.getTracks() ?? [])]
+    return w.__tracks.length
+  })
+}
+
+/** States of the tracks captured by captureTracks (a hung-up call leaves them all `ended`). */
+export async function capturedTrackStates(page: Page): Promise<string[]> {
+  return page.evaluate(() => ((window as unknown as { __tracks?: MediaStreamTrack[] }).__tracks ?? []).map((track) => track.readyState))
+}
+
+/** The element's read-only `state`. */
+export async function elementState(page: Page, selector = 'rtc-call'): Promise<string> {
+  return page.locator(selector).evaluate((element: any) => element.state)
+}

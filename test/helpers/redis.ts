@@ -1,0 +1,66 @@
+/** A real redis-server (Debian's) on a free loopback port, started for a test and stopped by PID. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export interface RedisServer {
+  url: string
+  port: number
+  process: ChildProcess
+  stop(): Promise<void>
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export async function startRedis(port?: number): Promise<RedisServer> {
+  const chosen = port ?? (await freePort())
+  const dir = mkdtempSync(join(tmpdir(), 'sigpost-redis-'))
+  const log = join(dir, 'redis.log')
+  const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', log, '--loglevel', 'warning'], { stdio: 'ignore' })
+  // The test process may end while it runs: the exit handler of the caller kills it by PID.
+  child.unref()
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  await waitForPort(chosen, exited, () => (existsSync(log) ? readFileSync(log, 'utf8') : ''))
+  return {
+    url: `redis://127.0.0.1:${chosen}`,
+    port: chosen,
+    process: child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL')
+        await exited
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Resolves when something accepts connections on the port; rejects if the process exits first. */
+export async function waitForPort(port: number, exited: Promise<void>, output: () => string): Promise<void> {
+  let gone = false
+  void exited.then(() => (gone = true))
+  for (;;) {
+    if (gone) throw new Error(`process exited before listening on ${port}: ${output()}`)
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.on('error', () => resolve(false))
+    })
+    if (open) return
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
