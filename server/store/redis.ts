@@ -74,6 +74,14 @@ export class RedisStore implements Store {
       this.scripts[name as ScriptName] = (...args) => command(config.redisPrefix, ...args)
     }
     this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message))
+    // Wake-ups published while the subscriber was away are lost (pub/sub keeps nothing), and reads failed
+    // while the other connection was away: once either is back (ioredis subscribes again by itself),
+    // every local stream reads its mailbox.
+    const wakeAll = () => {
+      for (const streams of this.local.values()) for (const stream of streams) stream.listener.wake()
+    }
+    this.subscriber.on('ready', wakeAll)
+    this.redis.on('ready', wakeAll)
     this.timer = setInterval(() => void this.runTimers(), config.timerPollMs).unref()
   }
 

@@ -142,7 +142,15 @@ export class SseReceiver implements StreamListener, Closable {
   private async *messages(attachment: Attachment): AsyncGenerator<EventMessage> {
     yield { event: 'ready', data: JSON.stringify({ name: this.name }) }
     while (!this.closed) {
-      const batch: StoredEvent[] = await attachment.read()
+      let batch: StoredEvent[]
+      try {
+        batch = await attachment.read()
+      } catch {
+        // The store is unreachable: keep the stream (and its heartbeats) and read again on the next wake;
+        // the store wakes every stream when it is back, so a blip costs latency, never an event.
+        await this.signal.wait()
+        continue
+      }
       for (const e of batch) {
         if (this.closed) break
         yield { id: e.id, event: e.event, data: e.json }

@@ -9,7 +9,7 @@ export interface RedisServer {
   url: string
   port: number
   process: ChildProcess
-  stop(): Promise<void>
+  stop(keepData?: boolean): Promise<void>
 }
 
 export async function freePort(): Promise<number> {
@@ -24,11 +24,16 @@ export async function freePort(): Promise<number> {
   })
 }
 
-export async function startRedis(port?: number): Promise<RedisServer> {
-  const chosen = port ?? (await freePort())
-  const dir = mkdtempSync(join(tmpdir(), 'sigpost-redis-'))
+/**
+ * `durable` keeps every write on disk (appendfsync always) in `dir`, so that a restart on the same port
+ * and dir comes back with the data, as a production Redis with persistence would.
+ */
+export async function startRedis(options: { port?: number; dir?: string; durable?: boolean } = {}): Promise<RedisServer & { dir: string }> {
+  const chosen = options.port ?? (await freePort())
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sigpost-redis-'))
   const log = join(dir, 'redis.log')
-  const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', log, '--loglevel', 'warning'], { stdio: 'ignore' })
+  const persistence = options.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
+  const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--logfile', log, '--loglevel', 'warning'], { stdio: 'ignore' })
   // The test process may end while it runs: the exit handler of the caller kills it by PID.
   child.unref()
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
@@ -36,13 +41,15 @@ export async function startRedis(port?: number): Promise<RedisServer> {
   return {
     url: `redis://127.0.0.1:${chosen}`,
     port: chosen,
+    dir,
     process: child,
-    async stop() {
+    async stop(keepData = false) {
       if (child.exitCode === null && child.signalCode === null) {
+        child.ref() // keep the test process alive until the exit is seen
         child.kill('SIGKILL')
         await exited
       }
-      rmSync(dir, { recursive: true, force: true })
+      if (!keepData) rmSync(dir, { recursive: true, force: true })
     },
   }
 }

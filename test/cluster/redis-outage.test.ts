@@ -1,0 +1,36 @@
+/** Redis goes away and comes back: clear 503s meanwhile (never a silent loss), then service again. */
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { startServer } from '../helpers/server.js'
+import { startRedis } from '../helpers/redis.js'
+import { offer, openStream, poll, register, request } from '../helpers/client.js'
+
+t.test('Redis loss: 503 store_unavailable and /readyz says so; recovery when it returns', async (t) => {
+  let redis = await startRedis({ durable: true })
+  t.teardown(() => redis.stop())
+  // No heartbeat during the test: the open stream is only woken by events.
+  const { url } = await startServer(t, { redisUrl: redis.url, redisPrefix: `o-${randomUUID()}:`, heartbeatMs: 600_000 })
+  t.same((await request(url, 'GET', '/readyz')).body, { status: 'ready' })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const aliceIn = await openStream(url, alice)
+
+  await redis.stop(true)
+  const ready = await request(url, 'GET', '/readyz')
+  t.same([ready.status, ready.body.error], [503, 'store_unavailable'])
+  const send = await bob.post('/v1/calls', { to: 'alice', sdpOffer: offer })
+  t.same([send.status, send.body.error], [503, 'store_unavailable'], 'a send is refused, not lost')
+  t.match(send.headers.get('retry-after'), /^\d+$/)
+  const polled = await poll(bob, 'wait=0')
+  t.same([polled.status, polled.body.error], [503, 'store_unavailable'])
+  t.equal((await request(url, 'POST', '/v1/sessions', { body: { name: 'carol' } })).status, 503)
+  t.equal((await request(url, 'GET', '/healthz')).status, 200, 'alive all along')
+
+  redis = await startRedis({ port: redis.port, dir: redis.dir, durable: true })
+  // ioredis reconnects by itself; the service is ready again once it has.
+  while ((await request(url, 'GET', '/readyz')).status !== 200) await new Promise((resolve) => setTimeout(resolve, 50))
+  const call = await bob.post('/v1/calls', { to: 'alice', sdpOffer: offer })
+  t.equal(call.status, 201, 'sessions survived in a Redis with persistence; sends work again')
+  t.same((await aliceIn.next()).data.from, 'bob', 'the stream opened before the outage delivers again')
+  aliceIn.close()
+})

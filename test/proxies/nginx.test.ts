@@ -1,0 +1,117 @@
+/**
+ * A call through nginx as a reverse proxy, in real Chromium:
+ * 1. a plain `proxy_pass` (no Upgrade headers, default buffering): the server's `X-Accel-Buffering: no`
+ *    is honoured, the SSE stream flows, and the call runs over SSE;
+ * 2. an nginx that buffers every response (`proxy_ignore_headers X-Accel-Buffering`): the stream never
+ *    flushes, `transport="auto"` falls back to long-poll on its own, and the call runs over long-poll.
+ */
+import http from 'node:http'
+import t from 'tap'
+import { startServer } from '../helpers/server.js'
+import { buildWeb, launchBrowser, openPeer } from '../helpers/browser.js'
+import { register as registerApi } from '../helpers/client.js'
+import { startNginx, type Nginx } from '../helpers/middleboxes.js'
+import { callConnectHangUp, register, transportInUse, transports } from './flow.js'
+
+buildWeb()
+const browser = await launchBrowser(t)
+
+/** Opens `/v1/events` through the proxy with a plain HTTP client and records what arrives, and when. */
+function openRawStream(proxy: Nginx, token: string) {
+  const chunks: string[] = []
+  let ended = false
+  let onData: (() => void) | undefined
+  const request = http.get(`${proxy.url}/v1/events?token=${token}`, (res) => {
+    res.setEncoding('utf8')
+    res.on('data', (chunk: string) => {
+      chunks.push(chunk)
+      onData?.()
+    })
+    res.on('end', () => {
+      ended = true
+      onData?.()
+    })
+  })
+  request.on('error', () => {})
+  return {
+    text: () => chunks.join(''),
+    ended: () => ended,
+    /** Resolves once `predicate()` holds (checked on every chunk and at the end). */
+    until: (predicate: () => boolean) =>
+      new Promise<void>((resolve) => {
+        onData = () => predicate() && resolve()
+        onData()
+      }),
+    close: () => request.destroy(),
+  }
+}
+
+/** Resolves once the server has `n` attached SSE streams (its own metrics). */
+async function sseStreamsAttached(url: string, n: number): Promise<void> {
+  for (;;) {
+    const metrics = await (await fetch(`${url}/metrics`)).text()
+    if (new RegExp(`^sigpost_open_streams\\{transport="sse"\\} ${n}$`, 'm').test(metrics)) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+t.test('nginx with a plain proxy_pass: SSE streams through it and the call runs over SSE', async (t) => {
+  const server = await startServer(t, { logger: false })
+  const nginx = await startNginx(t, { upstreams: [server.url.replace('http://', '')] })
+  t.comment(`nginx.conf:\n${nginx.config}`)
+
+  // The stream flows while it is open: `ready` arrives long before the response ends.
+  const probe = await registerApi(nginx.url, 'probe-default')
+  const raw = openRawStream(nginx, probe.token)
+  await raw.until(() => raw.text().includes('event: ready'))
+  t.notOk(raw.ended(), '`ready` came through nginx while the stream is still open')
+  raw.close()
+
+  const alice = await openPeer(t, browser, `${nginx.url}/`, 'alice')
+  const bob = await openPeer(t, browser, `${nginx.url}/`, 'bob')
+  await Promise.all([register(alice.page, 'alice-nginx'), register(bob.page, 'bob-nginx')])
+  t.same(await transports(alice.page), ['sse'], 'alice receives over SSE, no fallback')
+  t.same(await transports(bob.page), ['sse'], 'bob too')
+  t.equal(await transportInUse(alice.page), 'sse')
+  t.equal(await transportInUse(bob.page), 'sse')
+
+  await callConnectHangUp(t, alice.page, bob.page, 'bob-nginx', 'nginx default proxy_pass (sse)')
+  t.equal(await transportInUse(alice.page), 'sse', 'alice is still on SSE after the call')
+  t.equal(await transportInUse(bob.page), 'sse', 'bob too')
+
+  const log = nginx.accessLog()
+  t.match(log, /"GET \/v1\/events\?token=/, 'the streams went through nginx')
+  t.match(log, /"POST \/v1\/calls HTTP\/1\.1" 201/, 'the call was placed through nginx')
+  t.match(log, /"DELETE \/v1\/calls\/\S+ HTTP\/1\.1" 204/, 'and hung up through it')
+  t.notMatch(log, /"GET \/v1\/poll/, 'nobody had to long-poll')
+})
+
+t.test('nginx that buffers every response: auto falls back to long-poll and the call connects', async (t) => {
+  const server = await startServer(t, { logger: false })
+  const nginx = await startNginx(t, { upstreams: [server.url.replace('http://', '')], buffering: 'all' })
+  t.comment(`nginx.conf:\n${nginx.config}`)
+
+  // The hostility is real: nothing of the stream reaches the client until the stream ends.
+  const probe = await registerApi(nginx.url, 'probe-buffered')
+  const raw = openRawStream(nginx, probe.token)
+  await sseStreamsAttached(server.url, 1)
+  t.notMatch(raw.text(), /event: ready/, 'the server has attached the stream, but nginx holds its `ready` back')
+  await probe.del('/v1/sessions/current') // the server ends the stream: now nginx lets go of it
+  await raw.until(() => raw.ended())
+  t.match(raw.text(), /event: ready/, '`ready` arrives only once the stream has ended')
+
+  const alice = await openPeer(t, browser, `${nginx.url}/`, 'alice')
+  const bob = await openPeer(t, browser, `${nginx.url}/`, 'bob')
+  await Promise.all([register(alice.page, 'alice-buffered'), register(bob.page, 'bob-buffered')])
+  t.same(await transports(alice.page), ['poll'], 'alice’s element fell back to long-poll by itself (rtc-transport poll)')
+  t.same(await transports(bob.page), ['poll'], 'bob’s too')
+  t.equal(await transportInUse(alice.page), 'poll')
+  t.equal(await transportInUse(bob.page), 'poll')
+
+  await callConnectHangUp(t, alice.page, bob.page, 'bob-buffered', 'nginx buffering everything (auto → poll)')
+
+  const log = nginx.accessLog()
+  t.match(log, /"GET \/v1\/events\?token=/, 'the elements tried SSE first')
+  t.match(log, /"GET \/v1\/poll\?/, 'then long-polled through nginx')
+  t.match(log, /"POST \/v1\/calls HTTP\/1\.1" 201/, 'the call was placed through nginx')
+})
