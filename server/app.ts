@@ -104,6 +104,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
     exposedHeaders: ['Retry-After'],
     maxAge: 600,
+    // An OPTIONS without the preflight headers gets the same 204, never a plain-text 400.
+    strictPreflight: false,
   })
   await app.register(rateLimit, {
     global: false,

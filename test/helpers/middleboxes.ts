@@ -79,7 +79,7 @@ const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : 
 // ---- nginx --------------------------------------------------------------------------------------------
 
 export interface NginxOptions {
-  /** `host:port` of each sigpost instance; several are balanced round-robin (nginx's default). */
+  /** `host:port` (or `http://host:port`) of each sigpost instance; several are balanced round-robin (nginx's default). */
   upstreams: string[]
   /**
    * `default`: nginx's defaults (`proxy_buffering on`, which honours the upstream's `X-Accel-Buffering: no`).
@@ -126,7 +126,7 @@ http {
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
   upstream sigpost {
-${options.upstreams.map((u) => `    server ${u};`).join('\n')}
+${options.upstreams.map((u) => `    server ${u.replace(/^http:\/\//, '').replace(/\/+$/, '')};`).join('\n')}
   }
   server {
     listen 127.0.0.1:${port};
@@ -190,6 +190,8 @@ export async function startSquid(t: Teardown, options: { base?: string } = {}): 
     `cache_log ${dir}/cache.log`,
     `access_log stdio:${dir}/access.log squid`,
     'netdb_filename none',
+    // The ICMP pinger is a setuid helper process: useless unprivileged, and one more process to stop.
+    'pinger_enable off',
     'shutdown_lifetime 0 seconds',
     '',
   ].join('\n')
