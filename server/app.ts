@@ -59,6 +59,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   const app = Fastify({
     logger: loggerOptions(config, logger),
     bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // Bodies are validated without type coercion ("a field of the wrong type is invalid_body"); query
     // strings are text by nature, so they are coerced (wait=5).
     schemaErrorFormatter: (errors, dataVar) => new Error(`${dataVar}${errors[0]?.instancePath ?? ''} ${errors[0]?.message ?? 'is invalid'}`),

@@ -39,6 +39,11 @@ export interface Config {
   rateSendPerWindow: number
   /** Length of the rate-limit window, in ms. */
   rateWindowMs: number
+  /**
+   * Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed, so that per-IP limits and logs
+   * see the user's address; empty: none (a client must not choose its own rate-limit key).
+   */
+  trustProxy: string[]
   /** Allowed CORS origins; empty means any origin. */
   corsOrigins: string[]
   /** STUN URLs handed to clients. */
@@ -80,6 +85,7 @@ export const defaults: Config = {
   rateRegisterPerWindow: 300,
   rateSendPerWindow: 1200,
   rateWindowMs: 60_000,
+  trustProxy: [],
   corsOrigins: [],
   stunUrls: [],
   turnUrls: [],
@@ -114,6 +120,7 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   RATE_REGISTER_PER_WINDOW: ['rateRegisterPerWindow', 'int'],
   RATE_SEND_PER_WINDOW: ['rateSendPerWindow', 'int'],
   RATE_WINDOW_MS: ['rateWindowMs', 'int'],
+  TRUST_PROXY: ['trustProxy', 'list'],
   CORS_ORIGINS: ['corsOrigins', 'list'],
   STUN_URLS: ['stunUrls', 'list'],
   TURN_URLS: ['turnUrls', 'list'],

@@ -56,9 +56,24 @@ t.test('two <rtc-call> on one page call each other, independently', async (t) =>
   t.same(await rtcEvents(page, 'rtc-incoming', { target: 'left' }), [], 'the caller itself does not ring')
   for (const id of ['left', 'right']) {
     const video = await remoteVideoState(page, `#${id}`)
-    t.ok(video.framesDecoded && video.width > 0, `#${id} shows the other's live video`)
+    t.ok(video.framesDecoded && video.width > 0, `#${id} shows the other's live video`, { video })
+    t.equal(video.muted, false, `#${id} plays the other's sound: the page had a click, nothing to unmute`)
+    t.equal(await page.locator(`#${id}`).getByRole('button', { name: 'Unmute speaker' }).count(), 0)
     t.equal(await elementState(page, `#${id}`), 'in-call')
   }
+  // Re-rendering (here: Mute) must leave the remote video alone: assigning its srcObject again, even the
+  // same stream, reloads it, which synchronously empties and pauses it (and it goes blank) mid-call.
+  const muting = await page.locator('#left').evaluate(async (element: any) => {
+    const video = element.shadowRoot.querySelector('video.remote') as HTMLVideoElement
+    const seen = () => ({ paused: video.paused, readyState: video.readyState })
+    const before = seen()
+    element.shadowRoot.querySelector('[part~="mute-button"]').click()
+    await element.updateComplete
+    return { before, after: seen(), pressed: element.shadowRoot.querySelector('[part~="mute-button"]').getAttribute('aria-pressed') }
+  })
+  t.equal(muting.pressed, 'true', 'muted')
+  t.same(muting.after, muting.before, "muting does not reload the other's video")
+  t.ok((await remoteVideoState(page, '#left')).framesDecoded, "#left still shows the other's live video after muting")
 
   await captureTracks(page, '#right')
   await page.locator('#right').getByRole('button', { name: 'Hang up', exact: true }).click()
@@ -115,8 +130,9 @@ t.test('a page on another origin embeds the element with the two-line snippet an
   t.equal(incoming.detail.from, 'guest')
   await host.page.getByRole('button', { name: 'Accept', exact: true }).click()
   await Promise.all([waitForRtcEvent(guest.page, 'rtc-connected'), waitForRtcEvent(host.page, 'rtc-connected')])
-  t.ok((await remoteVideoState(guest.page)).framesDecoded, 'the guest sees the host')
-  t.ok((await remoteVideoState(host.page)).framesDecoded, 'the host sees the guest')
+  const [guestSees, hostSees] = [await remoteVideoState(guest.page), await remoteVideoState(host.page)]
+  t.ok(guestSees.framesDecoded, 'the guest sees the host', { video: guestSees })
+  t.ok(hostSees.framesDecoded, 'the host sees the guest', { video: hostSees })
   await guest.page.getByRole('button', { name: 'Hang up', exact: true }).click()
   const [endedG, endedH] = await Promise.all([waitForRtcEvent(guest.page, 'rtc-ended'), waitForRtcEvent(host.page, 'rtc-ended')])
   t.same([endedG.detail.reason, endedH.detail.reason], ['hangup', 'hangup'])

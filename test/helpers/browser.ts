@@ -172,30 +172,56 @@ export async function waitForRtcEvent(page: Page, type: string, query: EventQuer
   return (await handle.jsonValue()) as RecordedEvent
 }
 
+/** How long remoteVideoState waits for moving video before it reports what it saw (as waitForRtcEvent). */
+export const VIDEO_GUARD_MS = 60_000
+
 /**
- * Whether the element's remote video shows live, decoded frames: two `requestVideoFrameCallback`s whose
- * media time advances, a non-zero size, and live tracks in `remoteStream`.
+ * What the user sees of the element's remote video: frames being presented (`requestVideoFrameCallback`)
+ * whose media time advances, their size, and live tracks in `remoteStream`.
+ *
+ * It waits for those frames however slow the machine is: a presented frame is the event, and a frame
+ * presented again with the same media time (nothing moved) just means waiting for the next one. The size
+ * is the presented frame's, not `videoWidth` read at some later moment. Only a video that does not move
+ * for VIDEO_GUARD_MS ends the wait, so that a broken call fails its assertion (with `paused`,
+ * `readyState` and the frames seen, to say why) instead of hanging the test until tap's time-out.
  */
 export async function remoteVideoState(page: Page, selector = 'rtc-call') {
-  return page.locator(selector).evaluate(async (element: any) => {
+  return page.locator(selector).evaluate(async (element: any, guardMs: number) => {
     const video = element.shadowRoot.querySelector('video.remote') as HTMLVideoElement
-    // A guard so that a broken call fails this test instead of hanging it until tap's time-out.
-    const frame = () =>
-      Promise.race([
-        new Promise<VideoFrameCallbackMetadata>((resolve) => video.requestVideoFrameCallback((_now, meta) => resolve(meta))),
-        new Promise<null>((resolve) => setTimeout(() => resolve(null), 15_000)),
-      ])
-    const first = await frame()
-    const second = await frame()
+    const seen: number[] = []
+    const nextFrame = () =>
+      new Promise<VideoFrameCallbackMetadata>((resolve) =>
+        video.requestVideoFrameCallback((_now, meta) => {
+          seen.push(meta.mediaTime)
+          resolve(meta)
+        }),
+      )
+    let gaveUp = false
+    const moving = (async () => {
+      const first = await nextFrame()
+      let frame = await nextFrame()
+      while (!(frame.mediaTime > first.mediaTime) && !gaveUp) frame = await nextFrame()
+      return frame
+    })()
+    let guard: ReturnType<typeof setTimeout> | undefined
+    const frame = await Promise.race([moving, new Promise<null>((resolve) => (guard = setTimeout(() => resolve(null), guardMs)))])
+    clearTimeout(guard)
+    gaveUp = true
     const stream = element.remoteStream as MediaStream | null
     return {
-      framesDecoded: first !== null && second !== null && second.mediaTime > first.mediaTime,
-      width: video.videoWidth,
-      height: video.videoHeight,
+      framesDecoded: frame !== null,
+      width: frame?.width ?? 0,
+      height: frame?.height ?? 0,
       showsRemoteStream: stream !== null && video.srcObject === stream,
       liveVideoTracks: stream?.getVideoTracks().filter((track) => track.readyState === 'live').length ?? 0,
+      /** Whether the remote sound is muted (autoplay without a user gesture plays muted). */
+      muted: video.muted,
+      paused: video.paused,
+      readyState: video.readyState,
+      /** Media times of the frames presented while waiting (the first few). */
+      mediaTimes: seen.slice(0, 5),
     }
-  })
+  }, VIDEO_GUARD_MS)
 }
 
 /** The `readyState` of every track of the element's local and remote streams, captured now. */

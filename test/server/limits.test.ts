@@ -62,3 +62,14 @@ t.test('429 rate_limited with Retry-After on registration (per IP) and on sends 
   t.equal(third.body.error, 'rate_limited')
   t.match(third.headers.get('retry-after'), /^\d+$/)
 })
+
+t.test('per-IP limits see the user behind a trusted proxy, and only behind one', async (t) => {
+  const { url } = await startServer(t, { rateRegisterPerWindow: 1, trustProxy: ['127.0.0.1'] })
+  const behind = (ip: string, name: string) => request(url, 'POST', '/v1/sessions', { body: { name }, headers: { 'x-forwarded-for': ip } })
+  t.equal((await behind('203.0.113.1', 'a')).status, 201)
+  t.equal((await behind('203.0.113.2', 'b')).status, 201, 'another user behind the same proxy has a limit of its own')
+  t.equal((await behind('203.0.113.1', 'c')).status, 429)
+  const direct = await startServer(t, { rateRegisterPerWindow: 1 })
+  t.equal((await request(direct.url, 'POST', '/v1/sessions', { body: { name: 'a' }, headers: { 'x-forwarded-for': '203.0.113.1' } })).status, 201)
+  t.equal((await request(direct.url, 'POST', '/v1/sessions', { body: { name: 'b' }, headers: { 'x-forwarded-for': '203.0.113.2' } })).status, 429, 'without TRUST_PROXY a client cannot pick its own key')
+})

@@ -1,5 +1,6 @@
 import { LitElement, html, nothing, type PropertyValues } from 'lit'
 import { property, state } from 'lit/decorators.js'
+import { live } from 'lit/directives/live.js'
 import { CallSession, type CallRole, type EndReason } from '../call-session.js'
 import {
   SignalClient,
@@ -190,11 +191,19 @@ export class RtcCall extends LitElement {
     if (changed.has('_remoteStream' as keyof RtcCall) && this._remoteStream) this.playRemote()
   }
 
-  /** Autoplay with sound needs a user gesture; without one play muted and offer a button to unmute. */
+  /**
+   * Autoplay with sound needs a user gesture; without one play muted and offer a button to unmute.
+   * Only `NotAllowedError` means that: an `AbortError` is a play() overtaken by a newer stream (each new
+   * remote track brings a new MediaStream, e.g. audio then audio+video), which gets its own play().
+   * https://html.spec.whatwg.org/multipage/media.html#dom-media-play
+   */
   private playRemote(): void {
     const video = this.renderRoot.querySelector<HTMLVideoElement>('video.remote')
     if (!video) return
-    video.play().catch(() => {
+    // A new call tries with sound again; within a call, stay muted until the speaker button is pressed.
+    video.muted = this._speakerBlocked
+    video.play().catch((error: DOMException) => {
+      if (error?.name !== 'NotAllowedError' || video.srcObject !== this._remoteStream) return
       video.muted = true
       this._speakerBlocked = true
       void video.play().catch(() => {})
@@ -540,12 +549,15 @@ export class RtcCall extends LitElement {
 
   protected override render() {
     const showMedia = this._localStream !== null || this._remoteStream !== null
+    // `live()`: Lit commits an object-valued binding on every render, and every assignment to srcObject,
+    // even of the same stream, reloads the video (it goes blank, pauses and rejects pending play()s:
+    // https://html.spec.whatwg.org/multipage/media.html#dom-media-srcobject). Assign only a different stream.
     return html`<div part="base" class="base">
       <div part="media" class="media" ?hidden=${!showMedia}>
         <video part="remote-video" class="remote" aria-label=${`Video of ${this._peer || 'the other party'}`}
-          autoplay playsinline .srcObject=${this._remoteStream}></video>
+          autoplay playsinline .srcObject=${live(this._remoteStream)}></video>
         <video part="local-video" class="local" aria-label="Your camera" autoplay playsinline
-          .muted=${true} .srcObject=${this._localStream} ?hidden=${!this._localStream || this.noVideo}></video>
+          .muted=${true} .srcObject=${live(this._localStream)} ?hidden=${!this._localStream || this.noVideo}></video>
       </div>
       <p part="status" class="status" role="status" aria-live="polite">${this.statusText()}</p>
       ${this.renderControls()}
