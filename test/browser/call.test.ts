@@ -66,7 +66,7 @@ for (const [transport, expected] of [
     t.equal(await elementState(bob.page), 'in-call')
     for (const [who, peer] of [['alice', alice], ['bob', bob]] as const) {
       const video = await remoteVideoState(peer.page)
-      t.ok(video.framesDecoded, `${who} sees the other's video move`)
+      t.ok(video.framesDecoded, `${who} sees the other's video move`, { video })
       t.ok(video.width > 0 && video.height > 0, `${who}'s remote video has a size (${video.width}x${video.height})`)
       t.ok(video.showsRemoteStream, `${who}'s video shows remoteStream`)
       t.equal(video.liveVideoTracks, 1, `${who}'s remoteStream has a live video track`)

@@ -2,18 +2,9 @@
  * Several sigpost processes on one real redis-server: any request may land on any instance, and an
  * instance that dies (kill -9) takes nothing with it.
  */
-import { randomUUID } from 'node:crypto'
 import t from 'tap'
-import { startInstance, type Instance } from '../helpers/instances.js'
-import { startRedis } from '../helpers/redis.js'
+import { startCluster, type Instance } from '../helpers/instances.js'
 import { answer, candidate, offer, openStream, peer, poll, request, type Peer, type SseEvent } from '../helpers/client.js'
-
-async function cluster(t: { teardown(fn: () => unknown): void }, count: number, env: Record<string, string> = {}): Promise<Instance[]> {
-  const redis = await startRedis()
-  t.teardown(() => redis.stop())
-  const shared = { REDIS_URL: redis.url, REDIS_PREFIX: `c-${randomUUID()}:`, TIMER_POLL_MS: '50', ...env }
-  return Promise.all(Array.from({ length: count }, () => startInstance(t, shared)))
-}
 
 /** The same session, spoken to through another instance. */
 function via(instance: Instance, p: Peer): Peer {
@@ -27,7 +18,7 @@ async function registerAt(instance: Instance, name: string): Promise<Peer> {
 }
 
 t.test('a whole call with every step on a different instance', async (t) => {
-  const [a, b, c] = await cluster(t, 3)
+  const [a, b, c] = await startCluster(t, 3)
   const alice = await registerAt(a, 'alice')
   const bob = await registerAt(b, 'bob')
   t.same((await via(c, alice).get('/v1/sessions')).body, { names: ['alice', 'bob'] }, 'names are shared')
@@ -53,7 +44,7 @@ t.test('a whole call with every step on a different instance', async (t) => {
 })
 
 t.test('a stream on another instance replaces the first', async (t) => {
-  const [a, b] = await cluster(t, 2)
+  const [a, b] = await startCluster(t, 2)
   const bob = await registerAt(a, 'bob')
   const first = await openStream(a.url, bob)
   const second = await openStream(b.url, bob)
@@ -63,7 +54,7 @@ t.test('a stream on another instance replaces the first', async (t) => {
 })
 
 t.test('kill -9 the instance holding the callee\'s stream mid-setup: resume elsewhere, every event once, in order', async (t) => {
-  const [a, b, c] = await cluster(t, 3)
+  const [a, b, c] = await startCluster(t, 3)
   const alice = await registerAt(a, 'alice')
   const bob = await registerAt(c, 'bob')
   const bobIn = await openStream(b.url, bob)
@@ -90,7 +81,7 @@ t.test('kill -9 the instance holding the callee\'s stream mid-setup: resume else
 })
 
 t.test('kill -9 the instance holding the caller\'s long-poll: the next poll elsewhere gets everything', async (t) => {
-  const [a, b] = await cluster(t, 2)
+  const [a, b] = await startCluster(t, 2)
   const alice = await registerAt(a, 'alice')
   const bob = await registerAt(a, 'bob')
   const callId = (await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).body.callId
@@ -107,7 +98,7 @@ t.test('kill -9 the instance holding the caller\'s long-poll: the next poll else
 })
 
 t.test('ring time-out and grace expiry fire after the instance that started them is killed', async (t) => {
-  const [a, b] = await cluster(t, 2, { RING_TIMEOUT_MS: '300', GRACE_MS: '600' })
+  const [a, b] = await startCluster(t, 2, { RING_TIMEOUT_MS: '300', GRACE_MS: '600' })
   const alice = await registerAt(a, 'alice')
   const bob = await registerAt(a, 'bob')
   const carol = await registerAt(a, 'carol')

@@ -1,7 +1,8 @@
 /** sigpost as separate processes (`node --import tsx server/main.ts`), as operators run it: for multi-instance tests. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { freePort, waitForPort } from './redis.js'
+import { randomUUID } from 'node:crypto'
+import { freePort, startRedis, waitForPort } from './redis.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -18,6 +19,17 @@ interface Teardown {
 }
 
 export async function startInstance(t: Teardown, env: Record<string, string>): Promise<Instance> {
+  // A free port can be taken by another test process before this one binds it: then try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(t, env)
+    } catch (error) {
+      if (attempt >= 5 || !/EADDRINUSE/.test(String(error))) throw error
+    }
+  }
+}
+
+async function startOnce(t: Teardown, env: Record<string, string>): Promise<Instance> {
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: root,
@@ -36,4 +48,12 @@ export async function startInstance(t: Teardown, env: Record<string, string>): P
   t.teardown(kill)
   await waitForPort(port, exited, () => errors)
   return { url: `http://127.0.0.1:${port}`, port, process: child, kill }
+}
+
+/** A real redis-server and `count` sigpost processes sharing it (fresh key prefix, fast timer claims). */
+export async function startCluster(t: Teardown, count: number, env: Record<string, string> = {}): Promise<Instance[]> {
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
+  const shared = { REDIS_URL: redis.url, REDIS_PREFIX: `c-${randomUUID()}:`, TIMER_POLL_MS: '50', ...env }
+  return Promise.all(Array.from({ length: count }, () => startInstance(t, shared)))
 }

@@ -29,6 +29,17 @@ export async function freePort(): Promise<number> {
  * and dir comes back with the data, as a production Redis with persistence would.
  */
 export async function startRedis(options: { port?: number; dir?: string; durable?: boolean } = {}): Promise<RedisServer & { dir: string }> {
+  // A free port can be taken by another test process before redis binds it: then try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisOnce(options)
+    } catch (error) {
+      if (options.port !== undefined || attempt >= 5 || !/in use|EADDRINUSE/i.test(String(error))) throw error
+    }
+  }
+}
+
+async function startRedisOnce(options: { port?: number; dir?: string; durable?: boolean }): Promise<RedisServer & { dir: string }> {
   const chosen = options.port ?? (await freePort())
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sigpost-redis-'))
   const log = join(dir, 'redis.log')
