@@ -177,14 +177,14 @@ async function awaitQuiet(threshold = 0.5, maxWaitMs = 2_500): Promise<{ waitedM
  * Memory per idle open stream: server memory (after a forced GC; RSS from /proc) before, then with
  * `count` registered names each holding an open stream, `holdMs` later.
  */
-async function memoryPhase(args: { count: number; holdMs: number; snapshots?: [string, string] }) {
+async function memoryPhase(args: { count: number; holdMs: number; idleMs?: number; snapshots?: [string, string] }) {
   await sleep(300)
   if (args.snapshots) await rpc.call('server-snapshot', { path: args.snapshots[0] })
   const before = await serverMem()
   // Idle server CPU with no client at all (timers, metrics), over 1 s.
   const idle0 = cpuMicros(init.serverPid)
   const idleT0 = performance.now()
-  await sleep(1_000)
+  await sleep(args.idleMs ?? 1_000)
   const idleCpuUtilEmpty = (cpuMicros(init.serverPid) - idle0) / 1e3 / (performance.now() - idleT0)
   const sigpost = driver instanceof SigpostDriver ? driver : undefined
   const metricsBefore = sigpost ? await sigpost.metricsHeap() : undefined

@@ -34,7 +34,7 @@ const BUDGET_MIB = Number(opt('budget-mib') ?? 512)
 const P = QUICK
   ? {
       rounds: 1,
-      memory: { count: 200, holdMs: 1_000 },
+      memory: { count: 200, holdMs: 1_000, idleMs: 0 },
       latency1: { pairs: 1, intervalMs: 10, warmMs: 300, measureMs: 1_000, quietMs: 0 },
       latency50: { pairs: 50, intervalMs: 50, warmMs: 300, measureMs: 1_000, quietMs: 0 },
       setup: { count: 20, warmup: 3, quietMs: 0 },
@@ -43,7 +43,7 @@ const P = QUICK
     }
   : {
       rounds: Number(opt('rounds') ?? 3),
-      memory: { count: 2_000, holdMs: 30_000 },
+      memory: { count: 2_000, holdMs: 30_000, idleMs: 1_000 },
       latency1: { pairs: 1, intervalMs: 10, warmMs: 500, measureMs: 3_000, quietMs: 2_500 },
       latency50: { pairs: 50, intervalMs: 50, warmMs: 500, measureMs: 3_000, quietMs: 2_500 },
       setup: { count: 150, warmup: 5, quietMs: 2_500 },
@@ -251,15 +251,18 @@ async function runAll(): Promise<void> {
   // that the load phases can run interleaved, round after round: background noise then hits every
   // target alike, and each figure is the median of its rounds.
   const instances = new Map<Target, Instance>()
-  for (const t of TARGETS) {
+  log(`starting ${TARGETS.length} servers and load generators`)
+  const started = await Promise.all(TARGETS.map(async (t) => {
     results[t] = {}
     try {
-      instances.set(t, await startInstance(t))
+      return [t, await startInstance(t)] as const
     } catch (e) {
       results[t].error = e instanceof Error ? e.message : String(e)
       log(`${t}: ${results[t].error}`)
+      return undefined
     }
-  }
+  }))
+  for (const entry of started) if (entry) instances.set(entry[0], entry[1])
   try {
     // Idle memory first, on each fresh server, one target at a time.
     for (const [t, inst] of instances) await phase(inst, t, 'memory', 'memory', P.memory, 180_000)

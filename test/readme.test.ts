@@ -92,7 +92,8 @@ t.test('the curl walkthrough runs as written', async (t) => {
 })
 
 t.test('the configuration table matches server/config.ts', async (t) => {
-  const rows = new Map([...readme.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2].trim()]))
+  const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1))
+  const rows = new Map([...table.matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2].trim()]))
   for (const [variable, [key]] of Object.entries(ENV)) {
     const value = defaults[key]
     const shown = rows.get(variable)
