@@ -12,7 +12,6 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
-import { FastifySSEPlugin } from 'fastify-sse-v2'
 import { authenticate, hashToken, presentedToken, redactUrl } from './auth.js'
 import { resolveConfig, type Config } from './config.js'
 import { ApiError, installErrorHandlers, type ErrorBody } from './errors.js'
@@ -117,7 +116,6 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
       return error as unknown as ErrorBody
     },
   })
-  await app.register(FastifySSEPlugin, { retryDelay: config.sseRetryMs })
   await app.register(swagger, {
     openapi: {
       info: { title: 'sigpost', version: '1', description: 'WebRTC call signalling over plain HTTP: REST to send, SSE or long-poll to receive.' },

@@ -81,6 +81,7 @@ export class SseClient {
     if (options.lastEventId) headers['last-event-id'] = options.lastEventId
     this.opened = new Promise((resolve, reject) => {
       this.req = http.get(`${url}/v1/events${options.query ? `?${options.query}` : ''}`, { headers }, (res) => {
+        this.response = res
         this.status = res.statusCode ?? 0
         this.headers = res.headers
         res.setEncoding('utf8')
@@ -127,6 +128,17 @@ export class SseClient {
   close(): void {
     this.req.destroy()
   }
+
+  /** Stops reading the socket (a hung client), and reads on again. */
+  pause(): void {
+    this.response?.pause()
+  }
+
+  resume(): void {
+    this.response?.resume()
+  }
+
+  private response?: http.IncomingMessage
 
   private done = false
 

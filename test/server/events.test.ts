@@ -256,3 +256,34 @@ t.test('a long healthy stream never fills up: written events leave the limit', a
   const replay = await poll(bob, 'wait=0')
   t.same(replay.body.events.map((e) => e.data.candidate), [37, 38, 39, 40].map(candidate))
 })
+
+t.test('back-pressure: a client that stops reading makes senders wait (429), never the server hold it all', async (t) => {
+  const { url } = await startServer(t, { mailboxMaxEvents: 100_000, mailboxMaxBytes: 256 * 1024, rateSendPerWindow: 1e9 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const stream = await openStream(url, bob)
+  const callId = await ring(alice, bob)
+  await stream.next()
+  stream.pause() // bob's browser hangs: his socket's buffers fill up, then the server's writes are refused
+  const big = (n: number) => ({ candidate: `candidate:${n} 1 udp 1 127.0.0.1 9 typ host ${'x'.repeat(4000)}`, sdpMid: '0' })
+  let accepted = 0
+  for (;;) {
+    const res = await alice.post(`/v1/calls/${callId}/candidates`, { candidate: big(accepted) })
+    if (res.status === 429) {
+      t.equal(res.body.error, 'mailbox_full')
+      break
+    }
+    accepted++
+  }
+  t.ok(accepted > 0, `${accepted} candidates accepted before the stream pushed back`)
+  stream.resume()
+  for (let n = 0; n < accepted; n++) {
+    const e = await stream.next()
+    if (e.data.candidate.candidate !== big(n).candidate) {
+      t.fail(`candidate ${n} out of order`)
+      break
+    }
+  }
+  t.pass('every accepted candidate arrived, in order, once the client read again')
+  stream.close()
+})

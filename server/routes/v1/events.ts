@@ -27,7 +27,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     const after = header ?? request.query.lastEventId
     const receiver = new SseReceiver(hub, request.session.name)
     const attachment = await store.attach(request.session.name, after, 'sse', receiver)
-    receiver.start(reply, attachment)
+    receiver.start(reply, attachment, config.sseRetryMs)
     return reply
   })
 
