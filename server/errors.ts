@@ -43,15 +43,18 @@ export interface ErrorBody {
   message: string
 }
 
+const NOT_JSON = 'The request body is not valid JSON.'
+const ONLY_JSON = 'Send the body as JSON with Content-Type: application/json.'
+
 /** Fastify's own error codes for a client's mistake, and what they mean in the contract. */
-const FASTIFY_CODES: Record<string, ErrorCode> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_body',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_body',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_body',
-  FST_ERR_CTP_EMPTY_TYPE: 'unsupported_media_type',
-  FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+const FASTIFY_CODES: Record<string, [ErrorCode, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ['body_too_large', 'The request body is larger than the server accepts.'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['unsupported_media_type', ONLY_JSON],
+  FST_ERR_CTP_EMPTY_TYPE: ['unsupported_media_type', ONLY_JSON],
+  FST_ERR_CTP_INVALID_TYPE: ['unsupported_media_type', ONLY_JSON],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['invalid_body', NOT_JSON],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['invalid_body', NOT_JSON],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['invalid_body', NOT_JSON],
 }
 
 const GRAMMAR_KEYWORDS = new Set(['pattern', 'minLength', 'maxLength'])
@@ -69,17 +72,11 @@ export function toApiError(error: FastifyError | ApiError | Error): ApiError {
       : where === 'querystring' ? 'invalid_query' : 'invalid_body'
     return new ApiError(code, `${describeWhere(where)} ${fastifyError.message.replace(/^(body|querystring|params|headers)\s*/, '')}`)
   }
-  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new ApiError('body_too_large', 'The request body is larger than the server accepts.')
-  }
-  if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fastifyError.code === 'FST_ERR_CTP_EMPTY_TYPE' || fastifyError.code === 'FST_ERR_CTP_INVALID_TYPE') {
-    return new ApiError('unsupported_media_type', 'Send the body as JSON with Content-Type: application/json.')
-  }
   const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined
-  if (mapped) return new ApiError(mapped, 'The request body is not valid JSON.')
+  if (mapped) return new ApiError(mapped[0], mapped[1])
   // Errors thrown by JSON.parse inside fastify's parser carry a 400 status but no code.
   if (fastifyError.statusCode === 400 && error instanceof SyntaxError) {
-    return new ApiError('invalid_body', 'The request body is not valid JSON.')
+    return new ApiError('invalid_body', NOT_JSON)
   }
   if (fastifyError.statusCode === 429) {
     return new ApiError('rate_limited', fastifyError.message)
