@@ -12,7 +12,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
-import { authenticate, hashToken, presentedToken, redactUrl } from './auth.js'
+import { authenticate, presentedToken, redactUrl, requestTokenHash } from './auth.js'
 import { resolveConfig, type Config } from './config.js'
 import { ApiError, installErrorHandlers, type ErrorBody } from './errors.js'
 import { Metrics } from './metrics.js'
@@ -90,7 +90,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     // Keyed by the token's hash, so it works before authentication and never keeps the token itself.
     keyGenerator: (request: FastifyRequest) => {
       const token = presentedToken(request, false)
-      return token ? `s:${hashToken(token)}` : `ip:${request.ip}`
+      return token ? `s:${requestTokenHash(request, token)}` : `ip:${request.ip}`
     },
   })
 

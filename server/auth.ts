@@ -17,6 +17,17 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url')
 }
 
+const hashed = new WeakMap<FastifyRequest, { token: string; hash: string }>()
+
+/** hashToken for a request's token, once per request (the rate limiter and authentication both need it). */
+export function requestTokenHash(request: FastifyRequest, token: string): string {
+  const known = hashed.get(request)
+  if (known?.token === token) return known.hash
+  const hash = hashToken(token)
+  hashed.set(request, { token, hash })
+  return hash
+}
+
 /** The bearer token of a request: the Authorization header, or `?token=` where a stream allows it. */
 export function presentedToken(request: FastifyRequest, allowQuery: boolean): string | undefined {
   const header = request.headers.authorization
@@ -38,7 +49,7 @@ export async function authenticate(store: Store, request: FastifyRequest, allowQ
       ? 'Send your token as Authorization: Bearer <token> or ?token=<token>.'
       : 'Send your token as Authorization: Bearer <token>.')
   }
-  const session = await store.findSession(hashToken(token))
+  const session = await store.findSession(requestTokenHash(request, token))
   if (!session) throw new ApiError('unauthorized', 'The token is unknown or its session has ended; register again.')
   return session
 }

@@ -73,7 +73,7 @@ export const defaults: Config = {
   heartbeatMs: 15_000,
   sseRetryMs: 2_000,
   ringTimeoutMs: 30_000,
-  endedCallRetentionMs: 10 * 60_000,
+  endedCallRetentionMs: 60_000,
   mailboxMaxEvents: 256,
   mailboxMaxBytes: 1024 * 1024,
   replayMaxEvents: 256,

@@ -6,6 +6,8 @@ export class Metrics {
   readonly registry = new Registry()
   readonly delivered: Counter<'transport' | 'event'>
   readonly errors: Counter<'code'>
+  /** Labelled children of `delivered`, looked up once: counting is on the path of every relayed event. */
+  private readonly deliveredBy = new Map<string, { inc(): void }>()
 
   constructor(store: Store) {
     const registers = [this.registry]
@@ -35,5 +37,14 @@ export class Metrics {
       labelNames: ['transport', 'event'], registers,
     })
     this.errors = new Counter({ name: 'sigpost_errors_total', help: 'Error responses, by code.', labelNames: ['code'], registers })
+  }
+
+  countDelivered(transport: 'sse' | 'poll', events: ReadonlyArray<{ event: string }>): void {
+    for (const { event } of events) {
+      const key = `${transport}:${event}`
+      let child = this.deliveredBy.get(key)
+      if (!child) this.deliveredBy.set(key, (child = this.delivered.labels({ transport, event })))
+      child.inc()
+    }
   }
 }

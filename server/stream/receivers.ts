@@ -170,7 +170,7 @@ export class SseReceiver implements StreamListener, Closable {
         raw.write(chunk)
         // Handed to the socket: written.
         attachment.sent(batch[batch.length - 1].id)
-        for (const e of batch) this.hub.metrics.delivered.inc({ transport: 'sse', event: e.event })
+        this.hub.metrics.countDelivered('sse', batch)
       } else if (this.heartbeatDue) {
         this.heartbeatDue = false
         raw.write(': heartbeat\n\n')
@@ -222,7 +222,7 @@ export class PollReceiver implements StreamListener, Closable {
       }
       if (events.length > 0) {
         attachment.sent(events[events.length - 1].id)
-        for (const e of events) this.hub.metrics.delivered.inc({ transport: 'poll', event: e.event })
+        this.hub.metrics.countDelivered('poll', events)
       }
       const items = events.map((e) => `{"id":"${e.id}","event":"${e.event}","data":${e.json}}`).join(',')
       return `{"events":[${items}]${this.closed === 'replaced' ? ',"replaced":true' : ''}}`
