@@ -7,8 +7,15 @@
  * right after it. Renegotiation and ICE restarts go over `/sdp` with the "perfect negotiation" pattern
  * (https://w3c.github.io/webrtc-pc/#perfect-negotiation-example): the callee is the polite peer.
  * Every track and the connection are released when the call ends, however it ends.
+ *
+ * A call that cannot connect ends as `failed`: when ICE fails (after up to two ICE restarts), when gathering
+ * ends without a single local candidate (ICE then has nothing to check and never fails by itself), and when
+ * an accepted call is not connected within `connectTimeoutMs`.
  */
 import { SignalError, type SignalClient, type SignalEvent } from './signal-client.js'
+
+/** How long an accepted call may take to connect before it ends as `failed`. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
 
 export type CallRole = 'caller' | 'callee'
 export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'no_answer' | 'peer_gone' | 'failed'
@@ -25,6 +32,11 @@ export interface CallSessionOptions {
   iceTransportPolicy?: RTCIceTransportPolicy
   audio: boolean
   video: boolean
+  /**
+   * Milliseconds from the callee's accept to `connected` before the call ends as `failed`
+   * (default DEFAULT_CONNECT_TIMEOUT_MS; 0 = wait forever).
+   */
+  connectTimeoutMs?: number
   onLocalStream?: (stream: MediaStream) => void
   onRemoteStream?: (stream: MediaStream) => void
   onConnectionState?: (state: RTCPeerConnectionState) => void
@@ -66,6 +78,12 @@ export class CallSession {
   private ignoreOffer = false
   private iceRestarts = 0
   private connectedOnce = false
+  /** Local candidates gathered in the current gathering round (an ICE restart gathers again from zero). */
+  private gathered = 0
+  /** The current gathering round ended without a single local candidate. */
+  private noLocalCandidates = false
+  /** Ends a call that was accepted but never connected (see connectTimeoutMs). */
+  private connectWatchdog: ReturnType<typeof setTimeout> | undefined
 
   constructor(options: CallSessionOptions) {
     this.options = options
@@ -185,8 +203,11 @@ export class CallSession {
   end(reason: EndReason): void {
     if (this.ended) return
     this.ended = true
+    clearTimeout(this.connectWatchdog)
+    this.connectWatchdog = undefined
     if (this.pc) {
       this.pc.onicecandidate = null
+      this.pc.onicegatheringstatechange = null
       this.pc.ontrack = null
       this.pc.onconnectionstatechange = null
       this.pc.onnegotiationneeded = null
@@ -218,9 +239,35 @@ export class CallSession {
   }
 
   private markActive(): void {
-    if (this.active) return
+    if (this.active || this.ended) return
     this.active = true
     this.options.onActive?.()
+    if (this.ended) return
+    // ICE's own failure detection needs at least one candidate pair; this bounds every other way of never
+    // connecting (e.g. the peer's candidates never arrive, or checks never succeed nor time out).
+    const timeout = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS
+    if (!this.connectedOnce && timeout > 0 && Number.isFinite(timeout)) {
+      this.connectWatchdog = setTimeout(() => {
+        this.connectWatchdog = undefined
+        if (!this.connectedOnce) this.fatal(new SignalError('ice_failed', `Not connected within ${timeout / 1000} s`))
+      }, Math.min(timeout, 2 ** 31 - 1)) // longer delays overflow and fire at once
+    }
+    this.checkLocalCandidates()
+  }
+
+  /**
+   * Gathering ended without a single local candidate (e.g. `relay` policy and TURN refused our credentials
+   * with 401, or is unreachable): with no candidate pair ICE never starts checking, so it never reaches
+   * `failed` either (Chromium stays `new`), and the call would wait forever. End it as `failed` — once it
+   * is active, so that it ends the same way whenever gathering finishes: the callee's answer is not even
+   * made before it accepts, and the caller's `call()` resolves once the call is placed, as documented.
+   * After the first connection, a restart that gathers nothing ends the call only if it has already failed
+   * (until then the previous candidate pair may still carry the media).
+   */
+  private checkLocalCandidates(): void {
+    if (!this.noLocalCandidates || !this.active || this.ended) return
+    if (this.connectedOnce && this.pc?.connectionState !== 'failed') return
+    this.fatal(new SignalError('ice_failed', 'No network path to the other party: no local ICE candidate (TURN refused or unreachable?)'))
   }
 
   private async openMedia(): Promise<void> {
@@ -246,9 +293,22 @@ export class CallSession {
     })
     this.pc = pc
     pc.onicecandidate = ({ candidate }) => {
+      // An empty `candidate` string is a per-m-line end-of-candidates (Firefox), not a candidate.
+      if (candidate?.candidate) this.gathered++
       // `null` is the end of gathering: relayed as `{"candidate": null}` (end-of-candidates).
       this.outbox.push(candidate ? candidate.toJSON() : null)
       void this.flushOutbox()
+      if (!candidate && this.gathered === 0) {
+        this.noLocalCandidates = true
+        this.checkLocalCandidates()
+      }
+    }
+    pc.onicegatheringstatechange = () => {
+      // A new gathering round (ICE restart): its candidates are counted from zero.
+      if (pc.iceGatheringState === 'gathering') {
+        this.gathered = 0
+        this.noLocalCandidates = false
+      }
     }
     pc.ontrack = ({ track }) => {
       const tracks = this.remoteStream?.getTracks() ?? []
@@ -264,6 +324,8 @@ export class CallSession {
         this.iceRestarts = 0
         if (!this.connectedOnce) {
           this.connectedOnce = true
+          clearTimeout(this.connectWatchdog)
+          this.connectWatchdog = undefined
           this.options.onConnected?.()
         }
       } else if (pc.connectionState === 'failed') {
@@ -311,6 +373,7 @@ export class CallSession {
 
   private async addRemoteCandidate(candidate: Candidate): Promise<void> {
     const pc = this.pc
+    if (this.ended) return
     if (!pc || !pc.remoteDescription) {
       this.pendingRemote.push(candidate)
       return

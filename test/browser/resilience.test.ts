@@ -15,6 +15,7 @@ import {
   openPage,
   openPeer,
   remoteVideoState,
+  rtcEvents,
   waitForRtcEvent,
 } from '../helpers/browser.js'
 
@@ -193,4 +194,30 @@ t.test('a call nobody answers ends as no_answer on both sides', async (t) => {
   t.same([endedA.detail.reason, endedB.detail.reason], ['no_answer', 'no_answer'])
   await bob.page.getByRole('button', { name: 'Accept', exact: true }).waitFor({ state: 'detached' })
   t.equal(await elementState(alice.page), 'registered')
+})
+
+t.test('an accepted call that cannot connect ends as failed after connect-timeout', async (t) => {
+  const alice = await openPeer(t, browser, `${url}/`, 'alice')
+  const bob = await openPeer(t, browser, `${url}/`, 'bob')
+  // The candidates never reach the other side (neither trickled nor in the SDP): each side has candidates
+  // of its own but no pair to check, so ICE neither connects nor fails, and only the time-out ends the call.
+  for (const page of [alice.page, bob.page]) {
+    await page.route((u) => u.pathname.endsWith('/candidates'), (route) => route.fulfill({ status: 202 }))
+    await page.route(
+      (u) => u.pathname === '/v1/calls' || u.pathname.endsWith('/accept'),
+      (route) => route.continue({ postData: route.request().postData()?.replace(/a=candidate:[^\\]*\\r\\n/g, '') }),
+    )
+    await page.locator('rtc-call').evaluate((element) => element.setAttribute('connect-timeout', '1500'))
+  }
+  await Promise.all([register(alice.page, 'alice-stuck'), register(bob.page, 'bob-stuck')])
+  await dial(alice.page, 'bob-stuck')
+  const incoming = await waitForRtcEvent(bob.page, 'rtc-incoming')
+  await bob.page.getByRole('button', { name: 'Accept', exact: true }).click()
+  const [endedA, endedB] = await Promise.all([waitForRtcEvent(alice.page, 'rtc-ended'), waitForRtcEvent(bob.page, 'rtc-ended')])
+  t.same([endedA.detail.callId, endedB.detail.callId], [incoming.detail.callId, incoming.detail.callId], 'the call ends on both sides')
+  t.ok([endedA, endedB].some((e) => e.detail.reason === 'failed'), `as \`failed\` on at least one side (alice: ${endedA.detail.reason}, bob: ${endedB.detail.reason})`)
+  t.same(await rtcEvents(alice.page, 'rtc-connected'), [], 'alice was never connected')
+  t.same(await rtcEvents(bob.page, 'rtc-connected'), [], 'bob was never connected')
+  t.equal(await elementState(alice.page), 'registered')
+  t.equal(await elementState(bob.page), 'registered')
 })

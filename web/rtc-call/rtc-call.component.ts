@@ -1,7 +1,7 @@
 import { LitElement, html, nothing, type PropertyValues } from 'lit'
 import { property, state } from 'lit/decorators.js'
 import { live } from 'lit/directives/live.js'
-import { CallSession, type CallRole, type EndReason } from '../call-session.js'
+import { CallSession, DEFAULT_CONNECT_TIMEOUT_MS, type CallRole, type EndReason } from '../call-session.js'
 import {
   SignalClient,
   SignalError,
@@ -99,6 +99,8 @@ export class RtcCall extends LitElement {
   @property({ type: Boolean, attribute: 'no-video' }) noVideo = false
   /** Passed to RTCPeerConnection: `all` or `relay` (TURN only). */
   @property({ attribute: 'ice-transport-policy' }) iceTransportPolicy: RTCIceTransportPolicy = 'all'
+  /** Milliseconds an accepted call may take to connect before it ends as `failed` (0: no limit). */
+  @property({ type: Number, attribute: 'connect-timeout' }) connectTimeout = DEFAULT_CONNECT_TIMEOUT_MS
 
   @state() private _state: CallState = 'idle'
   @state() private _transportInUse: TransportKind | null = null
@@ -376,6 +378,8 @@ export class RtcCall extends LitElement {
       iceTransportPolicy: this.iceTransportPolicy === 'relay' ? 'relay' : 'all',
       audio: !this.noAudio,
       video: !this.noVideo,
+      // A missing or malformed attribute (NaN) keeps the default rather than disabling the limit.
+      connectTimeoutMs: Number.isFinite(this.connectTimeout) && this.connectTimeout >= 0 ? this.connectTimeout : DEFAULT_CONNECT_TIMEOUT_MS,
       onLocalStream: (stream) => {
         if (this.session === session) this._localStream = stream
       },
