@@ -7,6 +7,8 @@ import type { Page } from 'playwright-core'
 import { startServer } from '../helpers/server.js'
 import {
   buildWeb,
+  dial,
+  register,
   captureTracks,
   capturedTrackStates,
   elementState,
@@ -21,19 +23,8 @@ buildWeb()
 const { url } = await startServer(t, { logger: false })
 const browser = await launchBrowser(t)
 
-const TRANSPORT_LABEL = { auto: 'auto', sse: 'SSE', poll: 'long-poll' } as const
 
-async function register(page: Page, name: string, transport: keyof typeof TRANSPORT_LABEL = 'auto') {
-  await page.getByLabel(TRANSPORT_LABEL[transport], { exact: true }).check()
-  await page.getByLabel('Your name').fill(name)
-  await page.getByRole('button', { name: 'Register', exact: true }).click()
-  return waitForRtcEvent(page, 'rtc-registered')
-}
 
-async function dial(page: Page, name: string) {
-  await page.getByLabel('Name to call').fill(name)
-  await page.getByRole('button', { name: 'Call', exact: true }).click()
-}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 

@@ -8,6 +8,8 @@ import type { Test } from 'tap'
 import { startServer } from '../helpers/server.js'
 import {
   buildWeb,
+  dial,
+  register,
   captureTracks,
   capturedTrackStates,
   elementState,
@@ -25,17 +27,7 @@ buildWeb()
 const { url } = await startServer(t, { logger: false, graceMs: 1500, ringTimeoutMs: 8000, stunUrls: [], turnUrls: [] })
 const browser = await launchBrowser(t)
 
-async function register(page: Page, name: string, transport: 'auto' | 'poll' = 'auto') {
-  if (transport === 'poll') await page.getByLabel('long-poll', { exact: true }).check()
-  await page.getByLabel('Your name').fill(name)
-  await page.getByRole('button', { name: 'Register', exact: true }).click()
-  return waitForRtcEvent(page, 'rtc-registered')
-}
 
-async function dial(page: Page, name: string) {
-  await page.getByLabel('Name to call').fill(name)
-  await page.getByRole('button', { name: 'Call', exact: true }).click()
-}
 
 /** `callerCalls`: how many calls the caller's page has connected before (its events are counted). */
 async function callAndConnect(t: Test, caller: Page, callee: Page, calleeName: string, callerCalls = 0) {

@@ -242,3 +242,22 @@ export async function capturedTrackStates(page: Page): Promise<string[]> {
 export async function elementState(page: Page, selector = 'rtc-call'): Promise<string> {
   return page.locator(selector).evaluate((element: any) => element.state)
 }
+
+// ---- the demo page ------------------------------------------------------------------------------------
+
+export type Transport = 'auto' | 'sse' | 'poll'
+const TRANSPORT_LABEL = { auto: 'auto', sse: 'SSE', poll: 'long-poll' } as const
+
+/** On the demo page: picks the transport, registers `name`, resolves with the `rtc-registered` event. */
+export async function register(page: Page, name: string, transport: Transport = 'auto') {
+  await page.getByLabel(TRANSPORT_LABEL[transport], { exact: true }).check()
+  await page.getByLabel('Your name').fill(name)
+  await page.getByRole('button', { name: 'Register', exact: true }).click()
+  return waitForRtcEvent(page, 'rtc-registered')
+}
+
+/** On the demo page: calls `name` with the Call button. */
+export async function dial(page: Page, name: string) {
+  await page.getByLabel('Name to call').fill(name)
+  await page.getByRole('button', { name: 'Call', exact: true }).click()
+}

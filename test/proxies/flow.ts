@@ -5,22 +5,9 @@
  */
 import type { Page } from 'playwright-core'
 import type { Test } from 'tap'
-import { captureTracks, capturedTrackStates, elementState, remoteVideoState, rtcEvents, waitForRtcEvent } from '../helpers/browser.js'
+import { captureTracks, capturedTrackStates, dial, elementState, remoteVideoState, rtcEvents, waitForRtcEvent } from '../helpers/browser.js'
 
-export type Transport = 'auto' | 'sse' | 'poll'
-const TRANSPORT_LABEL = { auto: 'auto', sse: 'SSE', poll: 'long-poll' } as const
-
-export async function register(page: Page, name: string, transport: Transport = 'auto') {
-  await page.getByLabel(TRANSPORT_LABEL[transport], { exact: true }).check()
-  await page.getByLabel('Your name').fill(name)
-  await page.getByRole('button', { name: 'Register', exact: true }).click()
-  return waitForRtcEvent(page, 'rtc-registered')
-}
-
-export async function dial(page: Page, name: string) {
-  await page.getByLabel('Name to call').fill(name)
-  await page.getByRole('button', { name: 'Call', exact: true }).click()
-}
+export { dial, register, type Transport } from '../helpers/browser.js'
 
 /** The transports the page reported (`rtc-transport`), in order. */
 export async function transports(page: Page): Promise<string[]> {
