@@ -12,6 +12,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
+import { Redis } from 'ioredis'
 import { authenticate, presentedToken, redactUrl, requestTokenHash } from './auth.js'
 import { resolveConfig, type Config } from './config.js'
 import { ApiError, installErrorHandlers, type ErrorBody } from './errors.js'
@@ -107,8 +108,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     // An OPTIONS without the preflight headers gets the same 204, never a plain-text 400.
     strictPreflight: false,
   })
+  // With Redis, the counts are shared too: a limit holds across instances, wherever requests land.
+  const rateRedis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : undefined
+  if (rateRedis) {
+    rateRedis.on('error', () => {})
+    app.addHook('onClose', async () => rateRedis.disconnect())
+  }
   await app.register(rateLimit, {
     global: false,
+    ...(rateRedis ? { redis: rateRedis, nameSpace: `${config.redisPrefix}rl:`, skipOnError: true } : {}),
     errorResponseBuilder: (_request, context) => {
       const error = new ApiError('rate_limited', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s.`, {
         'Retry-After': String(Math.ceil(context.ttl / 1000)),

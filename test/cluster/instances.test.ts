@@ -115,6 +115,17 @@ t.test('ring time-out and grace expiry fire after the instance that started them
   aliceIn.close()
 })
 
+t.test('rate limits hold across instances', async (t) => {
+  const [a, b] = await startCluster(t, 2, { RATE_SEND_PER_WINDOW: '3', RATE_REGISTER_PER_WINDOW: '1000' })
+  const alice = await registerAt(a, 'alice')
+  await registerAt(b, 'bob')
+  const statuses = []
+  for (const instance of [a, b, a, b]) {
+    statuses.push((await via(instance, alice).post('/v1/calls', { to: 'nobody', sdpOffer: offer })).status)
+  }
+  t.same(statuses, [404, 404, 404, 429], 'the fourth send is limited, though the instances took turns')
+})
+
 /** For state behind a server-side timer in another process: re-check, never a fixed sleep. */
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 25))
