@@ -1,6 +1,6 @@
 /**
- * The two receiving transports over one cursor and one envelope: an SSE stream (fastify-sse-v2) and a
- * long-poll responder. Both attach to the store as the session's one live stream; a newer one replaces
+ * The two receiving transports over one cursor and one envelope: an SSE stream (written to the socket,
+ * framed by fastify-sse-v2's serializer) and a long-poll responder. Both attach to the store as the session's one live stream; a newer one replaces
  * an older one. A single shared interval sends every stream's heartbeat, instead of a timer per stream.
  */
 import type { ServerResponse } from 'node:http'

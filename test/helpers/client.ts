@@ -219,3 +219,16 @@ export async function poll(p: Peer, query: string): Promise<Res<{ events: PollEv
 export const offer = { type: 'offer', sdp: 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n' }
 export const answer = { type: 'answer', sdp: 'v=0\r\no=- 2 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n' }
 export const candidate = (n: number) => ({ candidate: `candidate:${n} 1 udp 2122260223 127.0.0.1 ${50000 + n} typ host`, sdpMid: '0', sdpMLineIndex: 0 })
+
+/** Sends candidate(n) from `from` in the call. */
+export function trickle(from: Peer, callId: string, n: number): Promise<Res> {
+  return from.post(`/v1/calls/${callId}/candidates`, { candidate: candidate(n) })
+}
+
+/** `from` calls `to` and trickles candidate(0..count-1): 1 + count events for the callee. Returns the call id. */
+export async function callAndTrickle(from: Peer, to: string, count: number): Promise<string> {
+  const res = await from.post('/v1/calls', { to, sdpOffer: offer })
+  if (res.status !== 201) throw new Error(`call: ${res.status} ${JSON.stringify(res.body)}`)
+  for (let n = 0; n < count; n++) await trickle(from, res.body.callId, n)
+  return res.body.callId
+}

@@ -10,7 +10,7 @@ import t, { type Test } from 'tap'
 import { build } from 'esbuild'
 import type { Page, Request } from 'playwright-core'
 import { launchBrowser, openPeer } from '../helpers/browser.js'
-import { register as registerPeer, request, SseClient, type Peer } from '../helpers/client.js'
+import { callAndTrickle, register as registerPeer, request, trickle, SseClient, type Peer } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
 
 // A heartbeat every second gives the `replaced` test an event to wait for.
@@ -109,18 +109,7 @@ async function setup(t: Test, options: Record<string, unknown>, prepare?: (page:
   return { page, context, name, peer, streams, log, until, ...started }
 }
 
-async function callAndTrickle(peer: Peer, to: string, count: number): Promise<string> {
-  const res = await peer.post('/v1/calls', { to, sdpOffer: { type: 'offer', sdp: 'v=0\r\n' } })
-  if (res.status !== 201) throw new Error(`call: ${res.status} ${JSON.stringify(res.body)}`)
-  for (let i = 0; i < count; i++) await trickle(peer, res.body.callId, i)
-  return res.body.callId
-}
 
-function trickle(peer: Peer, callId: string, i: number) {
-  return peer.post(`/v1/calls/${callId}/candidates`, {
-    candidate: { candidate: `candidate:${i} 1 udp 2122260223 127.0.0.1 ${50000 + i} typ host`, sdpMid: '0', sdpMLineIndex: 0 },
-  })
-}
 
 const ports = (log: Log) => log.events.filter((e) => e.event === 'iceCandidate').map((e) => Number(e.data.candidate.candidate.split(' ')[5]))
 const pathOf = (r: Request) => new URL(r.url()).pathname

@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap'
 import { SignalClient, type SignalError, type SignalEvent, type TransportKind } from '../../web/signal-client.js'
-import { register as registerPeer, request, type Peer } from '../helpers/client.js'
+import { callAndTrickle, register as registerPeer, request, trickle, type Peer } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
 
 const { url } = await startServer(t, { logger: false, ringTimeoutMs: 3000 })
@@ -76,19 +76,7 @@ async function setup(t: Test, options: Partial<ConstructorParameters<typeof Sign
   return { inbox, network, client, name, peer }
 }
 
-/** The peer calls us and trickles `count` candidates: 1 + count events for our client. */
-async function callAndTrickle(peer: Peer, to: string, count: number): Promise<string> {
-  const res = await peer.post('/v1/calls', { to, sdpOffer: { type: 'offer', sdp: 'v=0\r\n' } })
-  if (res.status !== 201) throw new Error(`call: ${res.status} ${JSON.stringify(res.body)}`)
-  for (let i = 0; i < count; i++) await trickle(peer, res.body.callId, i)
-  return res.body.callId
-}
 
-function trickle(peer: Peer, callId: string, i: number) {
-  return peer.post(`/v1/calls/${callId}/candidates`, {
-    candidate: { candidate: `candidate:${i} 1 udp 2122260223 127.0.0.1 ${50000 + i} typ host`, sdpMid: '0', sdpMLineIndex: 0 },
-  })
-}
 
 const port = (event: SignalEvent) => Number(String(event.data.candidate.candidate).split(' ')[5])
 
