@@ -25,15 +25,18 @@ const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.spli
 const QUICK = flag('quick')
 const PROFILE = flag('profile')
 const HEAP = flag('heap')
-const ALL_TARGETS = ['floor', 'ws', 'sigpost-sse', 'sigpost-poll', 'peerjs', 'socketio'] as const
+const ALL_TARGETS = ['floor', 'fastify-floor', 'ws', 'sigpost-sse', 'sigpost-poll', 'peerjs', 'socketio'] as const
 type Target = (typeof ALL_TARGETS)[number]
 const TARGETS = (opt('targets')?.split(',') ?? (PROFILE || HEAP ? ['sigpost-sse'] : [...ALL_TARGETS])) as Target[]
 for (const t of TARGETS) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}; known: ${ALL_TARGETS.join(', ')}`)
 const BUDGET_MIB = Number(opt('budget-mib') ?? 512)
+const ALL_PHASES = ['memory', 'latency1', 'latency50', 'setup', 'cpu'] as const
+const PHASES = opt('phases')?.split(',') ?? [...ALL_PHASES]
+for (const p of PHASES) if (!(ALL_PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase ${p}; known: ${ALL_PHASES.join(', ')}`)
 
 const P = QUICK
   ? {
-      rounds: 1,
+      rounds: Number(opt('rounds') ?? 1),
       memory: { count: 200, holdMs: 1_000, idleMs: 0 },
       latency1: { pairs: 1, intervalMs: 10, warmMs: 300, measureMs: 1_000, quietMs: 0 },
       latency50: { pairs: 50, intervalMs: 50, warmMs: 300, measureMs: 1_000, quietMs: 0 },
@@ -67,6 +70,10 @@ const SERVERS: Record<Target, { script: string; env?: Record<string, string>; re
   floor: {
     script: 'bench/servers/floor.ts',
     relays: 'bare `node:http`: `POST /send/<name>` → 204, the body written unparsed as `data: …` to the recipient\'s held chunked `GET /events/<name>` (SSE-like); no auth, no JSON parse, no store',
+  },
+  'fastify-floor': {
+    script: 'bench/servers/fastify-floor.ts',
+    relays: 'the floor\'s protocol on Fastify 5 with its defaults: `POST /send/:name` (JSON body parsed by Fastify\'s parser) → 204, the message written to the hijacked `GET /events/:name`; no hooks, schemas, auth or store: what any Fastify relay costs at least',
   },
   ws: {
     script: 'bench/servers/ws-relay.ts',
@@ -265,7 +272,7 @@ async function runAll(): Promise<void> {
   for (const entry of started) if (entry) instances.set(entry[0], entry[1])
   try {
     // Idle memory first, on each fresh server, one target at a time.
-    for (const [t, inst] of instances) await phase(inst, t, 'memory', 'memory', P.memory, 180_000)
+    if (PHASES.includes('memory')) for (const [t, inst] of instances) await phase(inst, t, 'memory', 'memory', P.memory, 180_000)
     const rounds: Record<string, Record<string, Results[]>> = {}
     for (let r = 0; r < P.rounds; r++) {
       for (const [name, cmd, args, timeout] of [
@@ -274,6 +281,7 @@ async function runAll(): Promise<void> {
         ['setup', 'setup', P.setup, 180_000],
         ['cpu', 'cpu', P.cpu, 90_000],
       ] as const) {
+        if (!PHASES.includes(name)) continue
         for (const [t, inst] of instances) {
           await phase(inst, t, name, cmd, args, timeout, r)
           ;((rounds[t] ??= {})[name] ??= []).push(results[t][name])

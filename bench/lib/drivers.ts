@@ -365,6 +365,7 @@ export function makeDriver(target: string, host: string, port: number): Driver {
     case 'sigpost-poll':
       return new SigpostDriver(host, port, 'poll')
     case 'floor':
+    case 'fastify-floor':
       return new FloorDriver(host, port)
     case 'ws':
     case 'peerjs':

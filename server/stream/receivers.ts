@@ -1,9 +1,11 @@
 /**
  * The two receiving transports over one cursor and one envelope: an SSE stream (written to the socket,
- * framed by fastify-sse-v2's serializer) and a long-poll responder. Both attach to the store as the session's one live stream; a newer one replaces
- * an older one. A single shared interval sends every stream's heartbeat, instead of a timer per stream.
+ * events framed by fastify-sse-v2's serializer) and a long-poll responder. Both attach to the store as the
+ * session's one live stream; a newer one replaces an older one. A single shared interval sends every
+ * stream's heartbeat, instead of a timer per stream.
  */
 import type { ServerResponse } from 'node:http'
+import { Socket } from 'node:net'
 import type { FastifyReply } from 'fastify'
 import { serializeSSEEvent } from 'fastify-sse-v2/lib/sse.js'
 import type { Metrics } from '../metrics.js'
@@ -35,8 +37,10 @@ class Signal {
 
 interface Closable {
   close(why: 'replaced' | 'ended' | 'shutdown'): void
-  /** The response, once attached: shutdown waits for it to finish. */
-  response?: ServerResponse
+  /** Once responding: settles when the response is finished or its connection closed (shutdown waits). */
+  readonly finished: Promise<void> | undefined
+  /** Cuts the connection (a client that does not read cannot hold the shutdown up). */
+  destroy(): void
 }
 
 /** How long shutdown waits for ended responses to flush before it cuts their sockets. */
@@ -73,18 +77,16 @@ export class ReceiverHub {
    */
   async shutdown(): Promise<void> {
     clearInterval(this.timer)
-    const responses = [...this.open].flatMap((receiver) => (receiver.response ? [receiver.response] : []))
-    for (const receiver of [...this.open]) receiver.close('shutdown')
-    const finished = responses.map((res) => (res.closed || res.writableFinished ? undefined : new Promise((resolve) => {
-      res.once('finish', resolve)
-      res.once('close', resolve)
-    })))
+    const receivers = [...this.open]
+    for (const receiver of receivers) receiver.close('shutdown')
+    // Read after closing: a receiver that was still setting up has no response, and nothing to wait for.
+    const finished = receivers.map((receiver) => receiver.finished)
     let timer: NodeJS.Timeout | undefined
     const cutOff = new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FLUSH_MS).unref()))
-    await Promise.race([Promise.all(finished), cutOff])
+    const done = await Promise.race([Promise.all(finished).then(() => true), cutOff.then(() => false)])
     clearTimeout(timer)
     // A client that does not read its stream cannot hold the shutdown up.
-    for (const res of responses) if (!res.writableFinished) res.destroy()
+    if (!done) for (const receiver of receivers) receiver.destroy()
   }
 }
 
@@ -93,7 +95,7 @@ export class SseReceiver implements StreamListener, Closable {
   private closed?: 'replaced' | 'ended' | 'shutdown' | 'disconnected'
   private heartbeatDue = false
   private attachment?: Attachment
-  response?: ServerResponse
+  private out?: StreamOut
 
   constructor(
     private readonly hub: ReceiverHub,
@@ -119,38 +121,45 @@ export class SseReceiver implements StreamListener, Closable {
   }
 
   /**
-   * Writes the stream straight to the socket. fastify-sse-v2's `reply.sse()` builds two pipelines per
-   * stream (an it-pushable and the given iterable, each through it-to-stream): about 24 KiB of heap per
-   * idle stream and several promise hops per event (bench, `npm run bench -- --heap`); a plain response
-   * costs about 5 KiB. Its serializer still frames every event. Back-pressure: after a write that the
-   * socket did not take at once, nothing more is read until it drains, so a slow client's events stay
-   * undelivered in its mailbox (counted against its limit) instead of piling up in memory here.
+   * Writes the stream straight to the connection's socket (see SocketOut). fastify-sse-v2's `reply.sse()`
+   * builds two pipelines per stream (an it-pushable and the given iterable, each through it-to-stream):
+   * about 24 KiB of heap per idle stream and several promise hops per event (`npm run bench -- --heap`).
+   * Its serializer still frames every event. Back-pressure: after a write that the socket did not take at
+   * once, nothing more is read until it drains, so a slow client's events stay undelivered in its mailbox
+   * (counted against its limit) instead of piling up in memory here.
    */
   start(reply: FastifyReply, attachment: Attachment, retryMs: number): void {
-    const raw = reply.raw
-    this.response = raw
     this.attachment = attachment
-    raw.on('close', () => {
+    const headers: Record<string, string> = {
+      // Headers set by hooks (CORS, rate limit) go out with the stream's own.
+      ...(reply.getHeaders() as Record<string, string>),
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      'x-accel-buffering': 'no',
+    }
+    reply.hijack()
+    const out = streamOut(reply, headers)
+    this.out = out
+    out.onClose(() => {
       this.close('disconnected')
       attachment.detach()
     })
-    raw.on('drain', () => this.signal.fire())
-    reply.hijack()
-    // Headers set by hooks (CORS, rate limit) go out with the stream's own.
-    raw.writeHead(200, {
-      ...(reply.getHeaders() as Record<string, string>),
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      'X-Accel-Buffering': 'no',
-      Connection: 'keep-alive',
-    })
-    raw.write(`retry: ${retryMs}\n\n${serializeSSEEvent({ event: 'ready', data: JSON.stringify({ name: this.name }) })}`)
-    void this.pump(raw, attachment)
+    out.onDrain(() => this.signal.fire())
+    out.write(`retry: ${retryMs}\n\n${serializeSSEEvent({ event: 'ready', data: JSON.stringify({ name: this.name }) })}`)
+    void this.pump(out, attachment)
   }
 
-  private async pump(raw: ServerResponse, attachment: Attachment): Promise<void> {
+  get finished(): Promise<void> | undefined {
+    return this.out?.finished
+  }
+
+  destroy(): void {
+    this.out?.destroy()
+  }
+
+  private async pump(out: StreamOut, attachment: Attachment): Promise<void> {
     while (!this.closed) {
-      if (raw.writableNeedDrain) {
+      if (out.needDrain) {
         await this.signal.wait()
         continue
       }
@@ -167,28 +176,147 @@ export class SseReceiver implements StreamListener, Closable {
       if (batch.length > 0) {
         let chunk = ''
         for (const e of batch) chunk += serializeSSEEvent({ id: e.id, event: e.event, data: e.json })
-        raw.write(chunk)
+        out.write(chunk)
         // Handed to the socket: written.
         attachment.sent(batch[batch.length - 1].id)
         this.hub.metrics.countDelivered('sse', batch)
       } else if (this.heartbeatDue) {
         this.heartbeatDue = false
-        raw.write(': heartbeat\n\n')
+        out.write(': heartbeat\n\n')
       } else {
         await this.signal.wait()
       }
     }
-    if (raw.destroyed) return
     // Tells the client not to reconnect this stream: a newer one of the same session took over.
-    if (this.closed === 'replaced') raw.write(serializeSSEEvent({ event: 'replaced', data: '{}' }))
-    raw.end()
+    out.end(this.closed === 'replaced' ? serializeSSEEvent({ event: 'replaced', data: '{}' }) : undefined)
+  }
+}
+
+/** Where an SSE stream's bytes go: the socket itself, or (with no real connection) the response object. */
+interface StreamOut {
+  write(text: string): void
+  /** Writes the last text, if any, and ends the stream. */
+  end(text?: string): void
+  destroy(): void
+  readonly needDrain: boolean
+  onDrain(listener: () => void): void
+  onClose(listener: () => void): void
+  /** Settles once the connection has closed. */
+  readonly finished: Promise<void>
+}
+
+function streamOut(reply: FastifyReply, headers: Record<string, string>): StreamOut {
+  const socket = reply.raw.socket
+  return socket instanceof Socket && !socket.destroyed ? new SocketOut(reply, socket, headers) : new ResponseOut(reply.raw, headers)
+}
+
+/**
+ * The response head and body written to the socket by sigpost itself, with its own chunked framing: one
+ * string and one write per batch of events, and none of Node's per-response state kept alive for the
+ * hours a stream stays open (the head is not kept as a string, nothing is buffered in the response).
+ * Node's HTTP server still owns the connection and sees it close. The connection is closed when the
+ * stream ends (the response head says so), as HTTP/1.0 requires anyway for a body without a length.
+ */
+class SocketOut implements StreamOut {
+  private readonly chunked: boolean
+  readonly finished: Promise<void>
+
+  constructor(
+    reply: FastifyReply,
+    private readonly socket: Socket,
+    headers: Record<string, string>,
+  ) {
+    this.chunked = reply.request.raw.httpVersion !== '1.0'
+    let head = 'HTTP/1.1 200 OK\r\n'
+    for (const [name, value] of Object.entries({ ...headers, date: new Date().toUTCString(), connection: 'close' })) {
+      for (const v of Array.isArray(value) ? value : [value]) {
+        // Header values here are the server's own; a CR or LF in one would split the response.
+        if (!/[\r\n]/.test(String(v))) head += `${name}: ${v}\r\n`
+      }
+    }
+    if (this.chunked) head += 'transfer-encoding: chunked\r\n'
+    socket.write(`${head}\r\n`)
+    this.finished = new Promise((resolve) => socket.once('close', () => resolve()))
+  }
+
+  write(text: string): void {
+    this.socket.write(this.frame(text))
+  }
+
+  end(text?: string): void {
+    if (this.socket.destroyed) return
+    const last = text ? this.frame(text) : ''
+    this.socket.end(this.chunked ? `${last}0\r\n\r\n` : last)
+  }
+
+  private frame(text: string): string {
+    return this.chunked ? `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n` : text
+  }
+
+  destroy(): void {
+    this.socket.destroy()
+  }
+
+  get needDrain(): boolean {
+    return this.socket.writableNeedDrain
+  }
+
+  onDrain(listener: () => void): void {
+    this.socket.on('drain', listener)
+  }
+
+  onClose(listener: () => void): void {
+    this.socket.once('close', listener)
+  }
+}
+
+/** The same through Node's response object, for a request with no real connection (app.inject()). */
+class ResponseOut implements StreamOut {
+  readonly finished: Promise<void>
+
+  constructor(
+    private readonly res: ServerResponse,
+    headers: Record<string, string>,
+  ) {
+    res.writeHead(200, headers)
+    this.finished = new Promise((resolve) => {
+      res.once('finish', resolve)
+      res.once('close', resolve)
+    })
+  }
+
+  write(text: string): void {
+    this.res.write(text)
+  }
+
+  end(text?: string): void {
+    if (this.res.destroyed) return
+    if (text) this.res.write(text)
+    this.res.end()
+  }
+
+  destroy(): void {
+    this.res.destroy()
+  }
+
+  get needDrain(): boolean {
+    return this.res.writableNeedDrain
+  }
+
+  onDrain(listener: () => void): void {
+    this.res.on('drain', listener)
+  }
+
+  onClose(listener: () => void): void {
+    this.res.once('close', listener)
   }
 }
 
 export class PollReceiver implements StreamListener, Closable {
   private readonly signal = new Signal()
   closed?: 'replaced' | 'ended' | 'shutdown' | 'disconnected'
-  response?: ServerResponse
+  private response?: ServerResponse
+  finished: Promise<void> | undefined
 
   constructor(private readonly hub: ReceiverHub) {
     hub.add(this)
@@ -204,13 +332,22 @@ export class PollReceiver implements StreamListener, Closable {
     this.signal.fire()
   }
 
+  destroy(): void {
+    if (this.response && !this.response.writableFinished) this.response.destroy()
+  }
+
   /**
    * Everything after the cursor, at once if there is any; otherwise waits up to `waitMs` for the first
    * event. Returns the response body as a string: each event's data was serialised once when stored.
    */
   async respond(reply: FastifyReply, attachment: Attachment, waitMs: number): Promise<string> {
-    this.response = reply.raw
-    reply.raw.on('close', () => this.close('disconnected'))
+    const res = reply.raw
+    this.response = res
+    this.finished = new Promise((resolve) => {
+      res.once('finish', resolve)
+      res.once('close', resolve)
+    })
+    res.on('close', () => this.close('disconnected'))
     const timer = setTimeout(() => this.signal.fire(), waitMs).unref()
     try {
       let events = await attachment.read()
