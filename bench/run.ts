@@ -80,12 +80,12 @@ const SERVERS: Record<Target, { script: string; env?: Record<string, string>; re
     relays: '`ws` 8: one WebSocket per name (`register` message); JSON.parse → look up `to` → JSON.stringify → send; no ack (a send "acknowledged" = written)',
   },
   'sigpost-sse': {
-    script: 'server/main.ts',
+    script: 'dist/server/main.js',
     env: SIGPOST_ENV,
     relays: '`POST /v1/calls/:id/candidates` (Bearer) → 202; recipient reads `GET /v1/events` (SSE). Limits lifted: RATE_REGISTER/SEND_PER_WINDOW=1e9, MAILBOX_MAX_EVENTS=1e6, MAILBOX_MAX_BYTES=1 GiB, GRACE_MS=600000, LOG_LEVEL=silent; rest default (heartbeat 15 s, replay 256)',
   },
   'sigpost-poll': {
-    script: 'server/main.ts',
+    script: 'dist/server/main.js',
     env: SIGPOST_ENV,
     relays: 'as sigpost (SSE), but the recipient long-polls `GET /v1/poll?after=<id>&wait=25` (keep-alive), re-polling after every answer',
   },

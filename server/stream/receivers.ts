@@ -236,6 +236,11 @@ class SocketOut implements StreamOut {
     }
     if (this.chunked) head += 'transfer-encoding: chunked\r\n'
     socket.write(`${head}\r\n`)
+    // The response object never finishes (the socket carries the stream), so Fastify's listeners for its
+    // end would only keep its request, reply and child logger alive for as long as the stream is open.
+    for (const event of ['finish', 'error'] as const) {
+      for (const listener of reply.raw.listeners(event)) if (listener.name === 'onResFinished') reply.raw.removeListener(event, listener as () => void)
+    }
     this.finished = new Promise((resolve) => socket.once('close', () => resolve()))
   }
 

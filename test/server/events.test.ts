@@ -1,4 +1,5 @@
 import t from 'tap'
+import { createConnection } from 'node:net'
 import { startServer } from '../helpers/server.js'
 import { answer, candidate, offer, openStream, poll, register, SseClient, type Peer } from '../helpers/client.js'
 
@@ -286,4 +287,52 @@ t.test('back-pressure: a client that stops reading makes senders wait (429), nev
   }
   t.pass('every accepted candidate arrived, in order, once the client read again')
   stream.close()
+})
+
+t.test('SSE framing: multi-byte text, HTTP/1.0 clients, HEAD, and app.inject() all get well-formed streams', async (t) => {
+  const { app, url } = await startServer(t)
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const stream = await openStream(url, bob)
+  // Chunk sizes count bytes, not characters: a name and an SDP with multi-byte characters arrive whole.
+  const sdp = { type: 'offer', sdp: 'v=0\r\ns=Zoë ☎ 通话 🎥\r\n' }
+  const callId = (await alice.post('/v1/calls', { to: 'bob', sdpOffer: sdp })).body.callId
+  t.same((await stream.nextOf('incomingCall')).data.sdpOffer, sdp, 'multi-byte text intact')
+
+  // HEAD checks the token and headers and does not take the live stream's place.
+  const head = await fetch(`${url}/v1/events`, { method: 'HEAD', headers: { authorization: `Bearer ${bob.token}` } })
+  t.equal(head.status, 200)
+  t.match(head.headers.get('content-type'), /^text\/event-stream/)
+  await alice.post(`/v1/calls/${callId}/candidates`, { candidate: candidate(1) })
+  t.equal((await stream.nextOf('iceCandidate')).data.candidate.candidate, candidate(1).candidate, 'the stream still receives after a HEAD')
+
+  // An HTTP/1.0 client (a proxy speaking 1.0 to its upstream) gets a body delimited by the connection's close.
+  let reopened: Promise<SseClient> | undefined
+  const raw = await new Promise<string>((resolve, reject) => {
+    const socket = createConnection(Number(new URL(url).port), '127.0.0.1', () => {
+      socket.write(`GET /v1/events?token=${encodeURIComponent(bob.token)} HTTP/1.0\r\nHost: x\r\n\r\n`)
+    })
+    let text = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => {
+      text += chunk
+      // Replaced by the stream reopened below: the server ends this one, then closes the connection.
+      if (text.includes('event: ready')) reopened ??= openStream(url, bob)
+    })
+    socket.on('close', () => resolve(text))
+    socket.on('error', reject)
+  })
+  t.match(raw, /^HTTP\/1\.1 200 OK\r\n/)
+  t.notMatch(raw, /transfer-encoding/i, 'no chunked encoding for HTTP/1.0')
+  t.match(raw, /\r\n\r\nretry: \d+\n\nevent: ready\n/)
+  t.match(raw, /event: replaced\ndata: \{\}\n\n$/, 'ended with replaced, then closed')
+  ;(await reopened)?.close()
+  stream.close()
+
+  // Without a real connection (inject), the stream goes through the response object.
+  const injected = await app.inject({ method: 'GET', url: '/v1/events', headers: { authorization: `Bearer ${bob.token}` }, payloadAsStream: true })
+  t.equal(injected.statusCode, 200)
+  const first = await new Promise<string>((resolve) => injected.stream().once('data', (chunk: Buffer) => resolve(String(chunk))))
+  t.match(first, /^retry: \d+\n\nevent: ready\ndata: \{"name":"bob"\}\n\n/)
+  injected.stream().destroy()
 })

@@ -22,7 +22,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     // A HEAD (Fastify answers one for every GET) checks the token and the stream's headers; it never
     // takes the place of the session's live stream.
-    if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send()
+    if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send('' as never)
     const header = request.headers['last-event-id']
     if (header !== undefined && (typeof header !== 'string' || !EVENT_ID.test(header))) {
       throw new ApiError('invalid_query', 'The Last-Event-ID header must be an event id received earlier.')

@@ -1,0 +1,43 @@
+// Compiles the server (server/**/*.ts) to dist/server/*.js, one file per source file, for `npm start`
+// and the benchmark. Plain esbuild transpilation: no bundling, no `keepNames`. (tsx, which runs the
+// sources in tests, keeps function names by wrapping every function it creates in a helper that defines
+// its `name`: each such closure then carries a 256-byte property store, several per open stream, plus
+// the call on every request.) Every file is written to a temporary name and renamed into place.
+import { build } from 'esbuild'
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const out = join(root, 'dist/server')
+
+async function sources(dir) {
+  const entries = await readdir(join(root, dir), { withFileTypes: true })
+  const nested = await Promise.all(entries.map((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [])))
+  return nested.flat()
+}
+
+const started = performance.now()
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: await sources('server'),
+  outdir: out,
+  outbase: 'server',
+  bundle: false,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  // The same class-field semantics as the type-checked sources (STYLE.md).
+  tsconfig: 'tsconfig.json',
+  logLevel: 'warning',
+  write: false,
+})
+await Promise.all(result.outputFiles.map(async (file) => {
+  await mkdir(dirname(file.path), { recursive: true })
+  const temporary = `${file.path}.${process.pid}.tmp`
+  await writeFile(temporary, file.contents)
+  await rename(temporary, file.path)
+}))
+const count = result.outputFiles.filter((file) => file.path.endsWith('.js')).length
+console.log(`${relative(root, out)}: ${count} modules in ${Math.round(performance.now() - started)} ms`)
