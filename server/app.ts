@@ -74,7 +74,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
 
   const store = givenStore ?? (config.redisUrl ? await connectRedis(config) : new MemoryStore(config))
   const metrics = new Metrics(store)
-  const hub = new ReceiverHub(config.heartbeatMs, metrics)
+  const hub = new ReceiverHub(config.heartbeatMs, metrics, app.log)
   app.decorate('config', config)
   app.decorate('store', store)
   app.decorate('metrics', metrics)

@@ -4,9 +4,9 @@
  * session's one live stream; a newer one replaces an older one. A single shared interval sends every
  * stream's heartbeat, instead of a timer per stream.
  */
-import type { ServerResponse } from 'node:http'
+import { validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
-import type { FastifyReply } from 'fastify'
+import type { FastifyBaseLogger, FastifyReply } from 'fastify'
 import { serializeSSEEvent } from 'fastify-sse-v2/lib/sse.js'
 import type { Metrics } from '../metrics.js'
 import type { Attachment, StoredEvent, StreamListener } from '../store/types.js'
@@ -36,7 +36,7 @@ class Signal {
 }
 
 interface Closable {
-  close(why: 'replaced' | 'ended' | 'shutdown'): void
+  close(why: 'replaced' | 'ended' | 'shutdown' | 'disconnected'): void
   /** Once responding: settles when the response is finished or its connection closed (shutdown waits). */
   readonly finished: Promise<void> | undefined
   /** Cuts the connection (a client that does not read cannot hold the shutdown up). */
@@ -51,10 +51,12 @@ export class ReceiverHub {
   private readonly open = new Set<Closable>()
   private readonly sse = new Set<SseReceiver>()
   private readonly timer: NodeJS.Timeout
+  private closing = false
 
   constructor(
     heartbeatMs: number,
     readonly metrics: Metrics,
+    readonly log: FastifyBaseLogger,
   ) {
     this.timer = setInterval(() => {
       for (const stream of this.sse) stream.heartbeat()
@@ -62,6 +64,11 @@ export class ReceiverHub {
   }
 
   add(receiver: Closable): void {
+    // A request that was still being authenticated when the shutdown began gets a closed receiver.
+    if (this.closing) {
+      receiver.close('shutdown')
+      return
+    }
     this.open.add(receiver)
     if (receiver instanceof SseReceiver) this.sse.add(receiver)
   }
@@ -76,6 +83,7 @@ export class ReceiverHub {
    * that the server's close finds their connections idle and closes them: app.close() returns promptly.
    */
   async shutdown(): Promise<void> {
+    this.closing = true
     clearInterval(this.timer)
     const receivers = [...this.open]
     for (const receiver of receivers) receiver.close('shutdown')
@@ -90,16 +98,20 @@ export class ReceiverHub {
   }
 }
 
+type Why = 'replaced' | 'ended' | 'shutdown' | 'disconnected'
+
 export class SseReceiver implements StreamListener, Closable {
   private readonly signal = new Signal()
-  private closed?: 'replaced' | 'ended' | 'shutdown' | 'disconnected'
+  private closed?: Why
   private heartbeatDue = false
   private attachment?: Attachment
   private out?: StreamOut
+  private readonly opened = Date.now()
 
   constructor(
     private readonly hub: ReceiverHub,
     private readonly name: string,
+    private readonly requestId: string,
   ) {
     hub.add(this)
   }
@@ -114,7 +126,7 @@ export class SseReceiver implements StreamListener, Closable {
     this.signal.fire()
   }
 
-  close(why: 'replaced' | 'ended' | 'shutdown' | 'disconnected'): void {
+  close(why: Why): void {
     this.closed ??= why
     this.hub.remove(this)
     this.signal.fire()
@@ -130,20 +142,22 @@ export class SseReceiver implements StreamListener, Closable {
    */
   start(reply: FastifyReply, attachment: Attachment, retryMs: number): void {
     this.attachment = attachment
-    const headers: Record<string, string> = {
-      // Headers set by hooks (CORS, rate limit) go out with the stream's own.
-      ...(reply.getHeaders() as Record<string, string>),
+    reply.hijack()
+    // The client may have gone while the session was looked up: let go of the stream at once.
+    if (reply.raw.destroyed || reply.raw.socket?.destroyed) {
+      this.ended('disconnected')
+      return
+    }
+    const headers = {
+      // Headers set by hooks (CORS) go out with the stream's own.
+      ...reply.getHeaders(),
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       'x-accel-buffering': 'no',
     }
-    reply.hijack()
     const out = streamOut(reply, headers)
     this.out = out
-    out.onClose(() => {
-      this.close('disconnected')
-      attachment.detach()
-    })
+    out.onClose(() => this.ended('disconnected'))
     out.onDrain(() => this.signal.fire())
     out.write(`retry: ${retryMs}\n\n${serializeSSEEvent({ event: 'ready', data: JSON.stringify({ name: this.name }) })}`)
     void this.pump(out, attachment)
@@ -155,6 +169,13 @@ export class SseReceiver implements StreamListener, Closable {
 
   destroy(): void {
     this.out?.destroy()
+  }
+
+  /** The connection is gone: the session's stream is free for the next one, and the end is logged. */
+  private ended(why: Why): void {
+    this.close(why)
+    this.attachment?.detach()
+    this.hub.log.info({ reqId: this.requestId, name: this.name, seconds: Math.round((Date.now() - this.opened) / 1000), why: this.closed }, 'event stream closed')
   }
 
   private async pump(out: StreamOut, attachment: Attachment): Promise<void> {
@@ -176,13 +197,13 @@ export class SseReceiver implements StreamListener, Closable {
       if (batch.length > 0) {
         let chunk = ''
         for (const e of batch) chunk += serializeSSEEvent({ id: e.id, event: e.event, data: e.json })
-        out.write(chunk)
-        // Handed to the socket: written.
+        // Handed to the socket: written. A socket that can no longer take it is a client gone.
+        if (!out.write(chunk)) break
         attachment.sent(batch[batch.length - 1].id)
         this.hub.metrics.countDelivered('sse', batch)
       } else if (this.heartbeatDue) {
         this.heartbeatDue = false
-        out.write(': heartbeat\n\n')
+        if (!out.write(': heartbeat\n\n')) break
       } else {
         await this.signal.wait()
       }
@@ -192,23 +213,31 @@ export class SseReceiver implements StreamListener, Closable {
   }
 }
 
+/** A response's headers as Fastify's reply holds them. */
+type Headers = Record<string, string | number | string[] | undefined>
+
 /** Where an SSE stream's bytes go: the socket itself, or (with no real connection) the response object. */
 interface StreamOut {
-  write(text: string): void
-  /** Writes the last text, if any, and ends the stream. */
+  /** False when the connection can no longer take it (the client is gone). */
+  write(text: string): boolean
+  /** Writes the last text, if any, ends the stream and lets go of the connection. */
   end(text?: string): void
   destroy(): void
   readonly needDrain: boolean
   onDrain(listener: () => void): void
   onClose(listener: () => void): void
-  /** Settles once the connection has closed. */
+  /** Settles once the stream's last bytes are written out, or its connection is gone. */
   readonly finished: Promise<void>
 }
 
-function streamOut(reply: FastifyReply, headers: Record<string, string>): StreamOut {
+function streamOut(reply: FastifyReply, headers: Headers): StreamOut {
   const socket = reply.raw.socket
-  return socket instanceof Socket && !socket.destroyed ? new SocketOut(reply, socket, headers) : new ResponseOut(reply.raw, headers)
+  // HTTP/1.x on a real connection; app.inject() (a fake socket) goes through the response object.
+  return socket instanceof Socket && reply.request.raw.httpVersionMajor === 1 ? new SocketOut(reply, socket, headers) : new ResponseOut(reply.raw, headers)
 }
+
+/** Headers that frame the body or the connection: SocketOut sets them itself. */
+const FRAMING = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'date'])
 
 /**
  * The response head and body written to the socket by sigpost itself, with its own chunked framing: one
@@ -224,34 +253,50 @@ class SocketOut implements StreamOut {
   constructor(
     reply: FastifyReply,
     private readonly socket: Socket,
-    headers: Record<string, string>,
+    headers: Headers,
   ) {
-    this.chunked = reply.request.raw.httpVersion !== '1.0'
+    this.chunked = reply.request.raw.httpVersionMinor !== 0
     let head = 'HTTP/1.1 200 OK\r\n'
-    for (const [name, value] of Object.entries({ ...headers, date: new Date().toUTCString(), connection: 'close' })) {
-      for (const v of Array.isArray(value) ? value : [value]) {
-        // Header values here are the server's own; a CR or LF in one would split the response.
-        if (!/[\r\n]/.test(String(v))) head += `${name}: ${v}\r\n`
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined || FRAMING.has(name.toLowerCase())) continue
+      for (const v of Array.isArray(value) ? value : [String(value)]) {
+        // What Node's own writeHead would refuse is left out (nothing of the client's reaches these).
+        try {
+          validateHeaderName(name)
+          validateHeaderValue(name, v)
+        } catch {
+          continue
+        }
+        head += `${name}: ${v}\r\n`
       }
     }
+    head += `date: ${new Date().toUTCString()}\r\nconnection: close\r\n`
     if (this.chunked) head += 'transfer-encoding: chunked\r\n'
     socket.write(`${head}\r\n`)
+    this.finished = new Promise((resolve) => {
+      socket.once('close', () => resolve())
+      socket.once('finish', () => resolve())
+    })
     // The response object never finishes (the socket carries the stream), so Fastify's listeners for its
     // end would only keep its request, reply and child logger alive for as long as the stream is open.
     for (const event of ['finish', 'error'] as const) {
       for (const listener of reply.raw.listeners(event)) if (listener.name === 'onResFinished') reply.raw.removeListener(event, listener as () => void)
     }
-    this.finished = new Promise((resolve) => socket.once('close', () => resolve()))
   }
 
-  write(text: string): void {
+  write(text: string): boolean {
+    if (!this.socket.writable) return false
     this.socket.write(this.frame(text))
+    return true
   }
 
   end(text?: string): void {
-    if (this.socket.destroyed) return
+    if (!this.socket.writable) return
     const last = text ? this.frame(text) : ''
-    this.socket.end(this.chunked ? `${last}0\r\n\r\n` : last)
+    this.socket.write(this.chunked ? `${last}0\r\n\r\n` : last)
+    // Sends what is left, then closes: a client that vanished cannot keep the connection (and a
+    // shutdown) waiting for its side of the close.
+    this.socket.destroySoon()
   }
 
   private frame(text: string): string {
@@ -281,7 +326,7 @@ class ResponseOut implements StreamOut {
 
   constructor(
     private readonly res: ServerResponse,
-    headers: Record<string, string>,
+    headers: Headers,
   ) {
     res.writeHead(200, headers)
     this.finished = new Promise((resolve) => {
@@ -290,14 +335,15 @@ class ResponseOut implements StreamOut {
     })
   }
 
-  write(text: string): void {
+  write(text: string): boolean {
+    if (!this.res.writable) return false
     this.res.write(text)
+    return true
   }
 
   end(text?: string): void {
-    if (this.res.destroyed) return
-    if (text) this.res.write(text)
-    this.res.end()
+    if (!this.res.writable) return
+    this.res.end(text)
   }
 
   destroy(): void {

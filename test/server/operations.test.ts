@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { createConnection } from 'node:net'
 import t from 'tap'
 import { buildApp } from '../../server/app.js'
 import { startServer } from '../helpers/server.js'
@@ -121,4 +122,30 @@ t.test('close() returns promptly with streams and polls open, ending them', asyn
   await stream.ended
   t.same((await waiting).body, { events: [] }, 'the waiting poll was answered')
   t.pass('close() returned with a stream open')
+})
+
+t.test('a client that never closes its side of an ended stream cannot hold close() up', async (t) => {
+  t.setTimeout(60_000) // a hang here is the failure
+  const app = await buildApp({ logger: false, heartbeatMs: 60_000 })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  const alice = await register(`http://127.0.0.1:${port}`, 'alice')
+  // A client whose side stays open after the server's end (a vanished phone, a half-open proxy).
+  const socket = createConnection({ port, host: '127.0.0.1', allowHalfOpen: true })
+  let received = ''
+  socket.setEncoding('utf8')
+  const ready = new Promise<void>((resolve) => socket.on('data', (chunk: string) => {
+    received += chunk
+    if (received.includes('event: ready')) resolve()
+  }))
+  const serverEnded = new Promise<void>((resolve) => socket.on('end', resolve))
+  socket.write(`GET /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${alice.token}\r\n\r\n`)
+  await ready
+  const newer = await openStream(`http://127.0.0.1:${port}`, alice)
+  await serverEnded
+  t.match(received, /event: replaced\r?\ndata: \{\}/, 'the replaced stream was told, then ended by the server')
+  newer.close()
+  await app.close()
+  t.pass('close() returned although the client never closed its side')
+  socket.destroy()
 })

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ApiError } from '../../errors.js'
 import { errors } from '../../schemas/common.js'
 import { EventsQuery, PollQuery, PollResponse } from '../../schemas/events.js'
+import type { Attachment } from '../../store/types.js'
 import { PollReceiver, SseReceiver } from '../../stream/receivers.js'
 
 const EVENT_ID = /^[0-9]{1,16}$/
@@ -20,16 +21,18 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       response: errors(400, 401),
     },
   }, async (request, reply) => {
-    // A HEAD (Fastify answers one for every GET) checks the token and the stream's headers; it never
-    // takes the place of the session's live stream.
-    if (request.method === 'HEAD') return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-cache, no-transform').send('' as never)
     const header = request.headers['last-event-id']
     if (header !== undefined && (typeof header !== 'string' || !EVENT_ID.test(header))) {
       throw new ApiError('invalid_query', 'The Last-Event-ID header must be an event id received earlier.')
     }
+    // A HEAD (Fastify answers one for every GET) checks the request and answers the stream's headers; it
+    // never takes the place of the session's live stream.
+    if (request.method === 'HEAD') {
+      return reply.type('text/event-stream; charset=utf-8').headers({ 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' }).send('' as never)
+    }
     const after = header ?? request.query.lastEventId
-    const receiver = new SseReceiver(hub, request.session.name)
-    const attachment = await store.attach(request.session.name, after, 'sse', receiver)
+    const receiver = new SseReceiver(hub, request.session.name, request.id)
+    const attachment = await attachOrLetGo(receiver, () => store.attach(request.session.name, after, 'sse', receiver))
     receiver.start(reply, attachment, config.sseRetryMs)
     return reply
   })
@@ -44,11 +47,21 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const waitS = Math.min(request.query.wait ?? config.pollDefaultWaitS, config.pollMaxWaitS)
     const receiver = new PollReceiver(hub)
-    const attachment = await store.attach(request.session.name, request.query.after, 'poll', receiver)
+    const attachment = await attachOrLetGo(receiver, () => store.attach(request.session.name, request.query.after, 'poll', receiver))
     const body = await receiver.respond(reply, attachment, waitS * 1000)
     // The body is built from events serialised once when stored; a JSON string is sent as it is.
     return reply.header('Cache-Control', 'no-store').type('application/json; charset=utf-8').send(body as never)
   })
+}
+
+/** A receiver whose attachment failed (store unreachable, session just ended) leaves the hub at once. */
+async function attachOrLetGo(receiver: SseReceiver | PollReceiver, attach: () => Promise<Attachment>): Promise<Attachment> {
+  try {
+    return await attach()
+  } catch (error) {
+    receiver.close('ended')
+    throw error
+  }
 }
 
 export default events
