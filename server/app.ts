@@ -43,6 +43,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The sender: the holder of the presented token (set by requireSession). */
     session: SessionInfo
+    /** The presented token's hash, once computed (auth.ts requestTokenHash). */
+    tokenHash: { token: string; hash: string } | null
   }
 }
 
@@ -80,6 +82,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   app.decorate('metrics', metrics)
   app.decorate('hub', hub)
   app.decorateRequest('session', null as unknown as SessionInfo)
+  app.decorateRequest('tokenHash', null)
   const requireSession = (allowQuery: boolean): onRequestHookHandler => async (request) => {
     request.session = await authenticate(store, request, allowQuery)
   }

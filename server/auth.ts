@@ -18,14 +18,15 @@ export function hashToken(token: string): string {
   return hash('sha256', token, 'base64url')
 }
 
-const hashed = new WeakMap<FastifyRequest, { token: string; hash: string }>()
-
-/** hashToken for a request's token, once per request (the rate limiter and authentication both need it). */
+/**
+ * hashToken for a request's token, once per request (the rate limiter and authentication both need it).
+ * Kept on the request itself (a decorated field: a WeakMap showed in the profile of the send path).
+ */
 export function requestTokenHash(request: FastifyRequest, token: string): string {
-  const known = hashed.get(request)
+  const known = request.tokenHash
   if (known?.token === token) return known.hash
   const hash = hashToken(token)
-  hashed.set(request, { token, hash })
+  request.tokenHash = { token, hash }
   return hash
 }
 
