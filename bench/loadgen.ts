@@ -249,7 +249,7 @@ async function memoryPhase(args: { count: number; holdMs: number; idleMs?: numbe
  * spread at random), stamped with performance.now(); the receiver (same process, same clock) records
  * the difference. A sender whose previous candidate is not yet acknowledged and delivered waits for it.
  */
-async function latencyPhase(args: { pairs: number; intervalMs: number; warmMs: number; measureMs: number; quietMs?: number }) {
+async function latencyPhase(args: { pairs: number; intervalMs: number; warmMs: number; measureMs: number; quietMs?: number; profile?: string }) {
   const quiet = await awaitQuiet(0.5, args.quietMs)
   const pairs = await openPairs(args.pairs)
   const samples: number[] = []
@@ -278,6 +278,7 @@ async function latencyPhase(args: { pairs: number; intervalMs: number; warmMs: n
     }
   })
   await sleep(args.warmMs)
+  if (args.profile) await rpc.call('profile-start')
   recording = true
   const t0 = performance.now()
   const cpu0 = cpuMicros(init.serverPid)
@@ -290,6 +291,7 @@ async function latencyPhase(args: { pairs: number; intervalMs: number; warmMs: n
   const seconds = (performance.now() - t0) / 1000
   recording = false
   stop = true
+  if (args.profile) await rpc.call('profile-stop', { path: args.profile })
   await withTimeout(Promise.all(loops), 20_000, 'latency loops').catch(() => {})
   await closeAll(pairs.flatMap((p) => [p.a, p.b]))
   return { pairs: args.pairs, intervalMs: args.intervalMs, seconds, sent, msgsPerSec: samples.length / seconds, serverCpuUtil: (cpu1 - cpu0) / 1e6 / seconds, serverCpuUsPerMsg: (cpu1 - cpu0) / samples.length, quietWaitMs: quiet.waitedMs, otherCpuUtil: (all1 - all0 - (cpu1 - cpu0) - (self1 - self0)) / 1e6 / seconds, ...stats(samples) }

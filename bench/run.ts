@@ -23,7 +23,9 @@ const argv = process.argv.slice(2)
 const flag = (name: string) => argv.includes(`--${name}`)
 const opt = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]
 const QUICK = flag('quick')
-const PROFILE = flag('profile')
+/** --profile: the closed-loop CPU phase; --profile=paced: the 50-pair phase at 1,000 msg/s. */
+const PROFILE = flag('profile') || opt('profile') !== undefined
+const PROFILE_PACED = opt('profile') === 'paced'
 const HEAP = flag('heap')
 const ALL_TARGETS = ['floor', 'fastify-floor', 'ws', 'sigpost-sse', 'sigpost-poll', 'peerjs', 'socketio'] as const
 type Target = (typeof ALL_TARGETS)[number]
@@ -363,14 +365,16 @@ async function runProfile(): Promise<void> {
   const path = resolve(RESULTS, `${target}.cpuprofile`)
   const inst = await startInstance(target)
   try {
-    await phase(inst, target, 'cpu', 'cpu', { ...P.cpu, profile: path }, 120_000)
+    if (PROFILE_PACED) await phase(inst, target, 'cpu', 'latency', { ...P.latency50, profile: path }, 120_000)
+    else await phase(inst, target, 'cpu', 'cpu', { ...P.cpu, profile: path }, 120_000)
   } finally {
     stopInstance(inst)
   }
   const summary = summariseProfile(path)
   writeFileSync(resolve(RESULTS, `${target}.profile.json`), JSON.stringify({ cpu: results[target].cpu, ...summary }, null, 2))
   const cpu = results[target].cpu
-  console.log(`## CPU profile of ${target} during steady load (${cpu.pairs} pairs, ${cpu.seconds?.toFixed(1)} s, ${fmt(cpu.msgsPerSec, 0)} msg/s, ${fmt(cpu.serverCpuUsPerMsg, 1)} µs/msg with the profiler on; other processes used ${fmt(cpu.otherCpuUtil, 2)} of 2 cores meanwhile)\n`)
+  const load = PROFILE_PACED ? 'paced load' : 'steady load'
+  console.log(`## CPU profile of ${target} during ${load} (${cpu.pairs} pairs, ${cpu.seconds?.toFixed(1)} s, ${fmt(cpu.msgsPerSec, 0)} msg/s, ${fmt(cpu.serverCpuUsPerMsg, 1)} µs/msg with the profiler on; other processes used ${fmt(cpu.otherCpuUtil, 2)} of 2 cores meanwhile)\n`)
   console.log(`profile: ${path} (open in Chrome DevTools → Performance, or speedscope)\n`)
   console.log(`busy ${fmt(summary.busyMs, 0)} ms, idle ${fmt(summary.idleMs, 0)} ms; percentages are of busy time\n`)
   console.log('### self time by package / file\n\n| where | self % |\n|---|---:|')
