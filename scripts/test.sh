@@ -22,7 +22,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
-npm run --silent build || { echo "web build failed"; echo "0 passed, 1 failed"; exit 1; }
+npm run --silent build || { echo "build (web bundle, server) failed"; echo "0 passed, 1 failed"; exit 1; }
 npx tsc --noEmit -p tsconfig.json || { echo "type-check failed"; echo "0 passed, 1 failed"; exit 1; }
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
