@@ -145,7 +145,7 @@ export class SseReceiver implements StreamListener, Closable {
     reply.hijack()
     // The client may have gone while the session was looked up: let go of the stream at once.
     if (reply.raw.destroyed || reply.raw.socket?.destroyed) {
-      this.ended('disconnected')
+      this.ended()
       return
     }
     const headers = {
@@ -157,7 +157,7 @@ export class SseReceiver implements StreamListener, Closable {
     }
     const out = streamOut(reply, headers)
     this.out = out
-    out.onClose(() => this.ended('disconnected'))
+    out.onClose(() => this.ended())
     out.onDrain(() => this.signal.fire())
     out.write(`retry: ${retryMs}\n\n${serializeSSEEvent({ event: 'ready', data: JSON.stringify({ name: this.name }) })}`)
     void this.pump(out, attachment)
@@ -172,8 +172,8 @@ export class SseReceiver implements StreamListener, Closable {
   }
 
   /** The connection is gone: the session's stream is free for the next one, and the end is logged. */
-  private ended(why: Why): void {
-    this.close(why)
+  private ended(): void {
+    this.close('disconnected')
     this.attachment?.detach()
     this.hub.log.info({ reqId: this.requestId, name: this.name, seconds: Math.round((Date.now() - this.opened) / 1000), why: this.closed }, 'event stream closed')
   }
