@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: everything CI runs, on a clean clone or a developer's machine.
-#  1. system packages the tests start (Chromium, nginx, squid, redis-server, coturn, jq, curl), from apt, when missing
+#  1. system packages the tests start (Chromium, Firefox ESR, nginx, squid, redis-server, redis-sentinel, coturn,
+#     openssl, jq, curl), from apt, when missing
 #  2. npm dependencies when node_modules is missing or older than the lock file
 #  3. the web bundle, a type-check of server, web and tests, then every tap test
 # It ends with one line "N passed, N failed" (N counts test cases: the t.test blocks of every file).
@@ -8,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in chromium:chromium nginx:nginx-light squid:squid redis-server:redis-server turnserver:coturn jq:jq curl:curl; do
+for pair in chromium:chromium firefox-esr:firefox-esr nginx:nginx-light squid:squid redis-server:redis-server redis-sentinel:redis-sentinel turnserver:coturn openssl:openssl jq:jq curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -19,13 +20,13 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund || { echo "0 passed, 1 failed"; exit 1; }
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund || { echo "0 passed, 1 failed"; exit 1; }
 fi
 
 npm run --silent build || { echo "build (web bundle, server) failed"; echo "0 passed, 1 failed"; exit 1; }
 npx tsc --noEmit -p tsconfig.json || { echo "type-check failed"; echo "0 passed, 1 failed"; exit 1; }
 
-export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1
 mkdir -p .tap
 npx tap --reporter=tap "$@" | tee .tap/last.tap
 status=${PIPESTATUS[0]}
