@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
 import { ApiError } from '../errors.js'
 import { Mailbox, type NewEvent } from './mailbox.js'
-import type { Attachment, CallInfo, EndReason, SessionInfo, Store, StoreStats, StreamListener } from './types.js'
+import type { Attachment, CallInfo, CreateSessionOptions, EndReason, SessionInfo, Store, StoreStats, StreamListener } from './types.js'
 
 interface Session {
   name: string
@@ -18,6 +18,10 @@ interface Session {
   stream?: LiveStream
   graceTimer?: NodeJS.Timeout
   ended: boolean
+  /** Verified names: who this session may call (SessionInfo.mayCall). */
+  mayCall?: string[]
+  /** Names whose calls this session does not take (answered as if it were not there). */
+  blocks: Set<string>
 }
 
 interface LiveStream {
@@ -34,11 +38,18 @@ export class MemoryStore implements Store {
   private readonly byToken = new Map<string, Session>()
   private readonly calls = new Map<string, Call>()
   private readonly streamCounts = { sse: 0, poll: 0 }
+  /** Redial cool-downs: "<caller>\n<callee>" → until (ms). Names cannot hold a newline. */
+  private readonly cooldowns = new Map<string, number>()
+  /** Stream tickets by hash, in creation order (all share one lifetime, so the oldest expire first). */
+  private readonly tickets = new Map<string, { tokenHash: string; expiresAt: number }>()
 
   constructor(private readonly config: Config) {}
 
-  async createSession(name: string, tokenHash: string): Promise<SessionInfo> {
-    if (this.sessions.has(name)) throw new ApiError('name_taken', `The name "${name}" is held by someone else; pick another.`)
+  async createSession(name: string, tokenHash: string, options: CreateSessionOptions = {}): Promise<SessionInfo> {
+    if (this.sessions.has(name)) {
+      if (!options.takeOver) throw new ApiError('name_taken', `The name "${name}" is held by someone else; pick another.`)
+      this.endSessionNow(name, 'peer_gone', 'replaced')
+    }
     const session: Session = {
       name,
       tokenHash,
@@ -50,16 +61,18 @@ export class MemoryStore implements Store {
         replayMaxAgeMs: this.config.replayMaxAgeMs,
       }),
       ended: false,
+      mayCall: options.mayCall,
+      blocks: new Set(),
     }
     this.sessions.set(name, session)
     this.byToken.set(tokenHash, session)
     this.startGrace(session)
-    return { name, createdAt: session.createdAt }
+    return info(session)
   }
 
   async findSession(tokenHash: string): Promise<SessionInfo | undefined> {
     const session = this.byToken.get(tokenHash)
-    return session && { name: session.name, createdAt: session.createdAt }
+    return session && info(session)
   }
 
   async listNames(): Promise<string[]> {
@@ -67,6 +80,11 @@ export class MemoryStore implements Store {
   }
 
   async endSession(name: string, reason: EndReason): Promise<void> {
+    this.endSessionNow(name, reason, 'ended')
+  }
+
+  /** Ends a session; its stream is closed as `why` (a take-over closes it as `replaced`). */
+  private endSessionNow(name: string, reason: EndReason, why: 'replaced' | 'ended'): void {
     const session = this.sessions.get(name)
     if (!session) return
     session.ended = true
@@ -77,7 +95,7 @@ export class MemoryStore implements Store {
     if (call && call.state !== 'ended') {
       this.finishCall(call, reason, [[otherParty(call, name), stopCommunication(call, reason)]])
     }
-    this.dropStream(session, 'ended')
+    this.dropStream(session, why)
   }
 
   async attach(name: string, after: string | undefined, transport: 'sse' | 'poll', listener: StreamListener): Promise<Attachment> {
@@ -113,7 +131,9 @@ export class MemoryStore implements Store {
     if (caller === callee) throw new ApiError('invalid_body', 'You cannot call yourself; "to" must name another session.')
     const from = this.live(caller)
     const to = this.sessions.get(callee)
-    if (!to) throw new ApiError('peer_not_found', `No one is registered as "${callee}".`)
+    // A block answers exactly as an absent callee does, so a blocked caller learns nothing.
+    if (!to || to.blocks.has(caller)) throw new ApiError('peer_not_found', `No one is registered as "${callee}".`)
+    this.checkCooldown(caller, callee)
     if (from.callId) throw new ApiError('busy', 'You are already in a call; hang it up first.')
     if (to.callId) throw new ApiError('busy', `"${callee}" is in another call.`)
     const call: Call = { callId: randomUUID(), caller, callee, state: 'ringing', createdAt: new Date().toISOString() }
@@ -137,10 +157,11 @@ export class MemoryStore implements Store {
     return view(call)
   }
 
-  async rejectCall(name: string, callId: string, reason: string): Promise<CallInfo> {
+  async rejectCall(name: string, callId: string, reason: string, block = false): Promise<CallInfo> {
     const call = this.partyCall(name, callId)
     if (name !== call.callee) throw new ApiError('forbidden', 'Only the callee can reject a call; the caller cancels with DELETE.')
     if (call.state !== 'ringing') throw new ApiError('invalid_state', `The call is ${call.state}; only a ringing call can be rejected.`)
+    if (block) this.addBlock(this.live(name), call.caller)
     this.finishCall(call, 'rejected', [[call.caller, rejected(call, reason)]])
     return view(call)
   }
@@ -175,6 +196,30 @@ export class MemoryStore implements Store {
     return view(this.partyCall(name, callId))
   }
 
+  async block(name: string, blocked: string): Promise<void> {
+    this.addBlock(this.live(name), blocked)
+  }
+
+  async unblock(name: string, blocked: string): Promise<void> {
+    this.live(name).blocks.delete(blocked)
+  }
+
+  async listBlocks(name: string): Promise<string[]> {
+    return [...this.live(name).blocks].sort()
+  }
+
+  async createTicket(ticketHash: string, tokenHash: string, ttlMs: number): Promise<void> {
+    this.pruneTickets()
+    this.tickets.set(ticketHash, { tokenHash, expiresAt: Date.now() + ttlMs })
+  }
+
+  async takeTicket(ticketHash: string): Promise<string | undefined> {
+    this.pruneTickets()
+    const ticket = this.tickets.get(ticketHash)
+    this.tickets.delete(ticketHash)
+    return ticket && ticket.expiresAt > Date.now() ? ticket.tokenHash : undefined
+  }
+
   async ping(): Promise<void> {}
 
   async stats(): Promise<StoreStats> {
@@ -189,6 +234,35 @@ export class MemoryStore implements Store {
       this.dropStream(session, 'ended')
     }
     for (const call of this.calls.values()) clearTimeout(call.timer)
+  }
+
+  private addBlock(session: Session, blocked: string): void {
+    if (session.blocks.has(blocked)) return
+    if (session.blocks.size >= this.config.maxBlocksPerSession) {
+      throw new ApiError('block_limit', `A session can block at most ${this.config.maxBlocksPerSession} names; lift a block first.`)
+    }
+    session.blocks.add(blocked)
+  }
+
+  private checkCooldown(caller: string, callee: string): void {
+    const key = `${caller}\n${callee}`
+    const until = this.cooldowns.get(key)
+    if (until === undefined) return
+    const left = until - Date.now()
+    if (left <= 0) {
+      this.cooldowns.delete(key)
+      return
+    }
+    const seconds = Math.ceil(left / 1000)
+    throw new ApiError('rate_limited', `Your last call to "${callee}" was not taken; you can call again in ${seconds} s.`, { 'Retry-After': String(seconds) })
+  }
+
+  /** Expired tickets and cool-downs are let go as new ones come (Maps keep insertion order). */
+  private pruneTickets(now = Date.now()): void {
+    for (const [hash, ticket] of this.tickets) {
+      if (ticket.expiresAt > now) break
+      this.tickets.delete(hash)
+    }
   }
 
   private live(name: string): Session {
@@ -218,6 +292,16 @@ export class MemoryStore implements Store {
       if (session && !session.ended) this.deliver(session, [event], true)
     }
     clearTimeout(call.timer)
+    if ((reason === 'rejected' || reason === 'no_answer') && this.config.redialCooldownMs > 0) {
+      const key = `${call.caller}\n${call.callee}`
+      // Re-inserted, so that the Map stays in expiry order and pruning can stop at the first live one.
+      this.cooldowns.delete(key)
+      this.cooldowns.set(key, Date.now() + this.config.redialCooldownMs)
+      for (const [k, until] of this.cooldowns) {
+        if (until > Date.now()) break
+        this.cooldowns.delete(k)
+      }
+    }
     call.state = 'ended'
     call.endReason = reason
     call.endedAt = new Date().toISOString()
@@ -246,6 +330,10 @@ export class MemoryStore implements Store {
     this.streamCounts[stream.transport]--
     stream.listener.close(why)
   }
+}
+
+function info(session: Session): SessionInfo {
+  return session.mayCall ? { name: session.name, createdAt: session.createdAt, mayCall: session.mayCall } : { name: session.name, createdAt: session.createdAt }
 }
 
 function otherParty(call: CallInfo, name: string): string {

@@ -11,7 +11,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   const { config, store, hub } = app
 
   app.get('/events', {
-    onRequest: app.requireSessionOrQueryToken,
+    onRequest: app.requireStreamSession,
     schema: {
       summary: 'Receive your events as Server-Sent Events',
       description: 'retry:, then `event: ready`, then `id:`/`event:`/`data:` per event and a heartbeat comment every heartbeatMs. '

@@ -1,22 +1,42 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { hashToken, newToken } from '../../auth.js'
+import { hashToken, newToken, presentedToken } from '../../auth.js'
+import { directoryOn } from '../../config.js'
+import { ApiError } from '../../errors.js'
 import { BearerAuth, errors } from '../../schemas/common.js'
-import { CreateSessionBody, SessionCreated, SessionList } from '../../schemas/sessions.js'
+import { CreateSessionBody, CreateVerifiedSessionBody, SessionCreated, SessionList } from '../../schemas/sessions.js'
+import type { CreateSessionOptions } from '../../store/types.js'
 import { iceServersFor } from './ice-servers.js'
 
 const sessions: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, store } = app
+  const { config, store, jwt } = app
+  const directory = directoryOn(config)
+
+  /** The name to hold and how: the body's (open mode), or the one a verified JWT grants. */
+  const identify = async (request: { headers: Record<string, unknown>; body: { name?: string; takeOver?: boolean } | null }): Promise<[string, CreateSessionOptions]> => {
+    const body = request.body ?? {}
+    if (!jwt) {
+      if (body.takeOver) throw new ApiError('forbidden', 'Taking a name over needs verified names; this server gives names first come, first served.')
+      return [body.name!, {}]
+    }
+    const identity = await jwt.verify(presentedToken(request as never, false))
+    if (body.name !== undefined && body.name !== identity.name) {
+      throw new ApiError('name_not_allowed', `Your credentials grant the name "${identity.name}", not "${body.name}".`)
+    }
+    return [identity.name, { takeOver: body.takeOver === true, mayCall: identity.mayCall }]
+  }
 
   app.post('/sessions', {
     schema: {
-      summary: 'Register a name (the seed\'s "register")',
-      body: CreateSessionBody,
-      response: { 201: SessionCreated, ...errors(400, 409, 413, 415, 429) },
+      summary: jwt ? 'Register the name your JWT grants (Authorization: Bearer <JWT>)' : 'Register a name (the seed\'s "register")',
+      ...(jwt ? { security: BearerAuth } : {}),
+      body: jwt ? CreateVerifiedSessionBody : CreateSessionBody,
+      response: { 201: SessionCreated, ...errors(...(jwt ? [400, 401, 403, 409, 413, 415, 429, 503] : [400, 403, 409, 413, 415, 429])) },
     },
     config: { rateLimit: { max: config.rateRegisterPerWindow, timeWindow: config.rateWindowMs } },
   }, async (request, reply) => {
+    const [name, options] = await identify(request as never)
     const token = newToken()
-    const session = await store.createSession(request.body.name, hashToken(token))
+    const session = await store.createSession(name, hashToken(token), options)
     request.log.info({ name: session.name }, 'session registered')
     reply.code(201)
     return {
@@ -30,8 +50,11 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/sessions', {
     onRequest: app.requireSession,
-    schema: { summary: 'Registered names (the seed\'s "list")', security: BearerAuth, response: { 200: SessionList, ...errors(401) } },
-  }, async () => ({ names: await store.listNames() }))
+    schema: { summary: 'Registered names (the seed\'s "list"); 403 when DIRECTORY is off', security: BearerAuth, response: { 200: SessionList, ...errors(401, 403) } },
+  }, async () => {
+    if (!directory) throw new ApiError('forbidden', 'The directory of names is turned off on this server.')
+    return { names: await store.listNames() }
+  })
 
   app.delete('/sessions/current', {
     onRequest: app.requireSession,
