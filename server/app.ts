@@ -102,7 +102,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   app.decorate('requireStreamSession', async (request: FastifyRequest) => {
     request.session = await authenticateStream(store, request, { tickets: true, tokenInUrl })
   })
-  app.decorate('jwt', verifiedNames(config) ? new JwtVerifier(config) : undefined)
+  app.decorate('jwt', verifiedNames(config) ? new JwtVerifier(config, app.log) : undefined)
   app.decorate('sendRateLimit', {
     max: config.rateSendPerWindow,
     timeWindow: config.rateWindowMs,

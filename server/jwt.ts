@@ -14,6 +14,7 @@
  * `503 auth_unavailable` (never a guess in the token's favour).
  */
 import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose'
+import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from './config.js'
 import { ApiError } from './errors.js'
 
@@ -41,10 +42,8 @@ class RemoteKeys {
   private fetchedAt = 0
   private lastAttemptAt = Number.NEGATIVE_INFINITY
   private pending: Promise<void> | undefined
-  /** How many times the JWKS was requested (for tests and logs). */
-  fetches = 0
-
-  constructor(private readonly url: string, private readonly cooldownMs: number) {}
+  private lastFailed = false
+  constructor(private readonly url: string, private readonly cooldownMs: number, private readonly log?: FastifyBaseLogger) {}
 
   /** Verifies with the cached keys, refetching when they are old, missing, or lack the token's kid. */
   async verify(token: string, options: Parameters<typeof jwtVerify>[2]): Promise<JWTPayload> {
@@ -70,7 +69,6 @@ class RemoteKeys {
         return false
       }
       this.lastAttemptAt = Date.now()
-      this.fetches++
       this.pending = this.fetchSet().finally(() => (this.pending = undefined))
     }
     try {
@@ -80,8 +78,6 @@ class RemoteKeys {
     }
     return true
   }
-
-  private lastFailed = false
 
   private async fetchSet(): Promise<void> {
     try {
@@ -97,6 +93,8 @@ class RemoteKeys {
       this.lastFailed = false
     } catch (error) {
       this.lastFailed = true
+      // The operator must hear of it: every registration that needs the keys answers 503 meanwhile.
+      this.log?.warn({ jwksUrl: this.url, reason: (error as Error).message }, 'the JWKS cannot be fetched')
       throw error
     }
   }
@@ -116,14 +114,9 @@ export class JwtVerifier {
   private readonly remote: RemoteKeys | undefined
   private readonly secret: Uint8Array | undefined
 
-  constructor(private readonly config: Config) {
-    this.remote = config.authJwksUrl ? new RemoteKeys(config.authJwksUrl, config.authJwksCooldownMs) : undefined
+  constructor(private readonly config: Config, log?: FastifyBaseLogger) {
+    this.remote = config.authJwksUrl ? new RemoteKeys(config.authJwksUrl, config.authJwksCooldownMs, log) : undefined
     this.secret = config.authJwtSecret ? new TextEncoder().encode(config.authJwtSecret) : undefined
-  }
-
-  /** Times the JWKS was requested so far. */
-  get jwksFetches(): number {
-    return this.remote?.fetches ?? 0
   }
 
   /** The identity a JWT grants; throws invalid_credentials (401) or auth_unavailable (503). */

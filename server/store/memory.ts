@@ -257,7 +257,7 @@ export class MemoryStore implements Store {
     throw new ApiError('rate_limited', `Your last call to "${callee}" was not taken; you can call again in ${seconds} s.`, { 'Retry-After': String(seconds) })
   }
 
-  /** Expired tickets and cool-downs are let go as new ones come (Maps keep insertion order). */
+  /** Expired tickets are let go as new ones come (a Map keeps insertion order, and all share one lifetime). */
   private pruneTickets(now = Date.now()): void {
     for (const [hash, ticket] of this.tickets) {
       if (ticket.expiresAt > now) break

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { hashToken, newToken, presentedToken } from '../../auth.js'
 import { directoryOn } from '../../config.js'
 import { ApiError } from '../../errors.js'
@@ -12,13 +13,13 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
   const directory = directoryOn(config)
 
   /** The name to hold and how: the body's (open mode), or the one a verified JWT grants. */
-  const identify = async (request: { headers: Record<string, unknown>; body: { name?: string; takeOver?: boolean } | null }): Promise<[string, CreateSessionOptions]> => {
-    const body = request.body ?? {}
+  const identify = async (request: FastifyRequest, given: { name?: string; takeOver?: boolean } | null): Promise<[string, CreateSessionOptions]> => {
+    const body = given ?? {}
     if (!jwt) {
       if (body.takeOver) throw new ApiError('forbidden', 'Taking a name over needs verified names; this server gives names first come, first served.')
       return [body.name!, {}]
     }
-    const identity = await jwt.verify(presentedToken(request as never, false))
+    const identity = await jwt.verify(presentedToken(request, false))
     if (body.name !== undefined && body.name !== identity.name) {
       throw new ApiError('name_not_allowed', `Your credentials grant the name "${identity.name}", not "${body.name}".`)
     }
@@ -34,7 +35,7 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
     },
     config: { rateLimit: { max: config.rateRegisterPerWindow, timeWindow: config.rateWindowMs } },
   }, async (request, reply) => {
-    const [name, options] = await identify(request as never)
+    const [name, options] = await identify(request, request.body)
     const token = newToken()
     const session = await store.createSession(name, hashToken(token), options)
     request.log.info({ name: session.name }, 'session registered')
