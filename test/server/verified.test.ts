@@ -14,6 +14,7 @@ const ISSUER = 'https://app.example'
 const AUDIENCE = 'sigpost'
 const rsa = await newKey('RS256', 'rsa-1')
 const ec = await newKey('ES256', 'ec-1')
+const ed = await newKey('EdDSA', 'ed-1')
 
 /** POST /v1/sessions with a JWT; resolves with the response. */
 function registerWith(url: string, jwt: string | undefined, body: unknown = {}) {
@@ -31,8 +32,8 @@ async function waitUntil(check: () => Promise<boolean>): Promise<void> {
   while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 50))
 }
 
-t.test('JWKS (RS256, ES256): the JWT names the session; a body name must equal it', async (t) => {
-  const jwks = await startJwks(t, [rsa, ec])
+t.test('JWKS (RS256, ES256, EdDSA): the JWT names the session; a body name must equal it', async (t) => {
+  const jwks = await startJwks(t, [rsa, ec, ed])
   const { url } = await startServer(t, { authJwksUrl: jwks.url, authIssuer: ISSUER, authAudience: AUDIENCE })
   const alice = await registerWith(url, await mint(rsa, { sub: 'alice', iss: ISSUER, aud: AUDIENCE }))
   t.equal(alice.status, 201)
@@ -43,6 +44,8 @@ t.test('JWKS (RS256, ES256): the JWT names the session; a body name must equal i
   t.equal(bob.body.name, 'bob')
   const noBody = await request(url, 'POST', '/v1/sessions', { headers: { authorization: `Bearer ${await mint(ec, { sub: 'carol', iss: ISSUER, aud: AUDIENCE })}` } })
   t.equal(noBody.status, 201, 'no body at all')
+  const edRes = await registerWith(url, await mint(ed, { sub: 'erin', iss: ISSUER, aud: AUDIENCE }))
+  t.equal(edRes.status, 201, 'EdDSA (Ed25519)')
 
   const other = await registerWith(url, await mint(rsa, { sub: 'dave', iss: ISSUER, aud: AUDIENCE }), { name: 'alice2' })
   t.equal(other.status, 403)
