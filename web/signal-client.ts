@@ -9,7 +9,7 @@
  * last seen id), so the client can resume after any drop and switch transports without losing or
  * repeating an event. The session token never goes into a URL (API.md "Stream tickets"): each
  * EventSource open first gets a single-use ticket (`POST /v1/stream-tickets`), since EventSource cannot
- * set headers; a server without tickets (404) gets `?token=` as before.
+ * set headers.
  * `auto` starts with SSE and falls back to long-poll when the stream does not deliver its `ready` within
  * `readyTimeoutMs` (5 s, as API.md promises; half the session's grace if that is shorter, so that the
  * session cannot expire before the fallback) or fails `maxSseErrors` times in a row — what a proxy that
@@ -112,6 +112,8 @@ export class SignalClient {
   private pollAbort: AbortController | undefined
   private timers = new Set<ReturnType<typeof setTimeout>>()
   private sseErrors = 0
+  /** Bumped by every EventSource open and by sseTrouble: a ticket that arrives for an abandoned open is dropped. */
+  private sseAttempt = 0
   private waiter: Waiter | undefined
   private readonly seen = new Set<string>()
   private readonly seenOrder: string[] = []
@@ -312,18 +314,16 @@ export class SignalClient {
   }
 
   /**
-   * What authenticates one EventSource open: a fresh single-use ticket (the session token stays out of
-   * URLs, where proxies and access logs keep it); `?token=` only from a server that has no tickets.
-   * undefined: the request failed and sseTrouble has taken over.
+   * A fresh single-use ticket for one EventSource open: the session token stays out of URLs, where
+   * proxies and access logs keep it. undefined: the request failed and sseTrouble has taken over (a
+   * server without tickets thus ends up on long-poll, which sends the token in a header).
    */
-  private async streamCredential(generation: number): Promise<Record<string, string> | undefined> {
+  private async streamTicket(generation: number, attempt: number): Promise<string | undefined> {
     try {
-      const { ticket } = await this.request<{ ticket: string }>('POST', '/v1/stream-tickets')
-      return { ticket }
+      return (await this.request<{ ticket: string }>('POST', '/v1/stream-tickets')).ticket
     } catch (error) {
       const e = error as SignalError
-      if (e.status === 404) return { token: this.registration!.token }
-      if (generation !== this.generation) return undefined
+      if (generation !== this.generation || attempt !== this.sseAttempt) return undefined
       if (e.status === 401) this.fail(new SignalError('unauthorized', 'The session has ended on the server', 401))
       else void this.sseTrouble(generation, 'error')
       return undefined
@@ -331,6 +331,7 @@ export class SignalClient {
   }
 
   private async openEventSource(generation: number): Promise<void> {
+    const attempt = ++this.sseAttempt
     let ready = false
     // Within the session's grace, or a silent stream would let the session expire before the fallback.
     const readyTimeoutMs = Math.min(this.options.readyTimeoutMs ?? 5000, this.registration!.graceMs / 2 || Infinity)
@@ -338,10 +339,11 @@ export class SignalClient {
     this.later(generation, readyTimeoutMs, () => {
       if (!ready) this.sseTrouble(generation, 'timeout')
     })
-    const credential = await this.streamCredential(generation)
-    if (!credential || generation !== this.generation) return
+    const ticket = await this.streamTicket(generation, attempt)
+    // Timed out (and perhaps on long-poll by now), stopped or restarted while the ticket was on its way.
+    if (!ticket || generation !== this.generation || attempt !== this.sseAttempt) return
     // We reconnect ourselves (closing on every error) so that the cursor is always ours, in the URL.
-    const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { ...credential, lastEventId: this.lastEventId }))
+    const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { ticket, lastEventId: this.lastEventId }))
     this.eventSource = source
     source.addEventListener('ready', () => {
       if (generation !== this.generation) return
@@ -374,6 +376,7 @@ export class SignalClient {
   }
 
   private async sseTrouble(generation: number, why: 'timeout' | 'error'): Promise<void> {
+    this.sseAttempt++
     this.eventSource?.close()
     this.eventSource = undefined
     for (const timer of this.timers) clearTimeout(timer)
