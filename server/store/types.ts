@@ -37,12 +37,7 @@ export interface SessionInfo {
   mayCall?: string[]
 }
 
-export interface CreateSessionOptions {
-  /** Verified names only: a held name is taken over (the older session ends, its stream is told `replaced`). */
-  takeOver?: boolean
-  /** Kept with the session (see SessionInfo.mayCall). */
-  mayCall?: string[]
-}
+
 
 /** What a live stream (SSE or poll) is told by the store. */
 export interface StreamListener {
@@ -53,7 +48,11 @@ export interface StreamListener {
 }
 
 export interface Attachment {
-  /** Events after this stream's cursor, oldest first; [] once the stream was replaced or the session ended. */
+  /**
+   * Events after this stream's cursor, oldest first, about READ_BATCH_BYTES at most (always at least one
+   * when any is held), so that a replay is written in pieces; [] once the stream was replaced or the
+   * session ended.
+   */
   read(): Promise<StoredEvent[]>
   /** Marks events up to `id` as written to this stream (the cursor moves on). */
   sent(id: string): void
@@ -63,16 +62,37 @@ export interface Attachment {
   touch(): void
 }
 
+/** How much one read hands to a stream or poll at most (a replay goes out in pieces this size). */
+export const READ_BATCH_BYTES = 64 * 1024
+
+/** One page of the directory. */
+export interface NamePage {
+  names: string[]
+  /** The `after` of the next page; null when this is the last. */
+  next: string | null
+}
+
+export interface NewSession {
+  /** The client address that registers (at most config.maxSessionsPerIp live sessions each). */
+  ip: string
+  /** Verified names only: a held name is taken over (the older session ends, its stream is told `replaced`). */
+  takeOver?: boolean
+  /** Kept with the session (see SessionInfo.mayCall). */
+  mayCall?: string[]
+}
+
 export interface Store {
   /**
-   * Creates a session holding `name`, keyed by a hash of its token; throws name_taken. With `takeOver`, a
-   * session holding the name ends first, in the same step: its call ends for the peer with `peer_gone`,
-   * its stream is closed as `replaced`, its token stops working.
+   * Creates a session holding `name`, keyed by a hash of its token; throws name_taken, or rate_limited
+   * when the address already holds maxSessionsPerIp live sessions. With `takeOver`, a session holding the
+   * name ends first, in the same step: its call ends for the peer with `peer_gone`, its stream is closed
+   * as `replaced`, its token stops working.
    */
-  createSession(name: string, tokenHash: string, options?: CreateSessionOptions): Promise<SessionInfo>
+  createSession(name: string, tokenHash: string, options: NewSession): Promise<SessionInfo>
   /** The session whose token hashes to `tokenHash`, if it is alive. */
   findSession(tokenHash: string): Promise<SessionInfo | undefined>
-  listNames(): Promise<string[]>
+  /** Live names in name order after `after` (exclusive), at most `limit`. */
+  listNames(after: string | undefined, limit: number): Promise<NamePage>
   /** Ends a session now; its call ends for the peer with `reason`. */
   endSession(name: string, reason: EndReason): Promise<void>
 
@@ -94,6 +114,7 @@ export interface Store {
    * blocks the caller for the rest of the callee's session, in the same step.
    */
   rejectCall(name: string, callId: string, reason: string, block?: boolean): Promise<CallInfo>
+  /** Throws candidate_limit when this side would pass config.maxCandidatesPerCall in the call. */
   relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void>
   relaySdp(name: string, callId: string, description: unknown): Promise<void>
   /** Hang up or cancel; `false` when the call had already ended (no event). */

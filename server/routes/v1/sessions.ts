@@ -4,8 +4,8 @@ import { hashToken, newToken, presentedToken } from '../../auth.js'
 import { directoryOn } from '../../config.js'
 import { ApiError } from '../../errors.js'
 import { BearerAuth, errors } from '../../schemas/common.js'
-import { CreateSessionBody, CreateVerifiedSessionBody, SessionCreated, SessionList } from '../../schemas/sessions.js'
-import type { CreateSessionOptions } from '../../store/types.js'
+import { CreateSessionBody, CreateVerifiedSessionBody, DIRECTORY_PAGE, SessionCreated, SessionList, SessionListQuery } from '../../schemas/sessions.js'
+import type { NewSession } from '../../store/types.js'
 import { iceServersFor } from './ice-servers.js'
 
 const sessions: FastifyPluginAsyncTypebox = async (app) => {
@@ -13,7 +13,7 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
   const directory = directoryOn(config)
 
   /** The name to hold and how: the body's (open mode), or the one a verified JWT grants. */
-  const identify = async (request: FastifyRequest, given: { name?: string; takeOver?: boolean } | null): Promise<[string, CreateSessionOptions]> => {
+  const identify = async (request: FastifyRequest, given: { name?: string; takeOver?: boolean } | null): Promise<[string, Omit<NewSession, 'ip'>]> => {
     const body = given ?? {}
     if (!jwt) {
       if (body.takeOver) throw new ApiError('forbidden', 'Taking a name over needs verified names; this server gives names first come, first served.')
@@ -37,7 +37,7 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const [name, options] = await identify(request, request.body)
     const token = newToken()
-    const session = await store.createSession(name, hashToken(token), options)
+    const session = await store.createSession(name, hashToken(token), { ip: request.ip, ...options })
     request.log.info({ name: session.name }, 'session registered')
     reply.code(201)
     return {
@@ -51,10 +51,15 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/sessions', {
     onRequest: app.requireSession,
-    schema: { summary: 'Registered names (the seed\'s "list"); 403 when DIRECTORY is off', security: BearerAuth, response: { 200: SessionList, ...errors(401, 403) } },
-  }, async () => {
+    config: { rateLimit: app.readRateLimit },
+    schema: {
+      summary: 'Registered names, one page at a time in name order (the seed\'s "list"); 403 when DIRECTORY is off', security: BearerAuth,
+      querystring: SessionListQuery,
+      response: { 200: SessionList, ...errors(400, 401, 403, 429) },
+    },
+  }, async (request) => {
     if (!directory) throw new ApiError('forbidden', 'The directory of names is turned off on this server.')
-    return { names: await store.listNames() }
+    return store.listNames(request.query.after, request.query.limit ?? DIRECTORY_PAGE.default)
   })
 
   app.delete('/sessions/current', {
