@@ -288,3 +288,16 @@ t.test('TURN credentials only to sessions; ?token= is off by default with verifi
   t.equal(pollQuery.body.error, 'unauthorized')
   t.equal((await poll(alice, 'wait=0')).status, 200, 'the header works')
 })
+
+t.test('a take-over frees the older session\'s place under MAX_SESSIONS_PER_IP', async (t) => {
+  const secret = 'per-ip-secret-per-ip-secret-per-ip-secret'
+  const { url } = await startServer(t, { authJwtSecret: secret, maxSessionsPerIp: 1 })
+  const first = await registerWith(url, await mintHs256(secret, { sub: 'alice' }))
+  t.equal(first.status, 201)
+  const other = await registerWith(url, await mintHs256(secret, { sub: 'bob' }))
+  t.equal(other.status, 429, 'a second name from this address is over the limit')
+  const again = await registerWith(url, await mintHs256(secret, { sub: 'alice' }), { takeOver: true })
+  t.equal(again.status, 201, 'taking over its own name is not')
+  t.equal((await peer(url, 'alice', first.body.token).get('/v1/blocks')).status, 401, 'the older session ended')
+  t.equal((await registerWith(url, await mintHs256(secret, { sub: 'bob' }))).status, 429, 'and the count is still one')
+})
