@@ -14,12 +14,16 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
 import { Redis } from 'ioredis'
 import { authenticate, presentedToken, redactUrl, requestTokenHash } from './auth.js'
-import { resolveConfig, type Config } from './config.js'
+import { resolveConfig, tokenInUrlOn, verifiedNames, type Config } from './config.js'
 import { ApiError, installErrorHandlers, type ErrorBody } from './errors.js'
 import { Metrics } from './metrics.js'
 import calls from './routes/v1/calls.js'
 import events from './routes/v1/events.js'
 import iceServers from './routes/v1/ice-servers.js'
+import blocks from './routes/v1/blocks.js'
+import streamTickets from './routes/v1/stream-tickets.js'
+import { JwtVerifier } from './jwt.js'
+import { authenticateStream } from './stream-auth.js'
 import sessions from './routes/v1/sessions.js'
 import operations from './routes/operations.js'
 import { MemoryStore } from './store/memory.js'
@@ -35,8 +39,12 @@ declare module 'fastify' {
     metrics: Metrics
     /** onRequest hook: 401 unless the Authorization header carries a live session's token. */
     requireSession: onRequestHookHandler
-    /** The same, also accepting ?token= (stream endpoints only: EventSource cannot set headers). */
+    /** The same, also accepting ?token= when TOKEN_IN_URL allows it (the long-poll endpoint). */
     requireSessionOrQueryToken: onRequestHookHandler
+    /** The SSE endpoint's: the header, a stream ticket (?ticket=), or ?token= when TOKEN_IN_URL allows it. */
+    requireStreamSession: onRequestHookHandler
+    /** Verified names (AUTH_JWKS_URL / AUTH_JWT_SECRET); undefined in open mode. */
+    jwt: JwtVerifier | undefined
     /** Route rate-limit config for sends: per session, falling back to per IP. */
     sendRateLimit: RateLimitOptions
     /** The same for authenticated reads (directory, call state, ICE servers, streams), with its own budget. */
@@ -89,7 +97,14 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     request.session = await authenticate(store, request, allowQuery)
   }
   app.decorate('requireSession', requireSession(false))
-  app.decorate('requireSessionOrQueryToken', requireSession(true))
+  const tokenInUrl = tokenInUrlOn(config)
+  app.decorate('requireSessionOrQueryToken', async (request: FastifyRequest) => {
+    request.session = await authenticateStream(store, request, { tickets: false, tokenInUrl })
+  })
+  app.decorate('requireStreamSession', async (request: FastifyRequest) => {
+    request.session = await authenticateStream(store, request, { tickets: true, tokenInUrl })
+  })
+  app.decorate('jwt', verifiedNames(config) ? new JwtVerifier(config, app.log) : undefined)
   // Keyed by the token's hash, so it works before authentication and never keeps the token itself.
   const perSession = (request: FastifyRequest) => {
     const token = presentedToken(request, true)
@@ -140,6 +155,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     await v1.register(events)
     await v1.register(calls)
     await v1.register(iceServers)
+    await v1.register(streamTickets)
+    await v1.register(blocks)
   }, { prefix: '/v1' })
   await app.register(operations)
 

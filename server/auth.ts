@@ -56,7 +56,7 @@ export async function authenticate(store: Store, request: FastifyRequest, allowQ
   return session
 }
 
-/** The URL with any `token` query parameter masked, for logs. */
+/** The URL with any `token` or `ticket` query parameter masked, for logs. */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]')
+  return url.replace(/([?&](?:token|ticket)=)[^&#]*/gi, '$1[redacted]')
 }

@@ -78,7 +78,33 @@ export interface Config {
   timerPollMs: number
   /** Folder of the built web assets served at `/` (index.html, rtc-call.js). */
   webRoot: string
+  /**
+   * Verified names (API.md "Verified names"): a JWKS URL (RS256/ES256/EdDSA keys) and/or an HS256 secret;
+   * either turns verified mode on. Empty: open mode (any free name, first come).
+   */
+  authJwksUrl: string
+  authJwtSecret: string
+  /** Checked against the JWT's `iss` / `aud` when set. */
+  authIssuer: string
+  authAudience: string
+  /** The claim that holds the name. */
+  authNameClaim: string
+  /** An unknown `kid` refetches the JWKS at most this often, counted from the last fetch (ms). */
+  authJwksCooldownMs: number
+  /** `on` | `off`; empty: on in open mode, off with verified names. */
+  directory: Switch
+  /** `?token=` on the stream endpoints: `on` | `off`; empty: on in open mode, off with verified names. */
+  tokenInUrl: Switch
+  /** Lifetime of a stream ticket (POST /v1/stream-tickets), in seconds. */
+  streamTicketTtlS: number
+  /** After a call to a name was rejected or unanswered, the caller may not call that name again for this long (ms). */
+  redialCooldownMs: number
+  /** Most names one session may block (429 block_limit beyond). */
+  maxBlocksPerSession: number
 }
+
+/** An on/off setting; '' means "the mode's default" (see directoryOn, tokenInUrlOn). */
+export type Switch = '' | 'on' | 'off'
 
 export const defaults: Config = {
   port: 8080,
@@ -117,9 +143,20 @@ export const defaults: Config = {
   redisPrefix: 'sigpost:',
   timerPollMs: 200,
   webRoot: 'web/dist',
+  authJwksUrl: '',
+  authJwtSecret: '',
+  authIssuer: '',
+  authAudience: '',
+  authNameClaim: 'sub',
+  authJwksCooldownMs: 30_000,
+  directory: '',
+  tokenInUrl: '',
+  streamTicketTtlS: 60,
+  redialCooldownMs: 15_000,
+  maxBlocksPerSession: 1000,
 }
 
-type Kind = 'int' | 'string' | 'list'
+type Kind = 'int' | 'string' | 'list' | 'switch'
 
 /** Environment variable → config key, and how to parse it. */
 export const ENV: Record<string, [keyof Config, Kind]> = {
@@ -159,6 +196,17 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   REDIS_PREFIX: ['redisPrefix', 'string'],
   TIMER_POLL_MS: ['timerPollMs', 'int'],
   WEB_ROOT: ['webRoot', 'string'],
+  AUTH_JWKS_URL: ['authJwksUrl', 'string'],
+  AUTH_JWT_SECRET: ['authJwtSecret', 'string'],
+  AUTH_ISSUER: ['authIssuer', 'string'],
+  AUTH_AUDIENCE: ['authAudience', 'string'],
+  AUTH_NAME_CLAIM: ['authNameClaim', 'string'],
+  AUTH_JWKS_COOLDOWN_MS: ['authJwksCooldownMs', 'int'],
+  DIRECTORY: ['directory', 'switch'],
+  TOKEN_IN_URL: ['tokenInUrl', 'switch'],
+  STREAM_TICKET_TTL_S: ['streamTicketTtlS', 'int'],
+  REDIAL_COOLDOWN_MS: ['redialCooldownMs', 'int'],
+  MAX_BLOCKS_PER_SESSION: ['maxBlocksPerSession', 'int'],
 }
 
 /** Builds a config from defaults, then the environment; throws on a value that does not parse. */
@@ -175,11 +223,32 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
 function parseValue(variable: string, raw: string, kind: Kind): number | string | string[] {
   if (kind === 'string') return raw
   if (kind === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean)
+  if (kind === 'switch') {
+    const value = raw.trim().toLowerCase()
+    if (['on', 'true', '1', 'yes'].includes(value)) return 'on'
+    if (['off', 'false', '0', 'no'].includes(value)) return 'off'
+    throw new Error(`${variable} must be on or off (true or false), got "${raw}"`)
+  }
   const value = Number(raw)
   if (!Number.isInteger(value) || value < 0) {
     throw new Error(`${variable} must be a whole number >= 0, got "${raw}"`)
   }
   return value
+}
+
+/** Names are verified (a JWT from the operator's backend) rather than first come, first served. */
+export function verifiedNames(config: Config): boolean {
+  return config.authJwksUrl !== '' || config.authJwtSecret !== ''
+}
+
+/** GET /v1/sessions answers: on by default in open mode, off with verified names. */
+export function directoryOn(config: Config): boolean {
+  return config.directory === '' ? !verifiedNames(config) : config.directory === 'on'
+}
+
+/** The stream endpoints accept `?token=`: on by default in open mode, off with verified names. */
+export function tokenInUrlOn(config: Config): boolean {
+  return config.tokenInUrl === '' ? !verifiedNames(config) : config.tokenInUrl === 'on'
 }
 
 /** Merges partial options over the defaults (what buildApp and tests use). */

@@ -9,7 +9,9 @@ export const STATUS = {
   invalid_query: 400,
   invalid_name: 400,
   unauthorized: 401,
+  invalid_credentials: 401,
   forbidden: 403,
+  name_not_allowed: 403,
   not_found: 404,
   peer_not_found: 404,
   call_not_found: 404,
@@ -21,8 +23,10 @@ export const STATUS = {
   mailbox_full: 429,
   candidate_limit: 429,
   rate_limited: 429,
+  block_limit: 429,
   internal_error: 500,
   store_unavailable: 503,
+  auth_unavailable: 503,
 } as const
 
 export type ErrorCode = keyof typeof STATUS
