@@ -17,7 +17,7 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const token = newToken()
     const session = await store.createSession(request.body.name, hashToken(token))
-    request.log.info({ name: session.name }, 'session registered')
+    if (config.logRequests === 'all') request.log.info({ name: session.name }, 'session registered')
     reply.code(201)
     return {
       name: session.name,
