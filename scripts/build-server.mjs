@@ -13,7 +13,7 @@ const out = join(root, 'dist/server')
 
 async function sources(dir) {
   const entries = await readdir(join(root, dir), { withFileTypes: true })
-  const nested = await Promise.all(entries.map((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [join(dir, e.name)] : [])))
+  const nested = await Promise.all(entries.map((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [])))
   return nested.flat()
 }
 

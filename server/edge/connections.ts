@@ -13,7 +13,7 @@ import { Server as HttpServer } from 'node:http'
 import type { Server as NetServer, Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
-import proxyAddr from 'proxy-addr'
+import proxyAddr from '@fastify/proxy-addr'
 
 /** At most one warning per client address per this long, however many connections it opens. */
 const WARN_EVERY_MS = 60_000
