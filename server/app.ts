@@ -124,10 +124,6 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   installErrorHandlers(app, countError)
   installRequestLog(app, config.logRequests)
   new ConnectionLimiter(config.maxConnectionsPerIp, config.trustProxy, app.log).attach(app.server)
-  // accept() failing (EMFILE) is an 'error' on the server: without a listener it would end the process.
-  app.server.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.syscall === 'accept') void descriptors.sample()
-  })
   app.addHook('onListen', async () => descriptors.start())
   app.addHook('onClose', async () => descriptors.stop())
   app.addHook('preClose', async () => hub.shutdown())

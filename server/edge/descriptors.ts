@@ -48,7 +48,7 @@ export class DescriptorMonitor {
     this.timer = undefined
   }
 
-  /** Counts now (also called when accept() fails, so the state does not wait for the next tick). */
+  /** Counts once. */
   async sample(): Promise<void> {
     if (this.limit === undefined || this.sampling) return
     this.sampling = true
