@@ -28,6 +28,8 @@ const action = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('hangup'), by: who, ref: callRef }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('get'), by: who, ref: callRef }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('poll'), by: who }) },
+  // Nesting around the 32-level limit, and far past it (a 30,000-deep sdpOffer once answered 500).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('deepCall'), by: who, to: who, depth: fc.oneof(fc.integer({ min: 28, max: 36 }), fc.constantFrom(1_000, 30_000)), arrays: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('register'), name: fc.oneof(fc.string({ maxLength: 70 }), fc.stringMatching(/^[a-z][a-z0-9._-]{0,10}$/)) }) },
   {
     weight: 3,
@@ -39,7 +41,11 @@ const action = fc.oneof(
         fc.string({ maxLength: 30 }).map((s) => `/v1/${encodeURIComponent(s)}`),
       ),
       contentType: fc.constantFrom(undefined, 'application/json', 'text/plain', 'application/json; charset=utf-8', 'multipart/form-data', 'application/x-www-form-urlencoded', 'application/json;;'),
-      body: fc.oneof(fc.json({ maxDepth: 3 }), fc.string({ maxLength: 200 }), fc.constant(undefined), fc.constant('{"__proto__":{"admin":true}}')),
+      body: fc.oneof(
+        fc.json({ maxDepth: 3 }), fc.string({ maxLength: 200 }), fc.constant(undefined), fc.constant('{"__proto__":{"admin":true}}'),
+        fc.integer({ min: 30, max: 30_000 }).map((n) => '['.repeat(n) + ']'.repeat(n)),
+        fc.integer({ min: 30, max: 5_000 }).map((n) => '{"a":'.repeat(n) + '1' + '}'.repeat(n)),
+      ),
       auth: fc.oneof(who, fc.constantFrom('none', 'garbage', 'basic')),
     }),
   },
@@ -136,6 +142,17 @@ t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
         case 'poll':
           await drain(a.by)
           break
+        case 'deepCall': {
+          // The body is level 1 and sdpOffer level 2: `depth` more levels inside it make depth + 2 in all.
+          const inner = a.arrays ? '['.repeat(a.depth) + ']'.repeat(a.depth) : '{"x":'.repeat(a.depth) + '1' + '}'.repeat(a.depth)
+          const raw = `{"to":${JSON.stringify(sessions[a.to].name)},"sdpOffer":{"type":"offer","sdp":"v=0\\r\\n","extra":${inner}}}`
+          const res = await send('POST', '/v1/calls', { token, raw, headers: { 'content-type': 'application/json' } })
+          const tooDeep = res.body?.error === 'invalid_body' && /deeper than 32/.test(res.body.message)
+          if (a.depth + 2 > 32 && res.status !== 413 && !tooDeep) throw new Error(`${a.depth + 2} levels answered ${res.status} ${res.body.error}`)
+          if (a.depth + 2 <= 32 && tooDeep) throw new Error(`${a.depth + 2} levels refused as too deep`)
+          if (res.status === 201) calls.push({ callId: res.body.callId, caller: a.by, callee: a.to })
+          break
+        }
         case 'register':
           await send('POST', '/v1/sessions', { body: { name: a.name } })
           break
