@@ -29,7 +29,7 @@ async function streamsClosed(url: string): Promise<void> {
 }
 
 t.test('time-outs: slow headers and a slow body are cut with 408; streams, long-polls and honest clients are not', async (t) => {
-  const { url } = await startServer(t, { headersTimeoutMs: 300, requestTimeoutMs: 600, connectionsCheckIntervalMs: 50, keepAliveTimeoutMs: 400, heartbeatMs: 300 })
+  const { url } = await startServer(t, { headersTimeoutMs: 1000, requestTimeoutMs: 2000, connectionsCheckIntervalMs: 50, keepAliveTimeoutMs: 1500, heartbeatMs: 700 })
 
   const slowHeaders = await connect(url, '127.0.0.2')
   slowHeaders.socket.write('GET /healthz HTTP/1.1\r\nHost: sigpost\r\n')
@@ -49,7 +49,7 @@ t.test('time-outs: slow headers and a slow body are cut with 408; streams, long-
   idle.socket.write('GET /healthz HTTP/1.1\r\nHost: sigpost\r\n\r\n')
   t.match(await idle.closed, /^HTTP\/1\.1 200 /, 'an idle keep-alive connection is closed by the server after its answer')
 
-  // A stream and a long-poll outlive the request time-out many times over.
+  // A stream and a long-poll outlive the request time-out (4 heartbeats: 2.8 s).
   const alice = await register(url, 'alice')
   const bob = await register(url, 'bob')
   const bobIn = await openStream(url, bob)
@@ -57,8 +57,8 @@ t.test('time-outs: slow headers and a slow body are cut with 408; streams, long-
   t.equal((await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).status, 201, 'the honest client calls')
   t.equal((await bobIn.nextOf('incomingCall')).data.from, 'alice', 'the stream still delivers')
   bobIn.close()
-  const waited = await poll(alice, 'wait=2')
-  t.same([waited.status, waited.body.events], [200, []], 'a 2 s long-poll answers after its wait')
+  const waited = await poll(alice, 'wait=3')
+  t.same([waited.status, waited.body.events], [200, []], 'a 3 s long-poll answers after its wait')
 })
 
 t.test('MAX_CONNECTIONS_PER_IP: one address is refused past its cap with 429, logged once; others call normally', async (t) => {
