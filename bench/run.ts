@@ -68,6 +68,8 @@ const SIGPOST_ENV = {
   MAILBOX_MAX_EVENTS: '1000000',
   MAILBOX_MAX_BYTES: '1073741824',
   GRACE_MS: '600000',
+  // Every client of the load generator is one address: the per-address cap would stop the stream count.
+  MAX_CONNECTIONS_PER_IP: '0',
 }
 
 const SERVERS: Record<Target, { script: string; env?: Record<string, string>; relays: string }> = {
@@ -86,7 +88,7 @@ const SERVERS: Record<Target, { script: string; env?: Record<string, string>; re
   'sigpost-sse': {
     script: 'dist/server/main.js',
     env: SIGPOST_ENV,
-    relays: '`POST /v1/calls/:id/candidates` (Bearer) → 202; recipient reads `GET /v1/events` (SSE). Limits lifted: RATE_REGISTER/SEND_PER_WINDOW=1e9, MAILBOX_MAX_EVENTS=1e6, MAILBOX_MAX_BYTES=1 GiB, GRACE_MS=600000, LOG_LEVEL=silent; rest default (heartbeat 15 s, replay 256)',
+    relays: '`POST /v1/calls/:id/candidates` (Bearer) → 202; recipient reads `GET /v1/events` (SSE). Limits lifted: RATE_REGISTER/SEND_PER_WINDOW=1e9, MAILBOX_MAX_EVENTS=1e6, MAILBOX_MAX_BYTES=1 GiB, GRACE_MS=600000, MAX_CONNECTIONS_PER_IP=0, LOG_LEVEL=silent; rest default (heartbeat 15 s, replay 256)',
   },
   'sigpost-sse-logs': {
     script: 'dist/server/main.js',
