@@ -24,6 +24,7 @@ export const STATUS = {
   url_too_long: 414,
   unsupported_media_type: 415,
   mailbox_full: 429,
+  candidate_limit: 429,
   rate_limited: 429,
   headers_too_large: 431,
   internal_error: 500,
