@@ -101,6 +101,26 @@ export interface Config {
   redialCooldownMs: number
   /** Most names one session may block (429 block_limit beyond). */
   maxBlocksPerSession: number
+  /** A request (headers and body) must arrive whole within this, in ms (stream responses are not cut). */
+  requestTimeoutMs: number
+  /** Its headers within this, in ms (at most requestTimeoutMs). */
+  headersTimeoutMs: number
+  /** An idle keep-alive connection is closed after this, in ms. */
+  keepAliveTimeoutMs: number
+  /** How often Node looks for requests past those time-outs, in ms (a slow body lives at most the sum). */
+  connectionsCheckIntervalMs: number
+  /** Open connections one client address may hold; 0: no limit. Addresses in trustProxy are exempt. */
+  maxConnectionsPerIp: number
+  /** Open file descriptors, in percent of the soft limit, at which the server warns and /readyz answers 503. */
+  fdWarnPercent: number
+  /** How often open file descriptors are counted, in ms (0: never). */
+  fdCheckIntervalMs: number
+  /** Deepest nesting of a JSON body (400 invalid_body beyond it). */
+  jsonMaxDepth: number
+  /** One log line per request: `errors` (responses >= 400), `all`, or `none`. */
+  logRequests: 'errors' | 'all' | 'none'
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string
 }
 
 /** An on/off setting; '' means "the mode's default" (see directoryOn, tokenInUrlOn). */
@@ -154,6 +174,16 @@ export const defaults: Config = {
   streamTicketTtlS: 60,
   redialCooldownMs: 15_000,
   maxBlocksPerSession: 1000,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 75_000,
+  connectionsCheckIntervalMs: 5_000,
+  maxConnectionsPerIp: 1024,
+  fdWarnPercent: 90,
+  fdCheckIntervalMs: 2_000,
+  jsonMaxDepth: 32,
+  logRequests: 'errors',
+  metricsToken: '',
 }
 
 type Kind = 'int' | 'string' | 'list' | 'switch'
@@ -207,6 +237,16 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   STREAM_TICKET_TTL_S: ['streamTicketTtlS', 'int'],
   REDIAL_COOLDOWN_MS: ['redialCooldownMs', 'int'],
   MAX_BLOCKS_PER_SESSION: ['maxBlocksPerSession', 'int'],
+  REQUEST_TIMEOUT_MS: ['requestTimeoutMs', 'int'],
+  HEADERS_TIMEOUT_MS: ['headersTimeoutMs', 'int'],
+  KEEP_ALIVE_TIMEOUT_MS: ['keepAliveTimeoutMs', 'int'],
+  CONNECTIONS_CHECK_INTERVAL_MS: ['connectionsCheckIntervalMs', 'int'],
+  MAX_CONNECTIONS_PER_IP: ['maxConnectionsPerIp', 'int'],
+  FD_WARN_PERCENT: ['fdWarnPercent', 'int'],
+  FD_CHECK_INTERVAL_MS: ['fdCheckIntervalMs', 'int'],
+  JSON_MAX_DEPTH: ['jsonMaxDepth', 'int'],
+  LOG_REQUESTS: ['logRequests', 'string'],
+  METRICS_TOKEN: ['metricsToken', 'string'],
 }
 
 /** Builds a config from defaults, then the environment; throws on a value that does not parse. */
@@ -251,7 +291,16 @@ export function tokenInUrlOn(config: Config): boolean {
   return config.tokenInUrl === '' ? !verifiedNames(config) : config.tokenInUrl === 'on'
 }
 
-/** Merges partial options over the defaults (what buildApp and tests use). */
+const LOG_REQUESTS = ['errors', 'all', 'none']
+
+/** Merges partial options over the defaults (what buildApp and tests use); throws on a value out of range. */
 export function resolveConfig(options: Partial<Config> = {}): Config {
-  return { ...defaults, ...options }
+  const config = { ...defaults, ...options }
+  if (!LOG_REQUESTS.includes(config.logRequests)) {
+    throw new Error(`LOG_REQUESTS must be one of ${LOG_REQUESTS.join(', ')}, got "${config.logRequests}"`)
+  }
+  if (config.requestTimeoutMs > 0 && config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new Error('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS')
+  }
+  return config
 }

@@ -44,6 +44,8 @@ const action = fc.oneof(
       takeOver: fc.boolean(),
     }),
   },
+  // Nesting around the 32-level limit, and far past it (a 30,000-deep sdpOffer once answered 500).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('deepCall'), by: who, to: who, depth: fc.oneof(fc.integer({ min: 28, max: 36 }), fc.constantFrom(1_000, 30_000)), arrays: fc.boolean() }) },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -55,7 +57,11 @@ const action = fc.oneof(
         fc.string({ maxLength: 30 }).map((s) => `/v1/${encodeURIComponent(s)}`),
       ),
       contentType: fc.constantFrom(undefined, 'application/json', 'text/plain', 'application/json; charset=utf-8', 'multipart/form-data', 'application/x-www-form-urlencoded', 'application/json;;'),
-      body: fc.oneof(fc.json({ maxDepth: 3 }), fc.string({ maxLength: 200 }), fc.constant(undefined), fc.constant('{"__proto__":{"admin":true}}')),
+      body: fc.oneof(
+        fc.json({ maxDepth: 3 }), fc.string({ maxLength: 200 }), fc.constant(undefined), fc.constant('{"__proto__":{"admin":true}}'),
+        fc.integer({ min: 30, max: 30_000 }).map((n) => '['.repeat(n) + ']'.repeat(n)),
+        fc.integer({ min: 30, max: 5_000 }).map((n) => '{"a":'.repeat(n) + '1' + '}'.repeat(n)),
+      ),
       auth: fc.oneof(who, fc.constantFrom('none', 'garbage', 'basic')),
     }),
   },
@@ -159,6 +165,17 @@ t.test(`${RUNS} generated sequences on the ${store} store${verified ? ', verifie
         case 'poll':
           await drain(a.by)
           break
+        case 'deepCall': {
+          // The body is level 1 and sdpOffer level 2: `depth` more levels inside it make depth + 2 in all.
+          const inner = a.arrays ? '['.repeat(a.depth) + ']'.repeat(a.depth) : '{"x":'.repeat(a.depth) + '1' + '}'.repeat(a.depth)
+          const raw = `{"to":${JSON.stringify(sessions[a.to].name)},"sdpOffer":{"type":"offer","sdp":"v=0\\r\\n","extra":${inner}}}`
+          const res = await send('POST', '/v1/calls', { token, raw, headers: { 'content-type': 'application/json' } })
+          const tooDeep = res.body?.error === 'invalid_body' && /deeper than 32/.test(res.body.message)
+          if (a.depth + 2 > 32 && res.status !== 413 && !tooDeep) throw new Error(`${a.depth + 2} levels answered ${res.status} ${res.body.error}`)
+          if (a.depth + 2 <= 32 && tooDeep) throw new Error(`${a.depth + 2} levels refused as too deep`)
+          if (res.status === 201) calls.push({ callId: res.body.callId, caller: a.by, callee: a.to })
+          break
+        }
         case 'register': {
           // Never one of the tracked names (a take-over of those would end a tracked session).
           const name = /^[abc]-/.test(a.name) ? `x${a.name}` : a.name

@@ -38,7 +38,7 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
     const [name, options] = await identify(request, request.body)
     const token = newToken()
     const session = await store.createSession(name, hashToken(token), { ip: request.ip, ...options })
-    request.log.info({ name: session.name }, 'session registered')
+    if (config.logRequests === 'all') request.log.info({ name: session.name }, 'session registered')
     reply.code(201)
     return {
       name: session.name,
