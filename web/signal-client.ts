@@ -56,6 +56,7 @@ export const EVENT_TYPES = [
   'iceCandidate',
   'sdp',
   'stopCommunication',
+  'missedCall',
 ] as const
 
 type EventSourceCtor = new (url: string) => EventSource
