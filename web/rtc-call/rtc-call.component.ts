@@ -238,7 +238,7 @@ export class RtcCall extends LitElement {
   get missedCalls(): MissedCall[] {
     return this.missed.list.map((m) => ({ ...m }))
   }
-  /** Why the last call ended, until the next action (a method, an incoming call); else null. */
+  /** Why the last call ended, until the next action (register, call, unregister, an incoming call, Dismiss); else null. */
   get endedReason(): EndReason | null {
     return this._ended?.reason ?? null
   }
@@ -379,7 +379,7 @@ export class RtcCall extends LitElement {
       this.registering = undefined
       this._state = 'registered'
       this.emit('rtc-registered', { name })
-    })
+    }, { next: true })
   }
 
   /** Calls `peerName`; resolves with the callId once the call is placed (not when it connects). */
@@ -397,7 +397,7 @@ export class RtcCall extends LitElement {
         session.end('failed')
         throw error
       }
-    })
+    }, { next: true })
   }
 
   /** Accepts the ringing incoming call. */
@@ -450,7 +450,7 @@ export class RtcCall extends LitElement {
       this.name = ''
       if (client.registration) await client.unregister()
       else client.close()
-    })
+    }, { next: true })
   }
 
   /** Names registered on the server now (`GET /v1/sessions`). */
@@ -535,12 +535,13 @@ export class RtcCall extends LitElement {
   }
 
   /**
-   * Runs a public method: clears the last error and the last "why it ended" (the next action), and turns
-   * every failure into a coded rejection + rtc-error.
+   * Runs a public method: clears the last error (and with `next`, the last "why it ended": the user's next
+   * action — register, call, unregister; an incoming call does too), and turns every failure into a coded
+   * rejection + rtc-error.
    */
-  private async run<T>(fn: () => Promise<T>): Promise<T> {
+  private async run<T>(fn: () => Promise<T>, options: { next?: boolean } = {}): Promise<T> {
     this._error = ''
-    this._ended = null
+    if (options.next) this._ended = null
     this._pending = true
     try {
       return await fn()
@@ -752,7 +753,7 @@ export class RtcCall extends LitElement {
 
   private closeMenu(): void {
     this._menuOpen = false
-    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLButtonElement>('.devices-toggle')?.focus())
+    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLButtonElement>('[part~="devices-button"]')?.focus())
   }
 
   private statusText(t: T): string {
@@ -773,7 +774,7 @@ export class RtcCall extends LitElement {
   }
 
   private devicesButton(t: T) {
-    return html`<span class="devices-toggle-wrap">${iconButton({
+    return html`<span class="devices-toggle">${iconButton({
       part: 'devices-button',
       label: t('devices'),
       icon: icons.settings,
@@ -799,13 +800,15 @@ export class RtcCall extends LitElement {
             <input part="input" name="peer" required maxlength="64" autocomplete="off" spellcheck="false" />
           </label>
           <button part="button call-button" type="submit" ?disabled=${pending}>${icons.phone}<span>${t('call')}</span></button>
-          ${this.devicesButton(t)}
+          <button part="button devices-button" class="secondary devices-toggle" type="button" aria-expanded=${this._menuOpen ? 'true' : 'false'}
+            aria-controls="device-menu" @click=${() => this.toggleMenu()}>${icons.settings}<span>${t('devices')}</span></button>
           <button part="button unregister-button" class="secondary" type="button" ?disabled=${pending}
             @click=${() => void this.unregister().catch(() => {})}>${t('signOut')}</button>
         </form>`
       case 'calling':
         return html`<div part="controls" class="controls" role="group" aria-label=${t('callControls')}>
           ${this.toggles(t)}
+          ${this.devicesButton(t)}
           ${iconButton({ part: 'hangup-button', label: t('cancel'), icon: icons.hangUp, variant: 'danger', onClick: () => void this.hangUp().catch(() => {}) })}
         </div>`
       case 'ringing':
@@ -829,6 +832,7 @@ export class RtcCall extends LitElement {
             disabled: !navigator.mediaDevices?.getDisplayMedia,
             onClick: () => void (this._sharing ? this.stopScreenShare() : this.shareScreen()).catch(() => {}),
           })}
+          ${this.devicesButton(t)}
           ${this._speakerBlocked
             ? iconButton({ part: 'speaker-button', label: t('unmuteSpeaker'), icon: icons.speaker, onClick: () => this.unblockSpeaker() })
             : nothing}
@@ -854,8 +858,7 @@ export class RtcCall extends LitElement {
       pressed: this.cameraOff,
       disabled: this.noVideo,
       onClick: () => (this.cameraOff = !this.cameraOff),
-    })}
-    ${this.devicesButton(t)}`
+    })}`
   }
 
   protected override render() {
