@@ -328,7 +328,14 @@ export class CallSession {
     const { audio, video } = this.options
     if (!audio && !video) return
     try {
-      this.localStream = await navigator.mediaDevices.getUserMedia({ audio, video })
+      try {
+        this.localStream = await navigator.mediaDevices.getUserMedia({ audio, video })
+      } catch (error) {
+        // A chosen device (constraints) that is gone: the call goes ahead with the default ones.
+        const gone = ['OverconstrainedError', 'NotFoundError'].includes((error as Error)?.name)
+        if (!gone || (typeof audio !== 'object' && typeof video !== 'object')) throw error
+        this.localStream = await navigator.mediaDevices.getUserMedia({ audio: !!audio, video: !!video })
+      }
     } catch (error) {
       const name = (error as Error)?.name ?? 'Error'
       throw new SignalError('media_denied', `No ${[audio && 'microphone', video && 'camera'].filter(Boolean).join(' or ')}: ${name}`)

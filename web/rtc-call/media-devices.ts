@@ -66,12 +66,12 @@ export class MediaDevicesController implements ReactiveController {
   }
 
   /**
-   * getUserMedia constraints for a call: `ideal`, so that a remembered device that is gone falls back to
-   * the default instead of failing the call.
+   * getUserMedia constraints for a call: `exact` (Chromium's permission prompt picks its own device for an
+   * `ideal` one); CallSession falls back to the default devices when a remembered one is gone.
    */
   constraints(kind: 'audioinput' | 'videoinput', wanted: boolean): boolean | MediaTrackConstraints {
     const id = this.chosen[kind]
-    return wanted && id ? { deviceId: { ideal: id } } : wanted
+    return wanted && id ? { deviceId: { exact: id } } : wanted
   }
 
   /** A new track from exactly this input device (`exact`: a switch that silently fell back would lie). */

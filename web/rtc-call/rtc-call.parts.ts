@@ -105,13 +105,13 @@ export function deviceMenu(m: DeviceMenuModel): TemplateResult {
     ${kinds.map((kind) => {
       const options = m.list.filter((d) => d.kind === kind && d.deviceId !== 'default')
       const chosen = m.chosen(kind)
-      return html`<label part="device-field">${t(KIND_LABEL[kind])}
-        <select part="device-select ${kind}-select" @change=${(e: Event) => m.onChoose(kind, (e.target as HTMLSelectElement).value)}>
+      return html`<div part="device-field" class="field"><label for="${m.id}-${kind}">${t(KIND_LABEL[kind])}</label>
+        <select id="${m.id}-${kind}" part="device-select ${kind}-select" @change=${(e: Event) => m.onChoose(kind, (e.target as HTMLSelectElement).value)}>
           <option value="" ?selected=${!chosen}>${t('defaultDevice')}</option>
           ${options.map((d, i) => html`<option value=${d.deviceId} ?selected=${d.deviceId === chosen}>
             ${d.label || t('deviceUnnamed', { kind: t(KIND_LABEL[kind]), n: i + 1 })}</option>`)}
         </select>
-      </label>`
+      </div>`
     })}
     ${iconButton({ part: 'device-menu-close', label: t('closeMenu'), icon: icons.close, onClick: m.onClose, variant: 'plain' })}
   </div>`

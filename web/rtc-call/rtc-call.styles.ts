@@ -354,8 +354,11 @@ export const styles = css`
     gap: 0.75rem;
     align-items: end;
   }
-  .device-menu label {
+  .device-menu .field {
+    display: grid;
+    gap: 0.25rem;
     flex: 1 1 12rem;
+    font-weight: 500;
   }
   .notice {
     display: flex;
