@@ -85,7 +85,7 @@ export interface RecordedEvent {
  * Records every `rtc-*` event (and every click, for timing) of the page in `window.__rtc`; runs before
  * any page script, on every navigation.
  */
-function recordRtcEvents(): void {
+export function recordRtcEvents(): void {
   const types = ['rtc-registered', 'rtc-incoming', 'rtc-connected', 'rtc-ended', 'rtc-transport', 'rtc-error',
     'rtc-peer-media', 'rtc-device', 'rtc-quality', 'rtc-missed', 'click']
   const w = window as unknown as { __rtc: unknown[] }
