@@ -4,7 +4,9 @@
  * call — without a `network_error` in Firefox's console (it rejects a leaving page's pending fetches before
  * `pagehide`). Firefox runs over WebDriver BiDi (puppeteer-core); Chromium through Playwright.
  */
-import t from 'tap'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t, { type Test } from 'tap'
 import type { Page as FirefoxPage } from 'puppeteer-core'
 import { startServer } from '../helpers/server.js'
 import { buildWeb, elementState, launchBrowser, openPeer, register, remoteVideoState, waitForRtcEvent, type Transport } from '../helpers/browser.js'
@@ -37,6 +39,39 @@ async function registerFirefox(page: FirefoxPage, name: string, transport: Trans
 }
 
 const expected = { sse: 'sse', poll: 'poll' } as const
+
+/** An HTTP relay on a loopback port in front of the server that can hold `/candidates` POSTs unanswered. */
+async function holdingRelay(t: Test, upstream: string) {
+  const target = new URL(upstream)
+  const pending: http.ServerResponse[] = []
+  let signal: () => void
+  const relay = {
+    url: '',
+    holdCandidates: false,
+    held: new Promise<void>((resolve) => (signal = resolve)),
+  }
+  const server = http.createServer((req, res) => {
+    if (relay.holdCandidates && req.method === 'POST' && req.url?.endsWith('/candidates')) {
+      pending.push(res)
+      signal()
+      return
+    }
+    const forward = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(res)
+    })
+    forward.on('error', () => res.destroy())
+    req.pipe(forward)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  relay.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  t.teardown(() => {
+    for (const res of pending) res.destroy()
+    server.closeAllConnections()
+    server.close()
+  })
+  return relay
+}
 
 for (const transport of ['sse', 'poll'] as const) {
   t.test(`Chromium ↔ Firefox both ways over ${transport}: accept, media indicators, hang up, reject`, async (t) => {
@@ -124,20 +159,15 @@ t.test('a Firefox user leaves the page in a call, and while trickling: the peer 
   t.equal(ended.detail.reason, 'hangup', 'Chromium sees hangup (the leaving page ended its session), not peer_gone later')
   t.equal(await elementState(chrome.page), 'registered')
 
-  // Again, leaving right after placing a call, while its candidates are being POSTed.
-  await fox.page.goto(`${url}/`)
-  // Leave as soon as the first candidate POST is under way (a wrapper the element's client sees: it takes
-  // `fetch` when it registers).
-  await fox.page.evaluate(() => {
-    const original = window.fetch
-    window.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
-      const promise = original(input, init)
-      if (String(input).endsWith('/candidates')) setTimeout(() => (location.href = 'about:blank'))
-      return promise
-    }
-  })
+  // Again, leaving while a candidate POST of a call just placed is still pending: the page comes through
+  // a relay that holds candidate POSTs (a slow network), and the user goes to another page.
+  const relay = await holdingRelay(t, url)
+  await fox.page.goto(`${relay.url}/`)
   await registerFirefox(fox.page, 'fox-leave', 'auto')
+  relay.holdCandidates = true
   void ff.call(fox.page, 'call', 'chrome-leave').catch(() => {})
+  await relay.held
+  await fox.page.goto(`${relay.url}/?left`)
   const ringing = await waitForRtcEvent(chrome.page, 'rtc-incoming')
   const gone = await waitForRtcEvent(chrome.page, 'rtc-ended', { after: 1 })
   t.equal(gone.detail.callId, ringing.detail.callId)

@@ -309,6 +309,7 @@ export class RtcCall extends LitElement {
     }
     if (changed.has('_remoteStream' as keyof RtcCall) && this._remoteStream) this.playRemote()
     if (changed.has('muted') || changed.has('cameraOff')) this.applyLocalMedia()
+    if (changed.has('_state' as keyof RtcCall) && this._state === 'idle') this._menuOpen = false
     if (changed.has('_state' as keyof RtcCall) || changed.has('ringtone')) {
       if (this._state === 'ringing' && this.ringtone) this.ring.start()
       else this.ring.stop()
