@@ -239,26 +239,33 @@ t.test('missed calls are listed until cleared; Call back calls', async (t) => {
   const missed = await waitForRtcEvent(bob.page, 'rtc-missed')
   t.same(missed.detail, { callId, from: 'alice-mc', reason: 'cancelled' })
 
-  // Bob's stream is down (the network refuses it) while alice calls and gives up again: the server holds
-  // the call for him, and he learns of it when he is back (`missedCall`, or the held ring and its end).
-  // Bob switches to long-poll (his SSE stream closes) and his first poll is held in the browser.
+  // Dave is away: his first poll answers (he is registered), later ones are held in his browser, so the
+  // call rings nowhere; the server collapses the ended call into one `missedCall` he gets when he is back.
+  const dave = await openPeer(t, browser, `${url}/`, 'dave')
   const held: Route[] = []
   let holding: () => void
   const firstHeld = new Promise<void>((resolve) => (holding = resolve))
-  const polls = (u: URL) => u.pathname.endsWith('/v1/poll')
-  await bob.page.route(polls, (route) => {
+  let polls = 0
+  const isPoll = (u: URL) => u.pathname.endsWith('/v1/poll')
+  await dave.page.route(isPoll, (route) => {
+    if (++polls === 1) return void route.continue()
     held.push(route)
     holding()
   })
-  await el(bob.page).evaluate((e: any) => (e.transport = 'poll'))
+  await register(dave.page, 'dave-mc', 'poll')
   await firstHeld
-  const second = await el(alice.page).evaluate((e: any) => e.call('bob-mc'))
+  const away = await el(alice.page).evaluate((e: any) => e.call('dave-mc'))
   await el(alice.page).evaluate((e: any) => e.hangUp())
-  await bob.page.unroute(polls)
-  // (unroute may already have let the held ones go)
-  for (const route of held) await route.continue().catch(() => {})
-  const missedWhileAway = await waitForRtcEvent(bob.page, 'rtc-missed', { after: 1 })
-  t.same(missedWhileAway.detail, { callId: second, from: 'alice-mc', reason: 'cancelled' }, 'the call made while bob was away is listed too')
+  await dave.page.unroute(isPoll)
+  for (const route of held) await route.continue().catch(() => {}) // (unroute may have let them go already)
+  const missedWhileAway = await waitForRtcEvent(dave.page, 'rtc-missed')
+  t.same(missedWhileAway.detail, { callId: away, from: 'alice-mc', reason: 'cancelled' }, 'dave learns who tried while he was away')
+  t.same(await rtcEvents(dave.page, 'rtc-incoming'), [], 'from the server’s missedCall: it never rang')
+  t.equal(await dave.page.locator('rtc-call [part~="missed-item"]').count(), 1, 'and it is listed')
+  const second = await el(alice.page).evaluate((e: any) => e.call('bob-mc'))
+  await waitForRtcEvent(bob.page, 'rtc-incoming', { after: 1 })
+  await el(alice.page).evaluate((e: any) => e.hangUp())
+  await waitForRtcEvent(bob.page, 'rtc-missed', { after: 1 })
 
   t.same((await el(bob.page).evaluate((e: any) => e.missedCalls)).map((m: any) => [m.from, m.callId]), [['alice-mc', second], ['alice-mc', callId]], 'newest first')
   const items = bob.page.locator('rtc-call').locator('[part~="missed-item"]')
@@ -344,7 +351,8 @@ t.test('ringtone: a Web Audio tone while it rings, silent after', async (t) => {
   await waitForRtcEvent(bob.page, 'rtc-incoming')
   await bob.page.waitForFunction(() => (window as any).__audio.length === 1)
   t.not(await bob.page.evaluate(() => (window as any).__audio[0].state), 'closed', 'it rings')
-  await bob.page.getByRole('button', { name: 'Reject', exact: true }).click()
+  // The caller gives up (not a reject: a rejected caller may not call again at once).
+  await el(alice.page).evaluate((e: any) => e.hangUp())
   await bob.page.waitForFunction(() => (window as any).__audio[0].state === 'closed')
   t.pass('the tone stops with the ringing')
   await el(bob.page).evaluate((e: any) => (e.ringtone = false))
