@@ -159,7 +159,7 @@ export class RtcCall extends LitElement {
    * Built-in language of every text: `en` (default) or `de` (`de-AT` etc. too). Empty: the nearest
    * ancestor's `lang` (the page's), else English.
    */
-  @property({ reflect: true }) override lang = ''
+  @property() override lang = ''
   /** Microphone muted (the peer hears silence and sees the muted icon). Kept across calls. */
   @property({ type: Boolean }) muted = false
   /** Camera off (the peer sees "camera off" with your name). Kept across calls. */
