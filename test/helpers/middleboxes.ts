@@ -49,7 +49,11 @@ async function startProcess(
   child.stderr!.on('data', (chunk) => (output += chunk))
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   // If the test process dies, do not leave the middlebox running.
-  const onExit = () => child.kill('SIGKILL')
+  // (An 'exit' handler runs synchronously: kill by PID and remove the folder with rmSync.)
+  const onExit = () => {
+    child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
   process.once('exit', onExit)
   let stopped = false
   const stop = async () => {

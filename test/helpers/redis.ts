@@ -12,6 +12,17 @@ export interface RedisServer {
   stop(keepData?: boolean): Promise<void>
 }
 
+/**
+ * What this process started, cleaned up when it exits however it ends: an 'exit' handler runs
+ * synchronously (a promise's .then would never run), so it kills by PID and removes with rmSync.
+ */
+const running = new Set<ChildProcess>()
+const createdDirs = new Set<string>()
+process.once('exit', () => {
+  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  for (const dir of createdDirs) rmSync(dir, { recursive: true, force: true })
+})
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer()
@@ -42,12 +53,14 @@ export async function startRedis(options: { port?: number; dir?: string; durable
 async function startRedisOnce(options: { port?: number; dir?: string; durable?: boolean }): Promise<RedisServer & { dir: string }> {
   const chosen = options.port ?? (await freePort())
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sigpost-redis-'))
+  createdDirs.add(dir)
   const log = join(dir, 'redis.log')
   const persistence = options.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
   const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--logfile', log, '--loglevel', 'warning'], { stdio: 'ignore' })
   // The test process may end while it runs: the exit handler of the caller kills it by PID.
   child.unref()
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  running.add(child)
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { running.delete(child); resolve() }))
   await waitForPort(chosen, exited, () => (existsSync(log) ? readFileSync(log, 'utf8') : ''))
   return {
     url: `redis://127.0.0.1:${chosen}`,
@@ -60,7 +73,10 @@ async function startRedisOnce(options: { port?: number; dir?: string; durable?: 
         child.kill('SIGKILL')
         await exited
       }
-      if (!keepData) rmSync(dir, { recursive: true, force: true })
+      if (!keepData) {
+        rmSync(dir, { recursive: true, force: true })
+        createdDirs.delete(dir)
+      }
     },
   }
 }

@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { randomUUID } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { buildApp, type BuildOptions } from '../../server/app.js'
 import { startRedis, type RedisServer } from './redis.js'
 
@@ -9,11 +10,18 @@ import { startRedis, type RedisServer } from './redis.js'
  * SIGPOST_TEST_STORE=redis runs the same tests on the Redis store: one redis-server per test process,
  * a fresh key prefix per app (test/redis/*.test.ts set it and import the server tests).
  */
-let redis: Promise<RedisServer> | undefined
+let redis: Promise<RedisServer & { dir: string }> | undefined
+let startedRedis: (RedisServer & { dir: string }) | undefined
 function sharedRedis(): Promise<RedisServer> {
   if (!redis) {
     redis = startRedis()
-    process.once('exit', () => void redis?.then((r) => r.process.kill('SIGKILL')))
+    void redis.then((r) => (startedRedis = r), () => {})
+    // An 'exit' handler runs synchronously: a promise's .then inside it would never run.
+    process.once('exit', () => {
+      if (!startedRedis) return
+      startedRedis.process.kill('SIGKILL')
+      rmSync(startedRedis.dir, { recursive: true, force: true })
+    })
   }
   return redis
 }
