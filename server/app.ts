@@ -1,83 +1,30 @@
 /**
  * buildApp(options): the whole sigpost service as one Fastify instance, not listening. Tests inject()
- * into it or listen({ port: 0 }); main.ts listens.
+ * into it or listen({ port: 0 }); main.ts listens. A thin wrapper around the plugin (plugin.ts): this
+ * file holds what only the application can set, the Fastify server's own options.
  */
-import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type onRequestHookHandler } from 'fastify'
-import cors from '@fastify/cors'
-import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
-import fastifyStatic from '@fastify/static'
-import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Ajv } from 'ajv'
-import { Redis } from 'ioredis'
-import { authenticate, presentedToken, requestTokenHash } from './auth.js'
-import { resolveConfig, tokenInUrlOn, verifiedNames, type Config } from './config.js'
-import { ConnectionLimiter } from './edge/connections.js'
-import { DescriptorMonitor } from './edge/descriptors.js'
-import { addWebRootPolicy, registerSecurityHeaders } from './edge/headers.js'
-import { installJsonParser } from './edge/json.js'
-import { installRequestLog, loggerOptions } from './edge/logging.js'
-import { ApiError, installErrorHandlers, makeFrameworkErrors, makeClientErrorHandler, type ErrorBody, type ErrorCode } from './errors.js'
-import { Metrics } from './metrics.js'
-import calls from './routes/v1/calls.js'
-import events from './routes/v1/events.js'
-import iceServers from './routes/v1/ice-servers.js'
-import blocks from './routes/v1/blocks.js'
-import streamTickets from './routes/v1/stream-tickets.js'
-import { JwtVerifier } from './jwt.js'
-import { authenticateStream } from './stream-auth.js'
-import sessions from './routes/v1/sessions.js'
-import operations from './routes/operations.js'
-import { MemoryStore } from './store/memory.js'
-import { RedisStore } from './store/redis.js'
-import type { SessionInfo, Store } from './store/types.js'
-import { ReceiverHub } from './stream/receivers.js'
+import { resolveConfig } from './config.js'
+import { loggerOptions } from './edge/logging.js'
+import { makeFrameworkErrors, makeClientErrorHandler, type ErrorCode } from './errors.js'
+import sigpost, { type SigpostOptions } from './plugin.js'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    config: Config
-    store: Store
-    hub: ReceiverHub
-    metrics: Metrics
-    /** Open file descriptors against the process's limit (/readyz answers 503 near it). */
-    descriptors: DescriptorMonitor
-    /** onRequest hook: 401 unless the Authorization header carries a live session's token. */
-    requireSession: onRequestHookHandler
-    /** The same, also accepting ?token= when TOKEN_IN_URL allows it (the long-poll endpoint). */
-    requireSessionOrQueryToken: onRequestHookHandler
-    /** The SSE endpoint's: the header, a stream ticket (?ticket=), or ?token= when TOKEN_IN_URL allows it. */
-    requireStreamSession: onRequestHookHandler
-    /** Verified names (AUTH_JWKS_URL / AUTH_JWT_SECRET); undefined in open mode. */
-    jwt: JwtVerifier | undefined
-    /** Route rate-limit config for sends: per session, falling back to per IP. */
-    sendRateLimit: RateLimitOptions
-    /** The same for authenticated reads (directory, call state, ICE servers, streams), with its own budget. */
-    readRateLimit: RateLimitOptions
-  }
-  interface FastifyRequest {
-    /** The sender: the holder of the presented token (set by requireSession). */
-    session: SessionInfo
-    /** The presented token's hash, once computed (auth.ts requestTokenHash). */
-    tokenHash: { token: string; hash: string } | null
-  }
-}
+export type { SigpostOptions }
 
-export interface BuildOptions extends Partial<Config> {
-  /** A store other than the in-memory default. */
-  store?: Store
+export interface BuildOptions extends SigpostOptions {
   /** Pino options, or false; tests pass a stream to capture the log. */
   logger?: FastifyServerOptions['logger']
 }
 
 export async function buildApp(options: BuildOptions = {}): Promise<FastifyInstance> {
-  const { store: givenStore, logger, ...overrides } = options
+  const { logger, ...pluginOptions } = options
+  const { store: _store, serveWeb: _serveWeb, ...overrides } = pluginOptions
   const config = resolveConfig(overrides)
-  // Errors before routing are counted too; the counter exists once the store does.
-  let countError = (_code: ErrorCode): void => {}
-  const app = Fastify({
+  // Errors before routing are counted too, once the plugin has decorated the metrics.
+  const countError = (code: ErrorCode): void => app.metrics?.errors.inc({ code })
+  const app: FastifyInstance = Fastify({
     logger: loggerOptions(config, logger),
     // sigpost writes its own one line per request (edge/logging.ts, LOG_REQUESTS).
     logController: new LogController({ disableRequestLogging: true }),
@@ -85,141 +32,13 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     // connections close. A stream or long-poll is a GET received whole at once: these never cut it.
     requestTimeout: config.requestTimeoutMs,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    clientErrorHandler: makeClientErrorHandler((code) => countError(code)),
-    frameworkErrors: makeFrameworkErrors((code) => countError(code), config.logRequests !== 'none'),
+    clientErrorHandler: makeClientErrorHandler(countError),
+    frameworkErrors: makeFrameworkErrors(countError, config.logRequests !== 'none'),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
-    // Bodies are validated without type coercion ("a field of the wrong type is invalid_body"); query
-    // strings are text by nature, so they are coerced (wait=5).
-    schemaErrorFormatter: (errors, dataVar) => new Error(`${dataVar}${errors[0]?.instancePath ?? ''} ${errors[0]?.message ?? 'is invalid'}`),
   }).withTypeProvider<TypeBoxTypeProvider>()
-  configureServer(app, config)
-
-  // The API speaks JSON only: anything else is 415 unsupported_media_type, not a string body.
-  app.removeContentTypeParser('text/plain')
-  installJsonParser(app, config.jsonMaxDepth)
-
-  const ajvBody = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
-  const ajvQuery = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajvBody : ajvQuery).compile(schema))
-
-  const store = givenStore ?? (config.redisUrl ? await connectRedis(config) : new MemoryStore(config))
-  const metrics = new Metrics(store)
-  const hub = new ReceiverHub(config.heartbeatMs, metrics, app.log)
-  hub.logStreams = config.logRequests === 'all'
-  const descriptors = new DescriptorMonitor(config.fdWarnPercent, config.fdCheckIntervalMs, app.log)
-  app.decorate('config', config)
-  app.decorate('descriptors', descriptors)
-  app.decorate('store', store)
-  app.decorate('metrics', metrics)
-  app.decorate('hub', hub)
-  app.decorateRequest('session', null as unknown as SessionInfo)
-  app.decorateRequest('tokenHash', null)
-  const requireSession = (allowQuery: boolean): onRequestHookHandler => async (request) => {
-    request.session = await authenticate(store, request, allowQuery)
-  }
-  app.decorate('requireSession', requireSession(false))
-  const tokenInUrl = tokenInUrlOn(config)
-  app.decorate('requireSessionOrQueryToken', async (request: FastifyRequest) => {
-    request.session = await authenticateStream(store, request, { tickets: false, tokenInUrl })
-  })
-  app.decorate('requireStreamSession', async (request: FastifyRequest) => {
-    request.session = await authenticateStream(store, request, { tickets: true, tokenInUrl })
-  })
-  app.decorate('jwt', verifiedNames(config) ? new JwtVerifier(config, app.log) : undefined)
-  // Keyed by the token's hash, so it works before authentication and never keeps the token itself.
-  const perSession = (request: FastifyRequest) => {
-    const token = presentedToken(request, true)
-    return token ? `s:${requestTokenHash(request, token)}` : `ip:${request.ip}`
-  }
-  app.decorate('sendRateLimit', { max: config.rateSendPerWindow, timeWindow: config.rateWindowMs, keyGenerator: perSession })
-  app.decorate('readRateLimit', { max: config.rateReadPerWindow, timeWindow: config.rateWindowMs, keyGenerator: perSession })
-
-  countError = (code) => metrics.errors.inc({ code })
-  installErrorHandlers(app, countError)
-  installRequestLog(app, config.logRequests)
-  new ConnectionLimiter(config.maxConnectionsPerIp, config.trustProxy, app.log).attach(app.server)
-  app.addHook('onListen', async () => descriptors.start())
-  app.addHook('onClose', async () => descriptors.stop())
-  app.addHook('preClose', async () => hub.shutdown())
-  app.addHook('onClose', async () => store.close())
-
-  await app.register(cors, {
-    origin: config.corsOrigins.length > 0 ? config.corsOrigins : '*',
-    methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
-    exposedHeaders: ['Retry-After'],
-    maxAge: 600,
-    // An OPTIONS without the preflight headers gets the same 204, never a plain-text 400.
-    strictPreflight: false,
-  })
-  // With Redis, the counts are shared too: a limit holds across instances, wherever requests land.
-  const rateRedis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : undefined
-  if (rateRedis) {
-    rateRedis.on('error', () => {})
-    app.addHook('onClose', async () => rateRedis.disconnect())
-  }
-  await app.register(rateLimit, {
-    global: false,
-    ...(rateRedis ? { redis: rateRedis, nameSpace: `${config.redisPrefix}rl:`, skipOnError: true } : {}),
-    errorResponseBuilder: (_request, context) => {
-      const error = new ApiError('rate_limited', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s.`, {
-        'Retry-After': String(Math.ceil(context.ttl / 1000)),
-      })
-      return error as unknown as ErrorBody
-    },
-  })
-  await registerSecurityHeaders(app)
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'sigpost', version: '1', description: 'WebRTC call signalling over plain HTTP: REST to send, SSE or long-poll to receive.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
-
-  await app.register(async (v1) => {
-    await v1.register(sessions)
-    await v1.register(events)
-    await v1.register(calls)
-    await v1.register(iceServers)
-    await v1.register(streamTickets)
-    await v1.register(blocks)
-  }, { prefix: '/v1' })
-  await app.register(operations)
-
-  const webRoot = resolve(config.webRoot)
-  if (existsSync(webRoot)) {
-    await app.register(async (web) => {
-      addWebRootPolicy(web, webRoot)
-      await web.register(fastifyStatic, { root: webRoot, prefix: '/', index: 'index.html' })
-    })
-  } else {
-    app.log.warn({ webRoot: config.webRoot }, 'web assets not built (npm run build); / is not served')
-  }
+  // fastify-plugin: the standalone service keeps its decorators (store, hub, metrics...) and handlers
+  // on the root instance, as tests and main.ts expect.
+  await app.register(fp(sigpost, { name: 'sigpost' }), { serveWeb: true, ...pluginOptions } as SigpostOptions & { logLevel?: never })
   return app
-}
-
-async function connectRedis(config: Config): Promise<Store> {
-  const store = new RedisStore(config)
-  try {
-    await store.ready()
-  } catch (error) {
-    await store.close()
-    throw new Error(`cannot reach Redis at REDIS_URL: ${(error as Error).message}`)
-  }
-  return store
-}
-
-/**
- * Time-outs that Fastify's options do not reach: the header time-out, and how often Node looks for
- * requests past their time-outs (30 s by default: a 30 s request time-out would then fire anywhere
- * between 30 and 60 s). Set on the server object, so they hold for HTTP and HTTPS alike; Node reads
- * the interval when the server starts listening.
- */
-function configureServer(app: FastifyInstance, config: Config): void {
-  const server = app.server as FastifyInstance['server'] & { headersTimeout?: number; connectionsCheckingInterval?: number }
-  if (!('headersTimeout' in server)) return
-  server.headersTimeout = config.headersTimeoutMs
-  server.connectionsCheckingInterval = config.connectionsCheckIntervalMs
 }
