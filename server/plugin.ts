@@ -12,7 +12,8 @@
  * the host's `Fastify({...})`.
  */
 import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, onRequestHookHandler } from 'fastify'
 import cors from '@fastify/cors'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
@@ -23,7 +24,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
 import { Redis } from 'ioredis'
 import { authenticate, presentedToken, requestTokenHash } from './auth.js'
-import { resolveConfig, tokenInUrlOn, verifiedNames, type Config } from './config.js'
+import { defaults, resolveConfig, tokenInUrlOn, verifiedNames, type Config } from './config.js'
 import { ConnectionLimiter } from './edge/connections.js'
 import { DescriptorMonitor } from './edge/descriptors.js'
 import { addWebRootPolicy, registerSecurityHeaders } from './edge/headers.js'
@@ -80,6 +81,10 @@ export interface SigpostOptions extends Partial<Config> {
   /** Also serve the demo page and `/rtc-call.js` from `webRoot` (default false; buildApp: true). */
   serveWeb?: boolean
 }
+
+/** This file is server/plugin.ts in the repository, dist/server/plugin.js in the package. */
+const here = dirname(fileURLToPath(import.meta.url))
+const packageRoot = here.endsWith(join('dist', 'server')) ? join(here, '..', '..') : join(here, '..')
 
 const sigpost: FastifyPluginAsync<SigpostOptions> = async (instance, options) => {
   // Fastify's own register options arrive here too: keep only sigpost's. (`logLevel` is both Fastify's,
@@ -189,7 +194,9 @@ const sigpost: FastifyPluginAsync<SigpostOptions> = async (instance, options) =>
   }, { prefix: '/v1' })
   await app.register(operations)
 
-  const webRoot = resolve(config.webRoot)
+  // A WEB_ROOT of one's own is relative to the working directory; the default one is this package's own
+  // web/dist (so `npx sigpost`, or the plugin with serveWeb, finds the bundle wherever it is installed).
+  const webRoot = config.webRoot === defaults.webRoot ? join(packageRoot, defaults.webRoot) : resolve(config.webRoot)
   if (!serveWeb) {
     // The API only.
   } else if (existsSync(webRoot)) {
