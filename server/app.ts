@@ -12,9 +12,8 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
-import { Redis } from 'ioredis'
 import { authenticate, presentedToken, redactUrl, requestTokenHash } from './auth.js'
-import { resolveConfig, type Config } from './config.js'
+import { resolveConfig, usesRedis, type Config } from './config.js'
 import { ApiError, installErrorHandlers, type ErrorBody } from './errors.js'
 import { Metrics } from './metrics.js'
 import calls from './routes/v1/calls.js'
@@ -24,6 +23,7 @@ import sessions from './routes/v1/sessions.js'
 import operations from './routes/operations.js'
 import { MemoryStore } from './store/memory.js'
 import { RedisStore } from './store/redis.js'
+import { connectRedis } from './store/redis-connection.js'
 import type { SessionInfo, Store } from './store/types.js'
 import { ReceiverHub } from './stream/receivers.js'
 
@@ -74,7 +74,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   const ajvQuery = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajvBody : ajvQuery).compile(schema))
 
-  const store = givenStore ?? (config.redisUrl ? await connectRedis(config) : new MemoryStore(config))
+  const store = givenStore ?? (usesRedis(config) ? await openRedisStore(config) : new MemoryStore(config))
   const metrics = new Metrics(store)
   const hub = new ReceiverHub(config.heartbeatMs, metrics, app.log)
   app.decorate('config', config)
@@ -105,18 +105,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   await app.register(cors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : '*',
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID', 'Idempotency-Key'],
     exposedHeaders: ['Retry-After'],
     maxAge: 600,
     // An OPTIONS without the preflight headers gets the same 204, never a plain-text 400.
     strictPreflight: false,
   })
   // With Redis, the counts are shared too: a limit holds across instances, wherever requests land.
-  const rateRedis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : undefined
-  if (rateRedis) {
-    rateRedis.on('error', () => {})
-    app.addHook('onClose', async () => rateRedis.disconnect())
-  }
+  const rateRedis = usesRedis(config) ? connectRedis(config, 'rate-limit') : undefined
+  if (rateRedis) app.addHook('onClose', async () => rateRedis.disconnect())
   await app.register(rateLimit, {
     global: false,
     ...(rateRedis ? { redis: rateRedis, nameSpace: `${config.redisPrefix}rl:`, skipOnError: true } : {}),
@@ -152,13 +149,14 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   return app
 }
 
-async function connectRedis(config: Config): Promise<Store> {
+async function openRedisStore(config: Config): Promise<Store> {
   const store = new RedisStore(config)
   try {
     await store.ready()
   } catch (error) {
     await store.close()
-    throw new Error(`cannot reach Redis at REDIS_URL: ${(error as Error).message}`)
+    const where = config.redisSentinels.length > 0 ? `the primary "${config.redisSentinelName}" through REDIS_SENTINELS` : 'REDIS_URL'
+    throw new Error(`cannot reach Redis at ${where}: ${(error as Error).message}`)
   }
   return store
 }

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
 import { ApiError } from '../errors.js'
+import { RememberedReplies } from './idempotency.js'
 import { Mailbox, type NewEvent } from './mailbox.js'
 import type { Attachment, CallInfo, EndReason, SessionInfo, Store, StoreStats, StreamListener } from './types.js'
 
@@ -34,8 +35,15 @@ export class MemoryStore implements Store {
   private readonly byToken = new Map<string, Session>()
   private readonly calls = new Map<string, Call>()
   private readonly streamCounts = { sse: 0, poll: 0 }
+  private readonly remembered: RememberedReplies
 
-  constructor(private readonly config: Config) {}
+  constructor(private readonly config: Config) {
+    this.remembered = new RememberedReplies(config.idempotencyTtlMs)
+  }
+
+  withIdempotencyKey(scope: string): Store {
+    return this.remembered.view(this, scope)
+  }
 
   async createSession(name: string, tokenHash: string): Promise<SessionInfo> {
     if (this.sessions.has(name)) throw new ApiError('name_taken', `The name "${name}" is held by someone else; pick another.`)
