@@ -57,3 +57,15 @@ export function connectRedis(config: Config, role: ConnectionRole): Redis {
   connection.on('error', () => {})
   return connection
 }
+
+/** Resolves once the connection is ready (a start-up check, so a wrong address fails loudly). */
+export function untilReady(connection: Redis, timeoutMs = 5000): Promise<void> {
+  if (connection.status === 'ready') return Promise.resolve()
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs)
+    connection.once('ready', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}

@@ -15,7 +15,7 @@ import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { ApiError, type ErrorCode } from '../errors.js'
 import type { EventType } from '../schemas/events.js'
-import { connectRedis } from './redis-connection.js'
+import { connectRedis, untilReady } from './redis-connection.js'
 import { SCRIPTS, type ScriptName } from './redis-scripts.js'
 import type { Attachment, CallInfo, EndReason, SessionInfo, Store, StoreStats, StoredEvent, StreamListener } from './types.js'
 
@@ -63,6 +63,7 @@ export class RedisStore implements Store {
   private readonly commands = {} as Record<ScriptName, ScriptRunner>
   /** Set on the view that withIdempotencyKey returns: the record of that request's reply. */
   private idempotencyRecord = ''
+  private readonly instanceId = randomUUID()
   private readonly local = new Map<string, Set<LocalStream>>()
   private readonly streamCounts = { sse: 0, poll: 0 }
   private readonly timer: NodeJS.Timeout
@@ -93,13 +94,7 @@ export class RedisStore implements Store {
 
   /** Resolves once both connections are ready (a start-up check, so a wrong REDIS_URL fails loudly). */
   async ready(timeoutMs = 5000): Promise<void> {
-    await Promise.all([this.redis, this.subscriber].map((connection) => connection.status === 'ready' ? undefined : new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs)
-      connection.once('ready', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-    })))
+    await Promise.all([untilReady(this.redis, timeoutMs), untilReady(this.subscriber, timeoutMs)])
   }
 
   async createSession(name: string, tokenHash: string): Promise<SessionInfo> {
@@ -142,6 +137,7 @@ export class RedisStore implements Store {
       read: async () => {
         const entries = (await this.run('read', name, stream.id, cursor, 512)) as Array<[string, string[]]> | null
         if (!entries) return []
+        if (entries.length > 0) await this.replicated()
         return entries.map(([id, fields]): StoredEvent => ({ id: id.slice(2), event: fields[1] as EventType, json: fields[3] }))
       },
       sent: (id: string) => {
@@ -241,6 +237,23 @@ export class RedisStore implements Store {
     }
     this.redis.disconnect()
     this.subscriber.disconnect()
+  }
+
+  /**
+   * With redisMinReplicas, a stream writes out only events that replicas hold: the events read may have
+   * been stored by another instance's connection, which this connection's WAIT does not cover, so a
+   * small write of its own comes first (WAIT counts replicas that have everything up to this
+   * connection's last write). A failover can then never take back an event a client has already seen.
+   * Throws store_unavailable when they do not confirm in time; the stream reads again on its next wake.
+   */
+  private async replicated(): Promise<void> {
+    const replicas = this.config.redisMinReplicas
+    if (replicas === 0) return
+    const [, confirmed] = await this.call(() => Promise.all([
+      this.redis.set(`${this.config.redisPrefix}fence:${this.instanceId}`, '1', 'PX', 60_000),
+      this.redis.wait(replicas, this.config.redisWaitTimeoutMs),
+    ]))
+    if (confirmed < replicas) throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
   }
 
   private limits(): [number, number] {
