@@ -137,7 +137,15 @@ export class RedisStore implements Store {
       read: async () => {
         const entries = (await this.run('read', name, stream.id, cursor, 512)) as Array<[string, string[]]> | null
         if (!entries) return []
-        if (entries.length > 0) await this.replicated()
+        if (entries.length > 0) {
+          try {
+            await this.replicated()
+          } catch (error) {
+            // Nothing else may wake this stream (the events are already stored): look again shortly.
+            setTimeout(() => listener.wake(), 500).unref()
+            throw error
+          }
+        }
         return entries.map(([id, fields]): StoredEvent => ({ id: id.slice(2), event: fields[1] as EventType, json: fields[3] }))
       },
       sent: (id: string) => {
@@ -200,9 +208,11 @@ export class RedisStore implements Store {
    */
   async ping(): Promise<void> {
     if (this.subscriber.status !== 'ready') throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
-    const role = (await this.call(() => this.redis.call('ROLE'))) as [string, number, unknown[]]
-    const replicas = Array.isArray(role[2]) ? role[2].length : 0
-    if (role[0] !== 'master' || replicas < this.config.redisMinReplicas) {
+    const info = await this.call(() => this.redis.info('replication'))
+    // slave0:ip=...,port=...,state=online,offset=...,lag=0 — lag: seconds since its last ack (sent every
+    // second), so a replica that stopped confirming stops counting within a few seconds.
+    const replicas = [...info.matchAll(/^slave\d+:.*\bstate=online\b.*\blag=(\d+)/gm)].filter((m) => Number(m[1]) <= 2).length
+    if (!/^role:master\b/m.test(info) || replicas < this.config.redisMinReplicas) {
       throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
     }
   }

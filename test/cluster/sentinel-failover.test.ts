@@ -7,7 +7,9 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { startSentinelCluster, type Instance } from '../helpers/instances.js'
-import { answer, candidate, offer, openStream, peer, request, type Peer, type Res, type SseClient, type SseEvent } from '../helpers/client.js'
+import { startSentinelGroup } from '../helpers/sentinel.js'
+import { startServer } from '../helpers/server.js'
+import { answer, candidate, offer, openStream, peer, register, request, type Peer, type Res, type SseClient, type SseEvent } from '../helpers/client.js'
 
 async function registerAt(instance: Instance, name: string): Promise<Peer> {
   const res = await request(instance.url, 'POST', '/v1/sessions', { body: { name } })
@@ -178,4 +180,31 @@ t.test('ring time-out and grace expiry due during the failover fire once, on the
   t.match(await nextEvent(daveIn), { event: 'incomingCall', data: { callId: erinCall, from: 'erin' } }, 'dave: no second peer_gone')
   t.same([...new Set(statuses)].filter((s) => s >= 500 && s !== 503), [], 'no 5xx other than 503')
   for (const stream of [aliceIn, bobIn, daveIn, erinIn]) stream.close()
+})
+
+t.test('a replica that stops confirming: 503 with Retry-After, /readyz says so, the retry relays once', async (t) => {
+  const group = await startSentinelGroup(t)
+  const { url } = await startServer(t, {
+    redisSentinels: group.sentinels.split(','), redisSentinelName: group.name, redisMinReplicas: 1,
+    redisWaitTimeoutMs: 200, redisPrefix: `w-${randomUUID()}:`,
+  })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const bobIn = await openStream(url, bob)
+  const callId = (await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).body.callId
+  t.equal((await nextEvent(bobIn)).event, 'incomingCall')
+  const primary = await group.primaryPort()
+  const replica = [...group.servers.values()].find((server) => server.port !== primary)!
+  replica.process.kill('SIGSTOP')
+  const send = () => request(url, 'POST', `/v1/calls/${callId}/candidates`, { token: alice.token, body: { candidate: candidate(1) }, headers: { 'idempotency-key': 'c1' } })
+  const refused = await send()
+  t.same([refused.status, refused.body.error], [503, 'store_unavailable'], 'not acknowledged: the replica did not confirm')
+  t.match(refused.headers.get('retry-after'), /^\d+$/)
+  await waitFor(async () => (await request(url, 'GET', '/readyz')).status === 503)
+  replica.process.kill('SIGCONT')
+  await waitFor(async () => (await request(url, 'GET', '/readyz')).status === 200)
+  t.equal((await send()).status, 202, 'the retry with the same key is acknowledged')
+  t.equal((await alice.post(`/v1/calls/${callId}/candidates`, { candidate: candidate(2) })).status, 202)
+  t.same([(await nextEvent(bobIn)).data.candidate, (await nextEvent(bobIn)).data.candidate], [candidate(1), candidate(2)], 'candidate 1 once, then candidate 2')
+  bobIn.close()
 })
