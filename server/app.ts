@@ -23,7 +23,7 @@ import sessions from './routes/v1/sessions.js'
 import operations from './routes/operations.js'
 import { MemoryStore } from './store/memory.js'
 import { RedisStore } from './store/redis.js'
-import { connectRedis, untilReady } from './store/redis-connection.js'
+import { closeRedis, connectRedis, untilReady } from './store/redis-connection.js'
 import type { SessionInfo, Store } from './store/types.js'
 import { ReceiverHub } from './stream/receivers.js'
 
@@ -114,7 +114,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   // With Redis, the counts are shared too: a limit holds across instances, wherever requests land.
   const rateRedis = usesRedis(config) ? connectRedis(config, 'rate-limit') : undefined
   if (rateRedis) {
-    app.addHook('onClose', async () => rateRedis.disconnect())
+    app.addHook('onClose', async () => closeRedis(rateRedis))
     // Until it is connected the limiter would let every request through (skipOnError).
     await untilReady(rateRedis).catch(() => {})
   }

@@ -4,8 +4,13 @@
  *
  * With REDIS_SENTINELS, ioredis asks the Sentinels for the current primary of REDIS_SENTINEL_NAME, checks
  * that the server it reached really is a primary (a demoted one is refused and the Sentinels asked
- * again), and after a failover reconnects to the promoted replica: the Sentinels' `+switch-master` is
- * followed at once (failoverDetector), not only when the old connection breaks.
+ * again), and after a failover reconnects to the promoted replica.
+ *
+ * ioredis's `failoverDetector` is left off: a `+switch-master` that arrives while the client is still
+ * reconnecting (the old primary died first, as it does on kill -9) aborts that attempt and ends the client
+ * for good (ioredis 5.x, SentinelConnector.connect after AbstractConnector.disconnect). A partitioned
+ * primary is left by REDIS_COMMAND_TIMEOUT_MS and `min-replicas-to-write` instead (README). And should any
+ * path end a connection that sigpost did not close, it is started again.
  */
 import { Redis, type RedisOptions } from 'ioredis'
 import type { Config } from '../config.js'
@@ -46,7 +51,7 @@ export function connectRedis(config: Config, role: ConnectionRole): Redis {
       name: config.redisSentinelName,
       role: 'master',
       ...(config.redisSentinelPassword ? { sentinelPassword: config.redisSentinelPassword } : {}),
-      failoverDetector: true,
+      failoverDetector: false,
       sentinelRetryStrategy: (attempt: number) => Math.min(attempt * 100, 1000),
       sentinelCommandTimeout: Math.max(500, Math.min(config.redisCommandTimeoutMs, 2000)),
     })
@@ -55,7 +60,21 @@ export function connectRedis(config: Config, role: ConnectionRole): Redis {
   }
   // Connection errors surface as failed requests (503); ioredis reconnects by itself.
   connection.on('error', () => {})
+  connection.on('end', () => {
+    if (closed.has(connection)) return
+    setTimeout(() => {
+      if (!closed.has(connection) && connection.status === 'end') connection.connect().catch(() => {})
+    }, 1000).unref()
+  })
   return connection
+}
+
+const closed = new WeakSet<Redis>()
+
+/** Closes a connection for good (one that connectRedis would otherwise start again). */
+export function closeRedis(connection: Redis): void {
+  closed.add(connection)
+  connection.disconnect()
 }
 
 /** Resolves once the connection is ready (a start-up check, so a wrong address fails loudly). */

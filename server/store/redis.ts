@@ -15,7 +15,7 @@ import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { ApiError, type ErrorCode } from '../errors.js'
 import type { EventType } from '../schemas/events.js'
-import { connectRedis, untilReady } from './redis-connection.js'
+import { closeRedis, connectRedis, untilReady } from './redis-connection.js'
 import { SCRIPTS, type ScriptName } from './redis-scripts.js'
 import type { Attachment, CallInfo, EndReason, SessionInfo, Store, StoreStats, StoredEvent, StreamListener } from './types.js'
 
@@ -245,8 +245,8 @@ export class RedisStore implements Store {
         stream.listener.close('ended')
       }
     }
-    this.redis.disconnect()
-    this.subscriber.disconnect()
+    closeRedis(this.redis)
+    closeRedis(this.subscriber)
   }
 
   /**
