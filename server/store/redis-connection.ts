@@ -8,8 +8,9 @@
  *
  * ioredis's `failoverDetector` is left off: a `+switch-master` that arrives while the client is still
  * reconnecting (the old primary died first, as it does on kill -9) aborts that attempt and ends the client
- * for good (ioredis 5.x, SentinelConnector.connect after AbstractConnector.disconnect). A partitioned
- * primary is left by REDIS_COMMAND_TIMEOUT_MS and `min-replicas-to-write` instead (README). And should any
+ * for good (ioredis 5.x, SentinelConnector.connect after AbstractConnector.disconnect). A primary cut
+ * off rather than killed is left once it answers READONLY (demoted) or its connection breaks; until then
+ * REDIS_COMMAND_TIMEOUT_MS bounds each request and `min-replicas-to-write` its writes (README). And should any
  * path end a connection that sigpost did not close, it is started again.
  */
 import { Redis, type RedisOptions } from 'ioredis'
@@ -40,6 +41,9 @@ export function connectRedis(config: Config, role: ConnectionRole): Redis {
     commandTimeout: role === 'subscriber' ? undefined : config.redisCommandTimeoutMs,
     connectTimeout: Math.max(1_000, config.redisCommandTimeoutMs),
     retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
+    // A primary demoted by a failover while this connection stayed open answers writes with READONLY:
+    // reconnect, which in Sentinel mode asks the Sentinels for the current primary (the command fails: 503).
+    reconnectOnError: (error: Error) => (/^READONLY/.test(error.message) ? 1 : false),
     lazyConnect: false,
   }
   if (config.redisPassword) options.password = config.redisPassword
