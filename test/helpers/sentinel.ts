@@ -55,9 +55,16 @@ export async function startSentinelGroup(t: Teardown | undefined, options: { dow
   }
   t?.teardown(stop)
   // A test process may end without teardown (a crash): kill by PID on exit.
+  // (The shared group of SIGPOST_TEST_STORE=sentinel is stopped only this way: its dirs go too.)
   process.once('exit', () => {
-    for (const server of servers.values()) server.process.kill('SIGKILL')
-    for (const sentinel of sentinels) sentinel.process.kill('SIGKILL')
+    for (const server of servers.values()) {
+      server.process.kill('SIGKILL')
+      rmSync(server.dir, { recursive: true, force: true })
+    }
+    for (const sentinel of sentinels) {
+      sentinel.process.kill('SIGKILL')
+      rmSync(sentinel.dir, { recursive: true, force: true })
+    }
   })
 
   const primary = await startRedis({ args: SERVER_ARGS })
