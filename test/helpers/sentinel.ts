@@ -128,7 +128,12 @@ export async function startSentinelGroup(t: Teardown | undefined, options: { dow
       return { port, promoted }
     },
     async rejoin(port: number) {
-      const current = await primaryPort()
+      // The sentinel asked may not have heard of the promotion yet: ask until it names another server.
+      let current = await primaryPort()
+      while (current === port) {
+        await new Promise((resolve) => setTimeout(resolve, 50))
+        current = await primaryPort()
+      }
       const server = await startRedis({ port, args: [...SERVER_ARGS, '--replicaof', '127.0.0.1', String(current)] })
       servers.set(port, server)
       const client = new Redis(current, '127.0.0.1')
