@@ -277,13 +277,13 @@ const candidateBodies = (shapes: Array<{ count: number; bytes: number }>) =>
   shapes.map(({ count, bytes }) => JSON.stringify({ candidates: Array.from({ length: count }, () => candidate(bytes)) }))
 
 /**
- * Posts the first of `bodies` again and again until `done()` or `until`: a 413 or 400 moves on to the next
+ * Posts the first of `bodies` again and again until `done(bytes accepted so far)` or `until`: a 413 or 400 moves on to the next
  * (smaller) body, a full mailbox waits a moment (`retryFull`) or ends it, any other refusal (a limit, a
  * rate, an ended call) ends it.
  */
 async function sendLargest(
   client: Client, path: string, bodies: string[], until: number, tally: Tally,
-  options: { done?: (accepted: number) => boolean; retryFull?: boolean } = {},
+  options: { done?: (acceptedBytes: number) => boolean; retryFull?: boolean } = {},
 ): Promise<void> {
   const { done = () => false, retryFull = true } = options
   let shape = 0
@@ -291,7 +291,7 @@ async function sendLargest(
   while (shape < bodies.length && !done(accepted) && Date.now() < until) {
     const reply = await client.post(path, bodies[shape])
     tally.add(reply, bodies[shape].length)
-    if (reply.status >= 200 && reply.status < 300) accepted++
+    if (reply.status >= 200 && reply.status < 300) accepted += bodies[shape].length
     else if (reply.status === 413 || reply.status === 400) shape++
     else if (reply.code === 'mailbox_full' && retryFull) await sleep(100)
     else return
@@ -393,7 +393,7 @@ const replay: Attack = {
 
 const fedVictims: Attack = {
   name: '2. Forty fed victims',
-  figure: 'RSS peak − idle while 40 strangers each ring a victim and trickle large candidates for 6 s (20 victims read, 20 do not); what one reading victim receives',
+  figure: 'RSS peak − idle while 40 strangers each ring a victim and trickle large candidates, 15 MB each or until refused (at most 15 s; 20 victims read, 20 do not); what one reading victim receives',
   goal: '≤ 128 MiB in all',
   async run(start) {
     const target = await start()
@@ -404,34 +404,41 @@ const fedVictims: Attack = {
     const peak = new RssPeak(target.pid)
     const bodies = candidateBodies(BYTE_SHAPES)
     const tally = new Tally()
+    // 15 MB each: what the old replay window (256 events of up to 60 KB) could hold per victim.
     const began = Date.now()
-    const until = began + 6000
     await Promise.all(strangers.map(async (stranger, i) => {
       const callId = await placeCall(stranger, `victim-${i}`, tally).catch(() => undefined)
-      if (callId) await sendLargest(stranger, `/v1/calls/${callId}/candidates`, bodies, until, tally)
+      if (callId) await sendLargest(stranger, `/v1/calls/${callId}/candidates`, bodies, began + 15_000, tally, { done: (bytes) => bytes >= 15e6 })
     }))
+    const sending = Date.now() - began
     await sleep(1000)
     const top = peak.stop()
     const reader = victims[0].stream
     for (const v of victims) v.stream.close()
-    return `+${MiB(top - idle)} peak; strangers: ${MB(tally.acceptedBytes)} accepted in ${seconds(until - began)} (${tally}); `
+    return `+${MiB(top - idle)} peak; strangers: ${MB(tally.acceptedBytes)} accepted in ${seconds(sending)} (${tally}); `
       + `a reading victim got ${reader.count('iceCandidate')} iceCandidate (${MB(reader.bytes)})`
   },
 }
 
 const slowConnections: Attack = {
   name: '3. Connection exhaustion',
-  figure: '3,000 slow connections from 127.0.0.2 (a partial header, a byte every 2 s, 15 s); an honest client from 127.0.0.1 registers two names and completes a call meanwhile',
+  figure: '3,000 slow connections from 127.0.0.2 (a partial header, a byte every 2 s, for 20 s); an honest client from 127.0.0.1 registers two names and completes a call meanwhile',
   goal: 'honest call completes; most attacker connections refused (MAX_CONNECTIONS_PER_IP 1024)',
   async run(start) {
     const target = await start()
     const sockets: Array<{ socket: net.Socket; closed: boolean }> = []
-    const began = Date.now()
+    // What the server answered on them, if anything ("HTTP/1.1 429 Too Many Requests" ×1976).
+    const answers = new Map<string, number>()
     const open = async () => {
       const entry = { socket: net.connect({ host: target.host, port: target.port, localAddress: ATTACKER }), closed: false }
       sockets.push(entry)
       entry.socket.on('error', () => {})
       entry.socket.on('close', () => (entry.closed = true))
+      // Read what comes (so a close is seen), counting the status lines.
+      entry.socket.setEncoding('utf8').on('data', (chunk: string) => {
+        const line = /^HTTP\/1\.1 (\d+)/.exec(chunk)?.[1]
+        if (line) answers.set(line, (answers.get(line) ?? 0) + 1)
+      })
       await new Promise<void>((resolve) => {
         entry.socket.once('connect', () => {
           entry.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${target.host}\r\nX-Slow: `)
@@ -444,6 +451,7 @@ const slowConnections: Attack = {
     await Promise.all(Array.from({ length: 100 }, async () => {
       while (sockets.length < 3000) await open()
     }))
+    const opened = Date.now()
     const trickle = setInterval(() => sockets.forEach((s) => !s.closed && s.socket.write('a')), 2000)
     await sleep(1000)
     const heldEarly = sockets.filter((s) => !s.closed).length
@@ -459,11 +467,13 @@ const slowConnections: Attack = {
     } catch (error) {
       honest = `FAILED (${(error as Error).message})`
     }
-    await sleep(Math.max(0, began + 15_000 - Date.now()))
+    // A 10 s header time-out checked every 5 s has closed every one of them by now.
+    await sleep(Math.max(0, opened + 20_000 - Date.now()))
     clearInterval(trickle)
     const heldLate = sockets.filter((s) => !s.closed).length
     for (const s of sockets) s.socket.destroy()
-    return `${heldEarly} of 3000 held after opening (${3000 - heldEarly} refused); honest register ×2 + call: ${honest}; still open after 15 s: ${heldLate}`
+    const answered = [...answers].map(([status, n]) => `${status} ×${n}`).join(', ') || 'none'
+    return `${heldEarly} of 3000 held after opening; honest register ×2 + call: ${honest}; still open 20 s after opening: ${heldLate}; answers on them: ${answered}`
   },
 }
 
