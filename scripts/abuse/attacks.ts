@@ -277,9 +277,9 @@ const candidateBodies = (shapes: Array<{ count: number; bytes: number }>) =>
   shapes.map(({ count, bytes }) => JSON.stringify({ candidates: Array.from({ length: count }, () => candidate(bytes)) }))
 
 /**
- * Posts the first of `bodies` again and again until `done(bytes accepted so far)` or `until`: a 413 or 400 moves on to the next
- * (smaller) body, a full mailbox waits a moment (`retryFull`) or ends it, any other refusal (a limit, a
- * rate, an ended call) ends it.
+ * Posts the first of `bodies` again and again until `done(bytes accepted so far)` or `until`: a 413, 400 or
+ * candidate_limit moves on to the next (smaller) body, a full mailbox waits a moment (`retryFull`) or ends
+ * it, any other refusal (a rate, an ended call) ends it.
  */
 async function sendLargest(
   client: Client, path: string, bodies: string[], until: number, tally: Tally,
@@ -292,7 +292,7 @@ async function sendLargest(
     const reply = await client.post(path, bodies[shape])
     tally.add(reply, bodies[shape].length)
     if (reply.status >= 200 && reply.status < 300) accepted += bodies[shape].length
-    else if (reply.status === 413 || reply.status === 400) shape++
+    else if (reply.status === 413 || reply.status === 400 || reply.code === 'candidate_limit') shape++
     else if (reply.code === 'mailbox_full' && retryFull) await sleep(100)
     else return
   }
@@ -300,8 +300,8 @@ async function sendLargest(
 
 /**
  * Posts each of `bodies` (largest first) as often as the server takes it (at most 50 times), moving on to
- * the next on a 413, 400 or full mailbox: what fills a mailbox that nobody reads to the brim. Any other
- * refusal (a limit, a rate, an ended call) ends it.
+ * the next on a 413, 400, full mailbox or candidate_limit: what fills a mailbox that nobody reads to the
+ * brim. Any other refusal (a rate, an ended call) ends it.
  */
 async function fillUp(client: Client, path: string, bodies: string[], tally: Tally): Promise<void> {
   for (const body of bodies) {
@@ -309,22 +309,22 @@ async function fillUp(client: Client, path: string, bodies: string[], tally: Tal
       const reply = await client.post(path, body)
       tally.add(reply)
       if (reply.status >= 200 && reply.status < 300) continue
-      if (reply.status === 413 || reply.status === 400 || reply.code === 'mailbox_full') break
+      if (reply.status === 413 || reply.status === 400 || reply.code === 'mailbox_full' || reply.code === 'candidate_limit') break
       return
     }
   }
 }
 
 /**
- * Calls `to` with the largest offer the server takes (a 413, 400 or full mailbox: the next smaller one);
- * the call id, or throws with the last refusal.
+ * Calls `to` with the largest offer the server takes, trying `lengths` in turn (a 413, 400 or full mailbox:
+ * the next smaller one); the call id and the sdp length taken, or throws with the last refusal.
  */
-async function placeCall(caller: Client, to: string, tally?: Tally): Promise<string> {
+async function placeCall(caller: Client, to: string, tally?: Tally, lengths = SDP_LENGTHS): Promise<{ callId: string; sdpLength: number }> {
   let last: Reply | undefined
-  for (const length of SDP_LENGTHS) {
-    last = await caller.post('/v1/calls', { to, sdpOffer: offer(length) })
+  for (const sdpLength of lengths) {
+    last = await caller.post('/v1/calls', { to, sdpOffer: offer(sdpLength) })
     tally?.add(last)
-    if (last.status === 201) return (last.data as { callId: string }).callId
+    if (last.status === 201) return { callId: (last.data as { callId: string }).callId, sdpLength }
     if (last.status !== 413 && last.status !== 400 && last.code !== 'mailbox_full') break
   }
   throw new Error(answer(last!))
@@ -335,16 +335,18 @@ async function callSetUp(caller: Party, callee: Party): Promise<number> {
   const started = performance.now()
   const incoming = callee.stream.waitFor<{ from: string }>('incomingCall', (d) => d.from === caller.client.name)
   const placed = await caller.client.post('/v1/calls', { to: callee.client.name, sdpOffer: offer(200) })
-  if (placed.status !== 201) throw new Error(`call: ${placed.status} ${placed.code}`)
+  if (placed.status !== 201) throw new Error(`call: ${answer(placed)}`)
   const { callId } = placed.data as { callId: string }
-  await incoming
-  const answered = caller.stream.waitFor<{ callId: string }>('callResponse', (d) => d.callId === callId)
-  const accepted = await callee.client.post(`/v1/calls/${callId}/accept`, { sdpAnswer: { type: 'answer', sdp: 'v=0\r\n' } })
-  if (accepted.status !== 200) throw new Error(`accept: ${accepted.status} ${accepted.code}`)
-  await answered
-  const ms = performance.now() - started
-  await caller.client.request('DELETE', `/v1/calls/${callId}`)
-  return ms
+  try {
+    await incoming
+    const answered = caller.stream.waitFor<{ callId: string }>('callResponse', (d) => d.callId === callId)
+    const accepted = await callee.client.post(`/v1/calls/${callId}/accept`, { sdpAnswer: { type: 'answer', sdp: 'v=0\r\n' } })
+    if (accepted.status !== 200) throw new Error(`accept: ${answer(accepted)}`)
+    await answered
+    return performance.now() - started
+  } finally {
+    await caller.client.request('DELETE', `/v1/calls/${callId}`)
+  }
 }
 
 // ---------------------------------------------------------------- the attacks
@@ -359,7 +361,7 @@ const replay: Attack = {
     const holder = await party(target, 'holder', ATTACKER)
     const feeder = await party(target, 'feeder', ATTACKER)
     const tally = new Tally()
-    const callId = await placeCall(feeder.client, 'holder', tally)
+    const { callId } = await placeCall(feeder.client, 'holder', tally)
     tally.add(await holder.client.post(`/v1/calls/${callId}/accept`, { sdpAnswer: { type: 'answer', sdp: 'v=0\r\n' } }))
     // The holder reads everything its accomplice sends (so it is written, and held for replay), up to 15 MB:
     // renegotiation descriptions as large as the server takes, then candidates if those are refused.
@@ -407,7 +409,7 @@ const fedVictims: Attack = {
     // 15 MB each: what the old replay window (256 events of up to 60 KB) could hold per victim.
     const began = Date.now()
     await Promise.all(strangers.map(async (stranger, i) => {
-      const callId = await placeCall(stranger, `victim-${i}`, tally).catch(() => undefined)
+      const callId = await placeCall(stranger, `victim-${i}`, tally).then((call) => call.callId, () => undefined)
       if (callId) await sendLargest(stranger, `/v1/calls/${callId}/candidates`, bodies, began + 15_000, tally, { done: (bytes) => bytes >= 15e6 })
     }))
     const sending = Date.now() - began
@@ -507,7 +509,7 @@ const slowBody: Attack = {
 
 const directory: Attack = {
   name: '5. Directory amplifier',
-  figure: '2,000 names online (GRACE_MS=300000 keeps them, however long registering takes); one token hammers GET /v1/sessions?limit=500 (32 in flight, 5 s): bytes and names per 200, answers, honest call set-up p50/p99 idle (3 s) → hammered',
+  figure: '2,000 names online (GRACE_MS=300000 keeps them, however long registering takes); one token hammers GET /v1/sessions?limit=500 (32 in flight, 5 s): bytes and names per 200, answers, honest call set-up p50/p99 (one every 200 ms) idle (3 s) → hammered',
   goal: 'paged (≤ 500 names) and rate-limited; set-up latency unaffected',
   async run(start) {
     const target = await start({ GRACE_MS: '300000' })
@@ -518,10 +520,17 @@ const directory: Attack = {
     }))
     const callee = await party(target, 'honest-callee')
     const caller = await party(target, 'honest-caller')
+    // An honest pair places a call every 200 ms (well within any per-session send rate).
     const setUps = async (ms: number) => {
       const times: number[] = []
-      for (const until = Date.now() + ms; Date.now() < until;) times.push(await callSetUp(caller, callee))
-      return times
+      const failures: string[] = []
+      for (const until = Date.now() + ms; Date.now() < until;) {
+        const next = sleep(200)
+        await callSetUp(caller, callee).then((time) => times.push(time), (error: Error) => failures.push(error.message))
+        await next
+      }
+      const p = (n: number) => percentile(times, n).toFixed(0)
+      return `${p(50)}/${p(99)} ms${failures.length > 0 ? ` (${failures.length} of ${times.length + failures.length} failed: ${failures[0]})` : ''}`
     }
     const idle = await setUps(3000)
     const hammer = await new Client(target, ATTACKER).register('hammer')
@@ -544,14 +553,13 @@ const directory: Attack = {
     }))
     const busy = await setUps(5000)
     await hammering
-    const ms = (values: number[]) => `${percentile(values, 50).toFixed(0)}/${percentile(values, 99).toFixed(0)} ms`
-    return `${ok ? Math.round(okBytes / ok) : 0} B (${names} names) per 200; hammer: ${tally}; set-up p50/p99 ${ms(idle)} idle → ${ms(busy)} hammered`
+    return `${ok ? Math.round(okBytes / ok) : 0} B (${names} names) per 200; hammer: ${tally}; set-up p50/p99 ${idle} idle → ${busy} hammered`
   },
 }
 
 const mailboxDos: Attack = {
   name: '6. Mailbox denial of service',
-  figure: 'victim\'s stream down; a stranger runs call + candidates (as many as the mailbox takes) + cancel cycles (≤ 200, 6 s); then an honest caller calls',
+  figure: 'victim\'s stream down; a stranger rings it with candidates (as many as the mailbox takes) and cancels, then runs call/cancel cycles (≤ 300, 10 s); then an honest caller calls',
   goal: 'honest call gets through (missed calls collapse; a sender fills at most half)',
   async run(start) {
     const target = await start()
@@ -561,20 +569,26 @@ const mailboxDos: Attack = {
     const tally = new Tally()
     const bodies = candidateBodies(FILL_SHAPES)
     let cycles = 0
+    let placed = 0
     let firstRefusal = ''
     let refusedInARow = 0
-    for (const until = Date.now() + 6000; cycles < 200 && refusedInARow < 3 && Date.now() < until; cycles++) {
+    // Once an offer of some length was taken, larger ones are not tried again.
+    let lengths = SDP_LENGTHS
+    for (const until = Date.now() + 10_000; cycles < 300 && refusedInARow < 3 && Date.now() < until; cycles++) {
       let callId: string
       try {
-        callId = await placeCall(stranger, 'victim', tally)
+        const call = await placeCall(stranger, 'victim', tally, lengths)
+        callId = call.callId
+        lengths = SDP_LENGTHS.filter((length) => length <= call.sdpLength)
       } catch (error) {
-        firstRefusal ||= `cycle ${cycles + 1}: ${(error as Error).message}`
+        firstRefusal ||= `first refused at cycle ${cycles + 1}: ${(error as Error).message}`
         refusedInARow++
         continue
       }
+      placed++
       refusedInARow = 0
-      // Candidates while it rings, as many as the mailbox takes (down to one tiny one), then the cancel.
-      await fillUp(stranger, `/v1/calls/${callId}/candidates`, bodies, tally)
+      // The first time, candidates while it rings, as many as the mailbox takes (down to one tiny one).
+      if (placed === 1) await fillUp(stranger, `/v1/calls/${callId}/candidates`, bodies, tally)
       tally.add(await stranger.request('DELETE', `/v1/calls/${callId}`))
     }
     const honest = await new Client(target, HONEST).register('honest')
@@ -586,7 +600,7 @@ const mailboxDos: Attack = {
     const reached = await incoming
     await sleep(300)
     back.close()
-    return `stranger: ${cycles} cycles (${firstRefusal ? `first refusal at ${firstRefusal}` : 'never refused'}), sends ${tally}; `
+    return `stranger placed ${placed} calls in ${cycles} cycles (${firstRefusal || 'never refused'}), sends ${tally}; `
       + `honest call: ${answer(call)}${reached ? ', reached the victim' : ', never reached the victim'}; `
       + `victim on return: ${back.count('missedCall')} missedCall, ${back.count('incomingCall')} incomingCall`
   },
@@ -601,7 +615,7 @@ const candidateFlood: Attack = {
     const victim = await party(target, 'victim')
     const stranger = await new Client(target, ATTACKER).register('stranger')
     const tally = new Tally()
-    const callId = await placeCall(stranger, 'victim', tally)
+    const { callId } = await placeCall(stranger, 'victim', tally)
     const began = Date.now()
     const bodies = candidateBodies(COUNT_SHAPES)
     // Four requests in flight: the order of a flood's candidates does not matter to its sender.
@@ -653,7 +667,7 @@ const logs: Attack = {
     const target = await start()
     const callee = await party(target, 'callee')
     const caller = await party(target, 'caller')
-    const callId = await placeCall(caller.client, 'callee')
+    const { callId } = await placeCall(caller.client, 'callee')
     await callee.client.post(`/v1/calls/${callId}/accept`, { sdpAnswer: { type: 'answer', sdp: 'v=0\r\n' } })
     await sleep(200)
     const before = Buffer.byteLength(target.log())
