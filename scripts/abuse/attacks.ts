@@ -469,7 +469,7 @@ const slowConnections: Attack = {
     } catch (error) {
       honest = `FAILED (${(error as Error).message})`
     }
-    // A 10 s header time-out checked every 5 s has closed every one of them by now.
+    // By now a 10 s header time-out, checked every 5 s, has closed every one of them.
     await sleep(Math.max(0, opened + 20_000 - Date.now()))
     clearInterval(trickle)
     const heldLate = sockets.filter((s) => !s.closed).length
@@ -490,9 +490,9 @@ const slowBody: Attack = {
     const target = await start()
     const socket = net.connect({ host: target.host, port: target.port, localAddress: ATTACKER })
     const began = Date.now()
-    let answer = ''
+    let statusLine = ''
     socket.setEncoding('utf8')
-    socket.on('data', (chunk: string) => (answer ||= chunk.split('\r\n', 1)[0]))
+    socket.on('data', (chunk: string) => (statusLine ||= chunk.split('\r\n', 1)[0]))
     socket.on('error', () => {})
     socket.write(`POST /v1/sessions HTTP/1.1\r\nHost: ${target.host}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`)
     const trickle = setInterval(() => socket.write(' '), 5000)
@@ -502,8 +502,8 @@ const slowBody: Attack = {
     ])
     clearInterval(trickle)
     socket.destroy()
-    if (!closed) return `> ${SLOW_BODY_BOUND_MS / 1000} s (still open${answer ? `, answered "${answer}"` : ''})`
-    return `closed after ${seconds(Date.now() - began)} (${answer ? `"${answer}"` : 'no answer'})`
+    if (!closed) return `> ${SLOW_BODY_BOUND_MS / 1000} s (still open${statusLine ? `, answered "${statusLine}"` : ''})`
+    return `closed after ${seconds(Date.now() - began)} (${statusLine ? `"${statusLine}"` : 'no answer'})`
   },
 }
 
