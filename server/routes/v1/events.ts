@@ -12,13 +12,14 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/events', {
     onRequest: app.requireSessionOrQueryToken,
+    config: { rateLimit: app.readRateLimit },
     schema: {
       summary: 'Receive your events as Server-Sent Events',
       description: 'retry:, then `event: ready`, then `id:`/`event:`/`data:` per event and a heartbeat comment every heartbeatMs. '
         + 'Resume with the Last-Event-ID header or ?lastEventId=. A stream replaced by a newer one gets `event: replaced` and ends.',
       querystring: EventsQuery,
       produces: ['text/event-stream'],
-      response: errors(400, 401),
+      response: errors(400, 401, 429),
     },
   }, async (request, reply) => {
     const header = request.headers['last-event-id']
@@ -31,7 +32,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       return reply.type('text/event-stream; charset=utf-8').headers({ 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' }).send('' as never)
     }
     const after = header ?? request.query.lastEventId
-    const receiver = new SseReceiver(hub, request.session.name, request.id)
+    const receiver = new SseReceiver(hub, request.session.name, request.id, config.streamMaxUnreadBytes)
     const attachment = await attachOrLetGo(receiver, () => store.attach(request.session.name, after, 'sse', receiver))
     receiver.start(reply, attachment, config.sseRetryMs)
     return reply
@@ -39,16 +40,19 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/poll', {
     onRequest: app.requireSessionOrQueryToken,
+    config: { rateLimit: app.readRateLimit },
     schema: {
       summary: 'Long-poll for your events (for proxies that buffer streams)',
       querystring: PollQuery,
-      response: { 200: PollResponse, ...errors(400, 401) },
+      response: { 200: PollResponse, ...errors(400, 401, 429) },
     },
   }, async (request, reply) => {
     const waitS = Math.min(request.query.wait ?? config.pollDefaultWaitS, config.pollMaxWaitS)
     const receiver = new PollReceiver(hub)
     const attachment = await attachOrLetGo(receiver, () => store.attach(request.session.name, request.query.after, 'poll', receiver))
     const body = await receiver.respond(reply, attachment, waitS * 1000)
+    // A replaced poll's connection is not kept alive: the client that replaced it holds another one.
+    if (receiver.closed === 'replaced') reply.header('connection', 'close')
     // The body is built from events serialised once when stored; a JSON string is sent as it is.
     return reply.header('Cache-Control', 'no-store').type('application/json; charset=utf-8').send(body as never)
   })
