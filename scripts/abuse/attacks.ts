@@ -608,7 +608,7 @@ const mailboxDos: Attack = {
 
 const candidateFlood: Attack = {
   name: '7. Candidate flood',
-  figure: 'iceCandidate events (and MB) a stranger pushes to a reading victim while ringing (4 requests in flight, 4 s)',
+  figure: 'iceCandidate events (and MB) a stranger pushes to a reading victim while ringing (4 requests in flight, until refused or 8 s)',
   goal: '≤ 500 per call',
   async run(start) {
     const target = await start()
@@ -619,7 +619,7 @@ const candidateFlood: Attack = {
     const began = Date.now()
     const bodies = candidateBodies(COUNT_SHAPES)
     // Four requests in flight: the order of a flood's candidates does not matter to its sender.
-    await Promise.all(Array.from({ length: 4 }, () => sendLargest(stranger, `/v1/calls/${callId}/candidates`, bodies, began + 4000, tally)))
+    await Promise.all(Array.from({ length: 4 }, () => sendLargest(stranger, `/v1/calls/${callId}/candidates`, bodies, began + 8000, tally)))
     const sending = Date.now() - began
     // Let the stream catch up (until nothing new arrives for half a second, at most 5 s).
     for (let seen = -1, until = Date.now() + 5000; seen !== victim.stream.count('iceCandidate') && Date.now() < until;) {
