@@ -4,9 +4,12 @@
  * Framework-free and isomorphic: it runs in browsers and in Node 20 (which has `fetch` but no
  * `EventSource`; there `auto` simply starts with long-poll). Nothing here knows about Lit or WebRTC.
  *
- * Receiving (API.md "Receiving"): Server-Sent Events (`GET /v1/events?token=`) or long-poll
- * (`GET /v1/poll?after=<id>&wait=<s>&token=`), both driven by the same cursor (the last seen id), so the
- * client can resume after any drop and switch transports without losing or repeating an event.
+ * Receiving (API.md "Receiving"): Server-Sent Events (`GET /v1/events?ticket=`) or long-poll
+ * (`GET /v1/poll?after=<id>&wait=<s>` with `Authorization: Bearer`), both driven by the same cursor (the
+ * last seen id), so the client can resume after any drop and switch transports without losing or
+ * repeating an event. The session token never goes into a URL (API.md "Stream tickets"): each
+ * EventSource open first gets a single-use ticket (`POST /v1/stream-tickets`), since EventSource cannot
+ * set headers.
  * `auto` starts with SSE and falls back to long-poll when the stream does not deliver its `ready` within
  * `readyTimeoutMs` (5 s, as API.md promises; half the session's grace if that is shorter, so that the
  * session cannot expire before the fallback) or fails `maxSseErrors` times in a row — what a proxy that
@@ -109,6 +112,8 @@ export class SignalClient {
   private pollAbort: AbortController | undefined
   private timers = new Set<ReturnType<typeof setTimeout>>()
   private sseErrors = 0
+  /** Bumped by every EventSource open and by sseTrouble: a ticket that arrives for an abandoned open is dropped. */
+  private sseAttempt = 0
   private waiter: Waiter | undefined
   private readonly seen = new Set<string>()
   private readonly seenOrder: string[] = []
@@ -128,10 +133,20 @@ export class SignalClient {
     return this.choice
   }
 
-  /** `POST /v1/sessions`, then attaches the stream; resolves once it is ready. */
-  async register(name: string): Promise<Registration> {
+  /**
+   * `POST /v1/sessions`, then attaches the stream; resolves once it is ready. With verified names,
+   * `credentials` is the JWT from the page's backend (sent as the registration's Bearer; `name` may then be
+   * omitted: the JWT names the session), and `takeOver` ends this name's older session elsewhere.
+   */
+  async register(name?: string, options: { credentials?: string; takeOver?: boolean } = {}): Promise<Registration> {
     if (this.registration) throw new SignalError('invalid_state', `Already registered as ${this.registration.name}`)
-    const registration = await this.request<Registration>('POST', '/v1/sessions', { name }, { auth: false })
+    const body: { name?: string; takeOver?: boolean } = {}
+    if (name) body.name = name
+    if (options.takeOver) body.takeOver = true
+    const registration = await this.request<Registration>('POST', '/v1/sessions', body, {
+      auth: false,
+      bearer: options.credentials,
+    })
     this.registration = registration
     this.lastEventId = undefined
     this.seen.clear()
@@ -179,7 +194,7 @@ export class SignalClient {
     method: string,
     path: string,
     body?: unknown,
-    options: { auth?: boolean; token?: string; keepalive?: boolean } = {},
+    options: { auth?: boolean; token?: string; keepalive?: boolean; bearer?: string } = {},
   ): Promise<T> {
     const headers: Record<string, string> = {}
     if (body !== undefined) headers['content-type'] = 'application/json'
@@ -187,6 +202,8 @@ export class SignalClient {
       const token = options.token ?? this.registration?.token
       if (!token) throw new SignalError('invalid_state', 'Not registered')
       headers.authorization = `Bearer ${token}`
+    } else if (options.bearer) {
+      headers.authorization = `Bearer ${options.bearer}`
     }
     let response: Response
     try {
@@ -231,7 +248,7 @@ export class SignalClient {
     if (previous) ready.then(previous.resolve, previous.reject)
     this.sseErrors = 0
     if (this.choice === 'poll' || !this.EventSourceImpl) void this.pollLoop(generation)
-    else this.openEventSource(generation)
+    else void this.openEventSource(generation)
     return ready
   }
 
@@ -296,17 +313,38 @@ export class SignalClient {
     }
   }
 
-  private openEventSource(generation: number): void {
-    const token = this.registration!.token
-    // We reconnect ourselves (closing on every error) so that the cursor is always ours, in the URL.
-    const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { token, lastEventId: this.lastEventId }))
-    this.eventSource = source
+  /**
+   * A fresh single-use ticket for one EventSource open: the session token stays out of URLs, where
+   * proxies and access logs keep it. undefined: the request failed and sseTrouble has taken over (a
+   * server without tickets thus ends up on long-poll, which sends the token in a header).
+   */
+  private async streamTicket(generation: number, attempt: number): Promise<string | undefined> {
+    try {
+      return (await this.request<{ ticket: string }>('POST', '/v1/stream-tickets')).ticket
+    } catch (error) {
+      const e = error as SignalError
+      if (generation !== this.generation || attempt !== this.sseAttempt) return undefined
+      if (e.status === 401) this.fail(new SignalError('unauthorized', 'The session has ended on the server', 401))
+      else void this.sseTrouble(generation, 'error')
+      return undefined
+    }
+  }
+
+  private async openEventSource(generation: number): Promise<void> {
+    const attempt = ++this.sseAttempt
     let ready = false
     // Within the session's grace, or a silent stream would let the session expire before the fallback.
     const readyTimeoutMs = Math.min(this.options.readyTimeoutMs ?? 5000, this.registration!.graceMs / 2 || Infinity)
+    // The ready time-out covers getting the ticket too: a proxy that holds requests back is caught either way.
     this.later(generation, readyTimeoutMs, () => {
       if (!ready) this.sseTrouble(generation, 'timeout')
     })
+    const ticket = await this.streamTicket(generation, attempt)
+    // Timed out (and perhaps on long-poll by now), stopped or restarted while the ticket was on its way.
+    if (!ticket || generation !== this.generation || attempt !== this.sseAttempt) return
+    // We reconnect ourselves (closing on every error) so that the cursor is always ours, in the URL.
+    const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { ticket, lastEventId: this.lastEventId }))
+    this.eventSource = source
     source.addEventListener('ready', () => {
       if (generation !== this.generation) return
       ready = true
@@ -338,6 +376,7 @@ export class SignalClient {
   }
 
   private async sseTrouble(generation: number, why: 'timeout' | 'error'): Promise<void> {
+    this.sseAttempt++
     this.eventSource?.close()
     this.eventSource = undefined
     for (const timer of this.timers) clearTimeout(timer)
@@ -361,7 +400,7 @@ export class SignalClient {
       this.fail(new SignalError('network_error', 'The event stream did not become ready'))
       return
     }
-    this.later(generation, this.backoff(this.sseErrors), () => this.openEventSource(generation))
+    this.later(generation, this.backoff(this.sseErrors), () => void this.openEventSource(generation))
   }
 
   /** Status of `GET /v1/sessions` with our token, 0 when the server is unreachable. */
@@ -382,14 +421,19 @@ export class SignalClient {
       this.pollAbort = abort
       // The first poll does not wait, so that `register()` resolves as soon as the stream is attached.
       const wait = first ? 0 : (this.options.pollWaitS ?? 25)
-      const url = this.streamUrl('/v1/poll', { after: this.lastEventId, wait: String(wait), token: this.registration!.token })
+      const url = this.streamUrl('/v1/poll', { after: this.lastEventId, wait: String(wait) })
       // A poll that outlives its wait by far went into a black hole (a half-open connection): ask again.
       const watchdog = setTimeout(() => abort.abort(), (wait + 15) * 1000)
       let status = 0
       let body: { events?: SignalEvent[]; replaced?: boolean } | undefined
       let retryAfterMs = 0
       try {
-        const response = await this.fetchImpl(url, { signal: abort.signal, cache: 'no-store' })
+        // The token in a header, never in the URL (API.md "Stream tickets").
+        const response = await this.fetchImpl(url, {
+          signal: abort.signal,
+          cache: 'no-store',
+          headers: { authorization: `Bearer ${this.registration!.token}` },
+        })
         status = response.status
         retryAfterMs = Number(response.headers.get('retry-after') ?? 0) * 1000
         body = response.ok ? await response.json() : undefined

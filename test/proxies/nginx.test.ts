@@ -80,7 +80,9 @@ t.test('nginx with a plain proxy_pass: SSE streams through it and the call runs 
   t.equal(await transportInUse(bob.page), 'sse', 'bob too')
 
   const log = nginx.accessLog()
+  // nginx logs a request when it ends: the elements' streams are still open, the probe's has ended.
   t.match(log, /"GET \/v1\/events\?token=/, 'the streams went through nginx')
+  t.match(log, /"POST \/v1\/stream-tickets HTTP\/1\.1" 201/, 'the elements got their stream tickets through nginx')
   t.match(log, /"POST \/v1\/calls HTTP\/1\.1" 201/, 'the call was placed through nginx')
   t.match(log, /"DELETE \/v1\/calls\/\S+ HTTP\/1\.1" 204/, 'and hung up through it')
   t.notMatch(log, /"GET \/v1\/poll/, 'nobody had to long-poll')
@@ -111,7 +113,7 @@ t.test('nginx that buffers every response: auto falls back to long-poll and the 
   await callConnectHangUp(t, alice.page, bob.page, 'bob-buffered', 'nginx buffering everything (auto → poll)')
 
   const log = nginx.accessLog()
-  t.match(log, /"GET \/v1\/events\?token=/, 'the elements tried SSE first')
+  t.match(log, /"GET \/v1\/events\?ticket=/, 'the elements tried SSE first')
   t.match(log, /"GET \/v1\/poll\?/, 'then long-polled through nginx')
   t.match(log, /"POST \/v1\/calls HTTP\/1\.1" 201/, 'the call was placed through nginx')
 })

@@ -100,7 +100,8 @@ t.test('roles and states: forbidden, call_not_found, invalid_state', async (t) =
 })
 
 t.test('reject, cancel, and a callee DELETE while ringing', async (t) => {
-  const { url } = await startServer(t)
+  // alice calls bob again right after each end: no redial cool-down here (test/server/blocks.test.ts has it).
+  const { url } = await startServer(t, { redialCooldownMs: 0 })
   const { alice, bob, aliceIn, bobIn } = await pair(url)
   let callId = await call(alice, 'bob')
   await bobIn.next()
@@ -122,7 +123,7 @@ t.test('reject, cancel, and a callee DELETE while ringing', async (t) => {
 })
 
 t.test('an unanswered call ends for both with no_answer after the ring time-out', async (t) => {
-  const { url } = await startServer(t, { ringTimeoutMs: 200 })
+  const { url } = await startServer(t, { ringTimeoutMs: 200, redialCooldownMs: 0 })
   const { alice, bob, aliceIn, bobIn } = await pair(url)
   const callId = await call(alice, 'bob')
   await bobIn.next()
@@ -209,8 +210,9 @@ t.test('spoofing: the sender is the token holder and nobody else', async (t) => 
 })
 
 t.test('100 concurrent calls between 200 sessions complete with every candidate in order', async (t) => {
-  // A long ring time-out: on a busy machine, 100 set-ups at once may take longer than the default 30 s.
-  const { url } = await startServer(t, { rateRegisterPerWindow: 10_000, ringTimeoutMs: 600_000 })
+  // Long ring time-out and grace: on a busy machine, 100 set-ups at once may take longer than the default
+  // 30 s, and a callee that polls is only attached once its first poll starts.
+  const { url } = await startServer(t, { rateRegisterPerWindow: 10_000, ringTimeoutMs: 600_000, graceMs: 600_000 })
   const PAIRS = 100
   const CANDIDATES = 8
   const callers = await Promise.all(Array.from({ length: PAIRS }, (_, i) => register(url, `caller-${i}`)))

@@ -35,6 +35,9 @@ declare global {
   }
 }
 
+/** Verified names: a JWT from the page's backend, or a function that fetches a fresh one per registration. */
+export type Credentials = string | (() => string | Promise<string>)
+
 function coded(error: unknown): SignalError {
   if (error instanceof SignalError) return error
   const e = error as { code?: unknown; message?: unknown }
@@ -52,7 +55,7 @@ function coded(error: unknown): SignalError {
  * @fires rtc-connected - `{callId, peer}`: the peer connection is connected.
  * @fires rtc-ended - `{callId, reason}`: the call ended (both sides, also the side that ended it).
  * @fires rtc-transport - `{transport}`: `sse` or `poll` is now in use.
- * @fires rtc-error - `{code, message}`: something failed.
+ * @fires rtc-error - `{code, message}`: something failed (`replaced`: this name was taken over elsewhere).
  * @slot - Extra content below the controls.
  * @csspart base - The wrapper of everything.
  * @csspart media - The video area.
@@ -101,6 +104,11 @@ export class RtcCall extends LitElement {
   @property({ attribute: 'ice-transport-policy' }) iceTransportPolicy: RTCIceTransportPolicy = 'all'
   /** Milliseconds an accepted call may take to connect before it ends as `failed` (0: no limit). */
   @property({ type: Number, attribute: 'connect-timeout' }) connectTimeout = DEFAULT_CONNECT_TIMEOUT_MS
+  /**
+   * Verified names: a JWT, or an async function returning one (called for each registration), sent as the
+   * registration's Bearer. With credentials, `register()` may omit the name: the JWT names the session.
+   */
+  @property({ attribute: false }) credentials: Credentials | null = null
 
   @state() private _state: CallState = 'idle'
   @state() private _transportInUse: TransportKind | null = null
@@ -182,7 +190,7 @@ export class RtcCall extends LitElement {
   protected override updated(changed: PropertyValues<this>): void {
     if (changed.has('name')) {
       const registered = this.client?.registration?.name
-      if (!this.name && this.client && !this.registering) void this.unregister().catch(() => {})
+      if (!this.name && this.client && this.registering === undefined) void this.unregister().catch(() => {})
       else if (this.name && this.name !== registered && this.name !== this.registering) {
         void this.register(this.name).catch(() => {})
       }
@@ -214,45 +222,62 @@ export class RtcCall extends LitElement {
 
   // ---- public methods ------------------------------------------------------------------------------
 
-  /** Registers `name` and attaches the event stream; resolves once the stream is ready. */
-  register(name: string): Promise<void> {
-    return this.run(async () => {
-      name = String(name ?? '').trim()
-      if (this.client) {
-        if (this.registering === name) return this.registeringDone
-        if (this.client.registration?.name === name) return
-        await this.unregister()
-      }
-      this.registering = name
-      this.name = name
-      const client: SignalClient = new SignalClient({
-        server: this.server || location.origin,
-        transport: this.transport,
-        onEvent: (event) => this.onSignal(client, event),
-        onTransport: (transport) => {
-          if (this.client !== client) return
-          this._transportInUse = transport
-          this.emit('rtc-transport', { transport })
-        },
-        onError: (error) => this.onStreamError(client, error),
-      })
-      this.client = client
-      try {
-        this.registeringDone = client.register(name).then(() => undefined)
-        await this.registeringDone
-      } catch (error) {
-        if (this.client === client) {
-          this.client = undefined
-          this.registering = undefined
-          this._transportInUse = null
-        }
-        throw error
-      }
-      if (this.client !== client) throw new SignalError('invalid_state', 'Unregistered while registering')
-      this.registering = undefined
-      this._state = 'registered'
-      this.emit('rtc-registered', { name })
+  /**
+   * Registers `name` and attaches the event stream; resolves once the stream is ready. With `credentials`
+   * the name may be omitted (the JWT names the session).
+   */
+  register(name?: string): Promise<void> {
+    return this.run(() => this.registerAs(name, false))
+  }
+
+  /** Registers like `register(name?)`, ending this name's session elsewhere (verified names: `takeOver: true`). */
+  takeOver(name?: string): Promise<void> {
+    return this.run(() => this.registerAs(name, true))
+  }
+
+  private async registerAs(given: string | undefined, takeOver: boolean): Promise<void> {
+    let name = String(given ?? '').trim()
+    if (!name && !this.credentials) throw new SignalError('invalid_name', 'A name is needed (or credentials that name you)')
+    if (this.client) {
+      if (this.registering === name) return this.registeringDone
+      if (name && this.client.registration?.name === name) return
+      await this.unregister()
+    }
+    this.registering = name
+    if (name) this.name = name
+    const client: SignalClient = new SignalClient({
+      server: this.server || location.origin,
+      transport: this.transport,
+      onEvent: (event) => this.onSignal(client, event),
+      onTransport: (transport) => {
+        if (this.client !== client) return
+        this._transportInUse = transport
+        this.emit('rtc-transport', { transport })
+      },
+      onError: (error) => this.onStreamError(client, error),
     })
+    this.client = client
+    try {
+      this.registeringDone = (async () => {
+        const credentials = typeof this.credentials === 'function' ? await this.credentials() : this.credentials ?? undefined
+        const registration = await client.register(name || undefined, { credentials, takeOver })
+        name = registration.name
+      })()
+      await this.registeringDone
+    } catch (error) {
+      if (this.client === client) {
+        this.client = undefined
+        this.registering = undefined
+        this._transportInUse = null
+      }
+      throw error
+    }
+    if (this.client !== client) throw new SignalError('invalid_state', 'Unregistered while registering')
+    this.registering = undefined
+    // The JWT's name, which is the one asked for when a name was given (the server checks).
+    this.name = name
+    this._state = 'registered'
+    this.emit('rtc-registered', { name })
   }
 
   /** Calls `peerName`; resolves with the callId once the call is placed (not when it connects). */
@@ -362,7 +387,7 @@ export class RtcCall extends LitElement {
   }
 
   private requireRegistered(): SignalClient {
-    if (!this.client?.registration || this.registering) throw new SignalError('invalid_state', 'Not registered')
+    if (!this.client?.registration || this.registering !== undefined) throw new SignalError('invalid_state', 'Not registered')
     return this.client
   }
 
@@ -453,7 +478,8 @@ export class RtcCall extends LitElement {
     this.client = undefined
     this.registering = undefined
     client.close()
-    this.session?.end('failed')
+    // `replaced`: this name was taken over elsewhere (its owner's other device or tab); that ends our call.
+    this.session?.end(error.code === 'replaced' ? 'hangup' : 'failed')
     this.resetCall()
     this._state = 'idle'
     this._transportInUse = null
@@ -497,7 +523,7 @@ export class RtcCall extends LitElement {
     const name = this.client?.registration?.name ?? this.registering
     switch (this._state) {
       case 'idle':
-        return this.registering ? `Registering as ${this.registering}…` : 'Not registered'
+        return this.registering !== undefined ? `Registering${this.registering ? ` as ${this.registering}` : ''}…` : 'Not registered'
       case 'registered':
         return `Registered as ${name}${this._transportInUse ? ` (${this._transportInUse})` : ''}`
       case 'calling':
