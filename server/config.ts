@@ -51,6 +51,8 @@ export interface Config {
   rateSendPerWindow: number
   /** Authenticated reads (directory, call state, ICE servers, streams, polls) per session per rate window, per route. */
   rateReadPerWindow: number
+  /** Directory pages (GET /v1/sessions) per session per rate window. */
+  rateDirectoryPerWindow: number
   /** Length of the rate-limit window, in ms. */
   rateWindowMs: number
   /**
@@ -173,6 +175,7 @@ export const defaults: Config = {
   rateRegisterPerWindow: 300,
   rateSendPerWindow: 1200,
   rateReadPerWindow: 1200,
+  rateDirectoryPerWindow: 60,
   rateWindowMs: 60_000,
   trustProxy: [],
   corsOrigins: [],
@@ -244,6 +247,7 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   RATE_REGISTER_PER_WINDOW: ['rateRegisterPerWindow', 'int'],
   RATE_SEND_PER_WINDOW: ['rateSendPerWindow', 'int'],
   RATE_READ_PER_WINDOW: ['rateReadPerWindow', 'int'],
+  RATE_DIRECTORY_PER_WINDOW: ['rateDirectoryPerWindow', 'int'],
   RATE_WINDOW_MS: ['rateWindowMs', 'int'],
   TRUST_PROXY: ['trustProxy', 'list'],
   CORS_ORIGINS: ['corsOrigins', 'list'],
