@@ -485,12 +485,12 @@ export class RtcCall extends LitElement {
       const client = this.requireRegistered()
       const { names } = await client.request<{ names: string[] }>('GET', '/v1/sessions')
       return names
-    })
+    }, { read: true })
   }
 
   /** Cameras, microphones and speakers: `[{kind, deviceId, label}]` (labels need camera permission first). */
   devices(): Promise<DeviceInfo[]> {
-    return this.run(async () => (await this.devicesCtl.refresh()).map((d) => ({ ...d })))
+    return this.run(async () => (await this.devicesCtl.refresh()).map((d) => ({ ...d })), { read: true })
   }
 
   /**
@@ -561,12 +561,13 @@ export class RtcCall extends LitElement {
   }
 
   /**
-   * Runs a public method: clears the last error (and with `next`, the last "why it ended": the user's next
+   * Runs a public method: clears the last error unless it only reads (and with `next`, the last "why it ended": the user's next
    * action — register, call, unregister; an incoming call does too), and turns every failure into a coded
    * rejection + rtc-error.
    */
-  private async run<T>(fn: () => Promise<T>, options: { next?: boolean } = {}): Promise<T> {
-    this._error = ''
+  private async run<T>(fn: () => Promise<T>, options: { next?: boolean; read?: boolean } = {}): Promise<T> {
+    // A read (the names online, the devices) leaves the last error shown: a page may refresh it any time.
+    if (!options.read) this._error = ''
     if (options.next) this._ended = null
     this._pending = true
     try {
