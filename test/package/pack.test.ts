@@ -50,7 +50,7 @@ t.before(async () => {
   await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-save', tarball], { cwd: project })
   // npm prunes the links no package needs; the type-check needs TypeScript's view of Node and the DOM.
   linkDependencies(join(project, 'node_modules'))
-  cpSync(join(repo, 'test/package/consumer'), project, { recursive: true })
+  cpSync(join(repo, 'test/fixtures/package-consumer'), project, { recursive: true })
 })
 
 t.test('npm pack --dry-run: the files and entry points the package promises, nothing else', async (t) => {
