@@ -2,7 +2,7 @@
  * buildApp(options): the whole sigpost service as one Fastify instance, not listening. Tests inject()
  * into it or listen({ port: 0 }); main.ts listens.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type onRequestHookHandler } from 'fastify'
 import cors from '@fastify/cors'
@@ -65,6 +65,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     // Bodies are validated without type coercion ("a field of the wrong type is invalid_body"); query
     // strings are text by nature, so they are coerced (wait=5).
     schemaErrorFormatter: (errors, dataVar) => new Error(`${dataVar}${errors[0]?.instancePath ?? ''} ${errors[0]?.message ?? 'is invalid'}`),
+    ...tlsOptions(config),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // The API speaks JSON only: anything else is 415 unsupported_media_type, not a string body.
@@ -150,6 +151,22 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     app.log.warn({ webRoot: config.webRoot }, 'web assets not built (npm run build); / is not served')
   }
   return app
+}
+
+/**
+ * HTTPS with HTTP/2 when a certificate and key are configured, HTTP/1.1 still negotiated through ALPN
+ * (curl, old clients, proxies that speak HTTP/1.1 to their upstream). Over HTTP/2 every tab of a site shares
+ * one connection, so the browser's six-connections-per-host limit no longer caps the open streams.
+ * Typed as `object`: the routes and receivers handle both servers' requests (receivers.ts streamOut), and
+ * Fastify's HTTP/2 instance type would only split every type of the app in two.
+ */
+function tlsOptions(config: Config): object {
+  if (!config.tlsCertFile && !config.tlsKeyFile) return {}
+  if (!config.tlsCertFile || !config.tlsKeyFile) throw new Error('TLS_CERT_FILE and TLS_KEY_FILE must be set together')
+  return {
+    http2: true,
+    https: { allowHTTP1: true, cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) },
+  }
 }
 
 async function connectRedis(config: Config): Promise<Store> {

@@ -64,6 +64,13 @@ export interface Config {
   timerPollMs: number
   /** Folder of the built web assets served at `/` (index.html, rtc-call.js). */
   webRoot: string
+  /**
+   * PEM certificate (chain) file: with tlsKeyFile, the server speaks HTTPS with HTTP/2 (HTTP/1.1 still
+   * offered through ALPN); empty: plain HTTP/1.1.
+   */
+  tlsCertFile: string
+  /** PEM private key file of tlsCertFile. */
+  tlsKeyFile: string
 }
 
 export const defaults: Config = {
@@ -96,6 +103,8 @@ export const defaults: Config = {
   redisPrefix: 'sigpost:',
   timerPollMs: 200,
   webRoot: 'web/dist',
+  tlsCertFile: '',
+  tlsKeyFile: '',
 }
 
 type Kind = 'int' | 'string' | 'list'
@@ -131,6 +140,8 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   REDIS_PREFIX: ['redisPrefix', 'string'],
   TIMER_POLL_MS: ['timerPollMs', 'int'],
   WEB_ROOT: ['webRoot', 'string'],
+  TLS_CERT_FILE: ['tlsCertFile', 'string'],
+  TLS_KEY_FILE: ['tlsKeyFile', 'string'],
 }
 
 /** Builds a config from defaults, then the environment; throws on a value that does not parse. */

@@ -13,6 +13,9 @@ export type EventType =
 export const EventsQuery = Type.Object({
   token: Type.Optional(Type.String({ maxLength: 256 })),
   lastEventId: Type.Optional(EventId),
+  probe: Type.Optional(Type.Union([Type.Literal('1'), Type.Literal('true')], {
+    description: 'A probe stream: `ready` and heartbeats only, no session events; it replaces nothing.',
+  })),
 })
 
 export const PollQuery = Type.Object({
