@@ -7,12 +7,24 @@
  * Receiving (API.md "Receiving"): Server-Sent Events (`GET /v1/events?token=`) or long-poll
  * (`GET /v1/poll?after=<id>&wait=<s>&token=`), both driven by the same cursor (the last seen id), so the
  * client can resume after any drop and switch transports without losing or repeating an event.
- * `auto` starts with SSE and falls back to long-poll when the stream does not deliver its `ready` within
- * `readyTimeoutMs` (5 s, as API.md promises; half the session's grace if that is shorter, so that the
- * session cannot expire before the fallback) or fails `maxSseErrors` times in a row — what a proxy that
- * buffers streaming responses looks like from a browser. Once on long-poll, `auto` stays there.
+ *
+ * `auto` (API.md "The element, second edition"; engine.io's model with SSE in place of WebSocket) receives
+ * over long-poll from the first moment, so `register()` resolves after one round trip behind any proxy, and
+ * in parallel opens a probe stream (`?probe=1`). Only when the probe's `ready` and first `heartbeat` both
+ * arrive within PROBE_MS does it open the real stream with the cursor; that stream replaces the long-poll on
+ * the server, the poll loop stops issuing polls meanwhile, and de-duplication by id absorbs any overlap, so
+ * the upgrade loses and repeats nothing. A failed probe is not retried in that registration.
+ *
+ * Watchdogs, because a black-holed connection never errors: any SSE event (heartbeats included) counts as
+ * life; a stream silent for 2.5 × heartbeatMs is resumed with the cursor; a resume whose `ready` does not
+ * come within RESUME_READY_MS is abandoned and tried again (a browser may have reused a dead keep-alive
+ * connection; an abandoned request's connection is not reused); after MAX_FAILED_RESUMES failed resumes in
+ * a row `auto` goes back to long-poll for the rest of the registration. A long-poll unanswered
+ * 2 × heartbeatMs past its wait is abandoned and re-issued.
+ *
  * A stream that receives `replaced` (a newer stream of the session took over) stops for good: reconnecting
  * would take it back and start a ping-pong. A 401 means the session is gone: the client stops and says so.
+ * Every request, and `register()` as a whole, settles within REQUEST_TIMEOUT_MS (`network_error`).
  */
 
 export type TransportChoice = 'auto' | 'sse' | 'poll'
@@ -60,14 +72,35 @@ export const EVENT_TYPES = [
 
 type EventSourceCtor = new (url: string) => EventSource
 
+/** `auto`: the probe stream must bring `ready` and its first heartbeat within this time of opening. */
+export const PROBE_MS = 3000
+/** A resumed (or upgraded) stream whose `ready` takes longer than this is abandoned. */
+export const RESUME_READY_MS = 2000
+/** `auto` goes back to long-poll after this many failed resumes in a row. */
+export const MAX_FAILED_RESUMES = 3
+/** A stream with no event for this many heartbeat intervals is dead. */
+export const SILENCE_HEARTBEATS = 2.5
+/** A long-poll unanswered this many heartbeat intervals past its wait is abandoned. */
+export const POLL_GRACE_HEARTBEATS = 2
+/** Every request (and `register()` as a whole) settles within this time. */
+export const REQUEST_TIMEOUT_MS = 20_000
+/** A stream that falls silent again this soon after its `ready` counts as a failed resume too. */
+const SHORT_LIVED_MS = 60_000
+
+/** Why a request can hang in a browser: said in the `network_error` message (and so in the element's UI). */
+const HANG_HINT =
+  'The network may be down, or this browser already holds too many connections to the server: over ' +
+  'HTTP/1.1 a browser opens at most six per host, and every open tab of the site holds one for its events ' +
+  '(close a tab, or serve sigpost over HTTP/2, which lifts the limit).'
+
 export interface SignalClientOptions {
   /** Base URL of the sigpost server, e.g. `https://host` (no trailing path needed). */
   server: string
   transport?: TransportChoice
-  /** `auto`: fall back to long-poll when SSE has not said `ready` within this time, in ms (default 5000, capped at graceMs / 2). */
+  /** `sse`: the first stream must say `ready` within this time, in ms (default 5000, capped at graceMs / 2). */
   readyTimeoutMs?: number
-  /** `auto`: fall back to long-poll after this many consecutive SSE failures. */
-  maxSseErrors?: number
+  /** Every request, and `register()` as a whole, rejects with `network_error` after this long, in ms (default 20000). */
+  requestTimeoutMs?: number
   /** Long-poll `wait`, in seconds. */
   pollWaitS?: number
   /** Longest pause between reconnect attempts, in ms. */
@@ -79,6 +112,8 @@ export interface SignalClientOptions {
   onEvent?: (event: SignalEvent) => void
   /** The transport in use changed (first attach included). */
   onTransport?: (transport: TransportKind) => void
+  /** `auto`: what the probe stream found (`proven`: streaming works on this path, the upgrade follows). */
+  onProbe?: (proven: boolean) => void
   /** The stream stopped for good: `unauthorized` (session gone) or `replaced` (another stream took over). */
   onError?: (error: SignalError) => void
 }
@@ -106,9 +141,16 @@ export class SignalClient {
   /** Bumped whenever streams are (re)started or stopped; callbacks of an older generation do nothing. */
   private generation = 0
   private eventSource: EventSource | undefined
+  private probeSource: EventSource | undefined
   private pollAbort: AbortController | undefined
   private timers = new Set<ReturnType<typeof setTimeout>>()
-  private sseErrors = 0
+  private watchdog: ReturnType<typeof setTimeout> | undefined
+  /** Resumes in a row whose `ready` did not come (or whose stream failed or fell silent again at once). */
+  private failedResumes = 0
+  /** `auto`: streaming did not work on this path; long-poll for the rest of the registration. */
+  private streamingFailed = false
+  /** `auto`: an upgrade from long-poll to SSE under way; the poll loop waits for its outcome. */
+  private upgrading: { done: Promise<boolean>; settle: (ok: boolean) => void; startedAt: number } | undefined
   private waiter: Waiter | undefined
   private readonly seen = new Set<string>()
   private readonly seenOrder: string[] = []
@@ -136,8 +178,9 @@ export class SignalClient {
     this.lastEventId = undefined
     this.seen.clear()
     this.seenOrder.length = 0
+    this.streamingFailed = false
     try {
-      await this.connect()
+      await this.settleWithin(this.connect(), `The event stream of ${this.server} did not become ready within ${this.requestTimeoutMs / 1000} s. ${HANG_HINT}`)
     } catch (error) {
       this.close()
       throw error
@@ -149,7 +192,22 @@ export class SignalClient {
   async setTransport(choice: TransportChoice): Promise<void> {
     if (choice === this.choice) return
     this.choice = choice
+    // A choice made by hand gives `auto` a fresh chance to upgrade.
+    this.streamingFailed = false
     if (this.registration) await this.connect()
+  }
+
+  private get requestTimeoutMs(): number {
+    return this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+  }
+
+  /** `promise`, or `network_error` with `message` once requestTimeoutMs has passed. */
+  private settleWithin<T>(promise: Promise<T>, message: string): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SignalError('network_error', message)), this.requestTimeoutMs)
+    })
+    return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
   }
 
   /** Ends the session on the server (`DELETE /v1/sessions/current`) and stops the stream. */
@@ -189,6 +247,10 @@ export class SignalClient {
       headers.authorization = `Bearer ${token}`
     }
     let response: Response
+    // A request that cannot start (no free connection) or finish (a dead network) must still settle.
+    const abort = new AbortController()
+    const timer = setTimeout(() => abort.abort(), this.requestTimeoutMs)
+    let text: string
     try {
       response = await this.fetchImpl(this.server + path, {
         method,
@@ -196,11 +258,19 @@ export class SignalClient {
         body: body === undefined ? undefined : JSON.stringify(body),
         keepalive: options.keepalive,
         cache: 'no-store',
+        signal: abort.signal,
       })
+      text = await response.text()
     } catch {
-      throw new SignalError('network_error', `Cannot reach ${this.server}`)
+      throw new SignalError(
+        'network_error',
+        abort.signal.aborted
+          ? `${method} ${path} did not finish within ${this.requestTimeoutMs / 1000} s. ${HANG_HINT}`
+          : `Cannot reach ${this.server}`,
+      )
+    } finally {
+      clearTimeout(timer)
     }
-    const text = await response.text().catch(() => '')
     let data: any
     try {
       data = text ? JSON.parse(text) : undefined
@@ -217,6 +287,7 @@ export class SignalClient {
     return data as T
   }
 
+
   // ---- streams -------------------------------------------------------------------------------------
 
   /** (Re)starts receiving with the current transport choice; resolves when the stream is ready. */
@@ -229,9 +300,11 @@ export class SignalClient {
     })
     // A restart while a caller still waits hands the wait over to the new attempt.
     if (previous) ready.then(previous.resolve, previous.reject)
-    this.sseErrors = 0
+    this.failedResumes = 0
     if (this.choice === 'poll' || !this.EventSourceImpl) void this.pollLoop(generation)
-    else this.openEventSource(generation)
+    else if (this.choice === 'sse') this.openEventSource(generation, 'first')
+    // auto: long-poll at once; the probe starts once the first poll has answered (pollLoop).
+    else void this.pollLoop(generation)
     return ready
   }
 
@@ -239,22 +312,39 @@ export class SignalClient {
     this.generation++
     this.eventSource?.close()
     this.eventSource = undefined
+    this.probeSource?.close()
+    this.probeSource = undefined
     this.pollAbort?.abort()
     this.pollAbort = undefined
+    this.upgrading?.settle(false)
+    this.upgrading = undefined
+    clearTimeout(this.watchdog)
+    this.watchdog = undefined
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
   }
 
-  private later(generation: number, ms: number, fn: () => void): void {
+  private later(generation: number, ms: number, fn: () => void): ReturnType<typeof setTimeout> {
     const timer = setTimeout(() => {
       this.timers.delete(timer)
       if (generation === this.generation) fn()
     }, ms)
     this.timers.add(timer)
+    return timer
+  }
+
+  private cancel(timer: ReturnType<typeof setTimeout> | undefined): void {
+    if (timer === undefined) return
+    clearTimeout(timer)
+    this.timers.delete(timer)
   }
 
   private backoff(failures: number): number {
     return Math.min(250 * 2 ** Math.max(0, failures - 1), this.options.maxBackoffMs ?? 5000)
+  }
+
+  private get heartbeatMs(): number {
+    return this.registration?.heartbeatMs || 15_000
   }
 
   private streamUrl(path: string, params: Record<string, string | undefined>): string {
@@ -296,25 +386,52 @@ export class SignalClient {
     }
   }
 
-  private openEventSource(generation: number): void {
+  // ---- SSE -----------------------------------------------------------------------------------------
+
+  /**
+   * Opens the session's stream from the cursor. `first`: the first stream of `transport="sse"`;
+   * `upgrade`: `auto` moving from long-poll to SSE; `resume`: after a drop, an error or a silence.
+   */
+  private openEventSource(generation: number, mode: 'first' | 'upgrade' | 'resume'): void {
     const token = this.registration!.token
+    this.eventSource?.close()
     // We reconnect ourselves (closing on every error) so that the cursor is always ours, in the URL.
     const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { token, lastEventId: this.lastEventId }))
     this.eventSource = source
-    let ready = false
-    // Within the session's grace, or a silent stream would let the session expire before the fallback.
-    const readyTimeoutMs = Math.min(this.options.readyTimeoutMs ?? 5000, this.registration!.graceMs / 2 || Infinity)
-    this.later(generation, readyTimeoutMs, () => {
-      if (!ready) this.sseTrouble(generation, 'timeout')
+    const openedAt = Date.now()
+    let readyAt = 0
+    // Within the session's grace, or a silent stream would let the session expire before giving up.
+    const readyTimeoutMs = mode === 'first'
+      ? Math.min(this.options.readyTimeoutMs ?? 5000, this.registration!.graceMs / 2 || Infinity)
+      : RESUME_READY_MS
+    const readyTimer = this.later(generation, readyTimeoutMs, () => {
+      if (this.eventSource === source) this.sseTrouble(generation, source, mode, 'timeout')
     })
+    const alive = () => {
+      if (this.eventSource !== source) return
+      clearTimeout(this.watchdog)
+      this.watchdog = setTimeout(() => {
+        if (generation !== this.generation || this.eventSource !== source) return
+        // Silent again soon after a resume: that resume did not really work (a proxy that buffers after
+        // its first bytes, a path that drops streams at once).
+        if (Date.now() - readyAt < SHORT_LIVED_MS && mode !== 'first') this.failedResumes++
+        this.sseTrouble(generation, source, 'resume', 'silence')
+      }, SILENCE_HEARTBEATS * this.heartbeatMs)
+    }
     source.addEventListener('ready', () => {
-      if (generation !== this.generation) return
-      ready = true
-      this.sseErrors = 0
+      if (this.eventSource !== source) return
+      readyAt = Date.now()
+      this.cancel(readyTimer)
+      this.failedResumes = 0
+      alive()
+      if (mode === 'upgrade') this.upgrading?.settle(true)
+      this.upgrading = undefined
       this.markReady('sse')
     })
+    source.addEventListener('heartbeat', alive)
     const onMessage = (type: string) => (message: Event) => {
-      if (generation !== this.generation) return
+      if (this.eventSource !== source) return
+      alive()
       const { data, lastEventId } = message as MessageEvent<string>
       let parsed: unknown
       try {
@@ -326,46 +443,114 @@ export class SignalClient {
     }
     for (const type of EVENT_TYPES) source.addEventListener(type, onMessage(type))
     source.addEventListener('message', onMessage('message'))
-    // A newer stream of this session took over; reconnecting would only take it back (ping-pong).
     source.addEventListener('replaced', () => {
-      if (generation !== this.generation) return
+      if (this.eventSource !== source) return
+      // A poll of ours that was already on its way when the upgrade began took the stream back: not
+      // another connection of the session, just the overlap. Stay on long-poll.
+      if (mode === 'upgrade' && Date.now() - openedAt < PROBE_MS) {
+        this.upgradeFailed(generation, source)
+        return
+      }
+      // A newer stream of this session took over; reconnecting would only take it back (ping-pong).
       this.fail(new SignalError('replaced', 'Another connection of this session took over its event stream'))
     })
     source.onerror = () => {
-      if (generation !== this.generation) return
-      this.sseTrouble(generation, 'error')
+      if (this.eventSource !== source) return
+      this.sseTrouble(generation, source, mode, 'error')
     }
   }
 
-  private async sseTrouble(generation: number, why: 'timeout' | 'error'): Promise<void> {
-    this.eventSource?.close()
-    this.eventSource = undefined
-    for (const timer of this.timers) clearTimeout(timer)
-    this.timers.clear()
-    this.sseErrors++
+  private upgradeFailed(generation: number, source: EventSource): void {
+    source.close()
+    if (this.eventSource === source) this.eventSource = undefined
+    clearTimeout(this.watchdog)
+    this.streamingFailed = true
+    const upgrading = this.upgrading
+    this.upgrading = undefined
+    upgrading?.settle(false)
+    // Was the upgrade's stream ready already? Then the poll loop has stopped: start it again.
+    if (!upgrading && generation === this.generation) void this.pollLoop(generation)
+  }
+
+  private async sseTrouble(generation: number, source: EventSource, mode: 'first' | 'upgrade' | 'resume', why: 'timeout' | 'error' | 'silence'): Promise<void> {
+    source.close()
+    if (this.eventSource === source) this.eventSource = undefined
+    clearTimeout(this.watchdog)
+    if (mode === 'upgrade' && this.upgrading) {
+      // The proven path did not carry the real stream after all: stay on long-poll.
+      this.upgradeFailed(generation, source)
+      return
+    }
     if (why === 'error') {
       // EventSource hides the status; a cheap authenticated GET tells a lost session from a lost network.
-      const status = await this.probe()
+      const status = await this.sessionStatus()
       if (generation !== this.generation) return
       if (status === 401) {
         this.fail(new SignalError('unauthorized', 'The session has ended on the server', 401))
         return
       }
     }
-    const maxErrors = this.options.maxSseErrors ?? 3
-    if (this.choice === 'auto' && (why === 'timeout' || this.sseErrors >= maxErrors)) {
+    if (why !== 'silence') this.failedResumes++
+    if (this.waiter && mode === 'first') {
+      // transport="sse" and the very first stream did not come up.
+      if (why === 'timeout' || this.failedResumes >= MAX_FAILED_RESUMES) {
+        this.fail(new SignalError('network_error', 'The event stream did not become ready'))
+        return
+      }
+    }
+    if (this.choice === 'auto' && this.failedResumes >= MAX_FAILED_RESUMES) {
+      // Streaming stopped working on this path: long-poll for the rest of the registration.
+      this.streamingFailed = true
       void this.pollLoop(generation)
       return
     }
-    if (this.waiter && (why === 'timeout' || this.sseErrors >= maxErrors)) {
-      this.fail(new SignalError('network_error', 'The event stream did not become ready'))
-      return
+    // A silence or a resume that did not say ready: at once, on a new connection. An error: with back-off.
+    const pause = why === 'error' ? this.backoff(this.failedResumes) : 0
+    this.later(generation, pause, () => this.openEventSource(generation, 'resume'))
+  }
+
+  /**
+   * `auto` on long-poll: a probe stream tells whether streaming works on this path. Proven (its `ready`
+   * and first `heartbeat` within PROBE_MS): the real stream opens with the cursor. Not proven: long-poll
+   * stays, and the probe is not tried again in this registration.
+   */
+  private startProbe(generation: number): void {
+    if (this.probeSource || this.streamingFailed || !this.EventSourceImpl) return
+    const source = new this.EventSourceImpl(this.streamUrl('/v1/events', { token: this.registration!.token, probe: '1' }))
+    this.probeSource = source
+    let ready = false
+    let beat = false
+    const settle = (proven: boolean) => {
+      if (this.probeSource !== source) return
+      source.close()
+      this.probeSource = undefined
+      this.cancel(timer)
+      if (generation !== this.generation) return
+      if (!proven) this.streamingFailed = true
+      this.options.onProbe?.(proven)
+      if (proven) this.upgrade(generation)
     }
-    this.later(generation, this.backoff(this.sseErrors), () => this.openEventSource(generation))
+    const timer = this.later(generation, PROBE_MS, () => settle(false))
+    source.addEventListener('ready', () => {
+      ready = true
+      if (beat) settle(true)
+    })
+    source.addEventListener('heartbeat', () => {
+      beat = true
+      if (ready) settle(true)
+    })
+    source.onerror = () => settle(false)
+  }
+
+  private upgrade(generation: number): void {
+    let settle!: (ok: boolean) => void
+    const done = new Promise<boolean>((resolve) => (settle = resolve))
+    this.upgrading = { done, settle, startedAt: Date.now() }
+    this.openEventSource(generation, 'upgrade')
   }
 
   /** Status of `GET /v1/sessions` with our token, 0 when the server is unreachable. */
-  private async probe(): Promise<number> {
+  private async sessionStatus(): Promise<number> {
     try {
       await this.request('GET', '/v1/sessions')
       return 200
@@ -374,17 +559,28 @@ export class SignalClient {
     }
   }
 
+  // ---- long-poll -----------------------------------------------------------------------------------
+
+  /**
+   * Polls until the generation changes, or (auto) an upgrade to SSE succeeds. While an upgrade is under
+   * way no new poll is sent: the SSE stream replaces the current one, and a new poll would take it back.
+   */
   private async pollLoop(generation: number): Promise<void> {
     let first = true
     let failures = 0
     while (generation === this.generation) {
+      if (this.upgrading) {
+        const upgraded = await this.upgrading.done
+        if (upgraded || generation !== this.generation) return
+      }
+      if (this.transportInUse === 'sse' && this.eventSource) return
       const abort = new AbortController()
       this.pollAbort = abort
       // The first poll does not wait, so that `register()` resolves as soon as the stream is attached.
       const wait = first ? 0 : (this.options.pollWaitS ?? 25)
       const url = this.streamUrl('/v1/poll', { after: this.lastEventId, wait: String(wait), token: this.registration!.token })
       // A poll that outlives its wait by far went into a black hole (a half-open connection): ask again.
-      const watchdog = setTimeout(() => abort.abort(), (wait + 15) * 1000)
+      const watchdog = setTimeout(() => abort.abort(), wait * 1000 + POLL_GRACE_HEARTBEATS * this.heartbeatMs)
       let status = 0
       let body: { events?: SignalEvent[]; replaced?: boolean } | undefined
       let retryAfterMs = 0
@@ -413,17 +609,20 @@ export class SignalClient {
         continue
       }
       failures = 0
-      if (first) {
-        first = false
-        this.markReady('poll')
-      }
-      if (body.replaced) {
-        this.fail(new SignalError('replaced', 'Another connection of this session took over its event stream'))
-        return
-      }
       for (const event of body.events) {
         if (generation !== this.generation) return
         this.receive(event)
+      }
+      if (body.replaced) {
+        // Our own upgrade's stream took over: not a ping-pong with another tab.
+        if (this.upgrading || (this.transportInUse === 'sse' && this.eventSource)) continue
+        this.fail(new SignalError('replaced', 'Another connection of this session took over its event stream'))
+        return
+      }
+      if (first) {
+        first = false
+        this.markReady('poll')
+        if (this.choice === 'auto') this.startProbe(generation)
       }
     }
   }
