@@ -170,10 +170,14 @@ export class SignalClient {
     return this.choice
   }
 
-  /** `POST /v1/sessions`, then attaches the stream; resolves once it is ready. */
-  async register(name: string): Promise<Registration> {
+  /**
+   * `POST /v1/sessions`, then attaches the stream; resolves once it is ready. `takeOver`: ends an older
+   * session of the name (verified names only, API.md).
+   */
+  async register(name: string, options: { takeOver?: boolean } = {}): Promise<Registration> {
     if (this.registration) throw new SignalError('invalid_state', `Already registered as ${this.registration.name}`)
-    const registration = await this.request<Registration>('POST', '/v1/sessions', { name }, { auth: false })
+    const body = options.takeOver ? { name, takeOver: true } : { name }
+    const registration = await this.request<Registration>('POST', '/v1/sessions', body, { auth: false })
     this.registration = registration
     this.lastEventId = undefined
     this.seen.clear()

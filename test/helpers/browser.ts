@@ -86,7 +86,7 @@ export interface RecordedEvent {
  * any page script, on every navigation.
  */
 function recordRtcEvents(): void {
-  const types = ['rtc-registered', 'rtc-incoming', 'rtc-connected', 'rtc-ended', 'rtc-transport', 'rtc-error', 'click']
+  const types = ['rtc-registered', 'rtc-standby', 'rtc-incoming', 'rtc-connected', 'rtc-ended', 'rtc-transport', 'rtc-error', 'click']
   const w = window as unknown as { __rtc: unknown[] }
   w.__rtc = []
   for (const type of types) {

@@ -10,13 +10,15 @@ import {
   type TransportKind,
 } from '../signal-client.js'
 import { styles } from './rtc-call.styles.js'
+import { TabLeader, tabsCanCoordinate } from './tab-leader.js'
 
 /** The element's call state (API.md): one explicit union. */
-export type CallState = 'idle' | 'registered' | 'calling' | 'ringing' | 'in-call'
+export type CallState = 'idle' | 'standby' | 'registered' | 'calling' | 'ringing' | 'in-call'
 
 /** `detail` of each event the element fires. */
 export interface RtcCallEventDetail {
   'rtc-registered': { name: string }
+  'rtc-standby': { name: string }
   'rtc-incoming': { callId: string; from: string }
   'rtc-connected': { callId: string; peer: string }
   'rtc-ended': { callId: string; reason: EndReason }
@@ -27,6 +29,7 @@ export interface RtcCallEventDetail {
 declare global {
   interface GlobalEventHandlersEventMap {
     'rtc-registered': CustomEvent<RtcCallEventDetail['rtc-registered']>
+    'rtc-standby': CustomEvent<RtcCallEventDetail['rtc-standby']>
     'rtc-incoming': CustomEvent<RtcCallEventDetail['rtc-incoming']>
     'rtc-connected': CustomEvent<RtcCallEventDetail['rtc-connected']>
     'rtc-ended': CustomEvent<RtcCallEventDetail['rtc-ended']>
@@ -48,6 +51,7 @@ function coded(error: unknown): SignalError {
  * `rtc-error`, so that a page learns about failures of the built-in buttons too.
  *
  * @fires rtc-registered - `{name}`: registered and the event stream is ready.
+ * @fires rtc-standby - `{name}`: another tab of this browser holds the name; this one waits for it.
  * @fires rtc-incoming - `{callId, from}`: a call is ringing here.
  * @fires rtc-connected - `{callId, peer}`: the peer connection is connected.
  * @fires rtc-ended - `{callId, reason}`: the call ended (both sides, also the side that ended it).
@@ -120,8 +124,10 @@ export class RtcCall extends LitElement {
   /** The name a registration is under way for (so that reflecting `name` does not start another). */
   private registering: string | undefined
   private registeringDone: Promise<void> | undefined
+  /** Leadership of the name among this browser's tabs (tab-leader.ts), while registered or in standby. */
+  private tabs: TabLeader | undefined
 
-  /** `idle` | `registered` | `calling` | `ringing` | `in-call`. */
+  /** `idle` | `standby` | `registered` | `calling` | `ringing` | `in-call`. */
   get state(): CallState {
     return this._state
   }
@@ -146,7 +152,7 @@ export class RtcCall extends LitElement {
     window.addEventListener('pagehide', this.onPageHide)
     window.addEventListener('pageshow', this.onPageShow)
     // Re-attached after a removal tore the registration down.
-    if (this.hasUpdated && this.name && !this.client) void this.register(this.name).catch(() => {})
+    if (this.hasUpdated && this.name && !this.client && !this.tabs) void this.register(this.name).catch(() => {})
   }
 
   override disconnectedCallback(): void {
@@ -162,14 +168,21 @@ export class RtcCall extends LitElement {
   private onPageHide = (): void => this.teardown()
 
   private onPageShow = (event: PageTransitionEvent): void => {
-    if (event.persisted && this.name && !this.client) void this.register(this.name).catch(() => {})
+    if (event.persisted && this.name && !this.client && !this.tabs) void this.register(this.name).catch(() => {})
   }
 
   /** Ends the call and the session without waiting (the page or the element is going away). */
   private teardown(): void {
     const client = this.client
     this.session?.end('hangup')
-    if (!client) return
+    // The browser would release the lock with the page anyway; an element removed from a live page must too.
+    this.tabs?.leave()
+    this.tabs = undefined
+    if (!client) {
+      if (this._state === 'standby') this._state = 'idle'
+      this.registering = undefined
+      return
+    }
     this.client = undefined
     this.registering = undefined
     // keepalive: the request outlives the page. Deleting the session also ends its call (as `hangup`).
@@ -182,7 +195,7 @@ export class RtcCall extends LitElement {
   protected override updated(changed: PropertyValues<this>): void {
     if (changed.has('name')) {
       const registered = this.client?.registration?.name
-      if (!this.name && this.client && !this.registering) void this.unregister().catch(() => {})
+      if (!this.name && (this.client || this.tabs) && !this.registering) void this.unregister().catch(() => {})
       else if (this.name && this.name !== registered && this.name !== this.registering) {
         void this.register(this.name).catch(() => {})
       }
@@ -214,45 +227,130 @@ export class RtcCall extends LitElement {
 
   // ---- public methods ------------------------------------------------------------------------------
 
-  /** Registers `name` and attaches the event stream; resolves once the stream is ready. */
+  /**
+   * Registers `name` and attaches the event stream; resolves once the stream is ready, or once this tab
+   * waits in `standby` because another tab of this browser holds the name (`state` says which).
+   */
   register(name: string): Promise<void> {
-    return this.run(async () => {
-      name = String(name ?? '').trim()
-      if (this.client) {
-        if (this.registering === name) return this.registeringDone
-        if (this.client.registration?.name === name) return
-        await this.unregister()
-      }
-      this.registering = name
-      this.name = name
-      const client: SignalClient = new SignalClient({
-        server: this.server || location.origin,
-        transport: this.transport,
-        onEvent: (event) => this.onSignal(client, event),
-        onTransport: (transport) => {
-          if (this.client !== client) return
-          this._transportInUse = transport
-          this.emit('rtc-transport', { transport })
-        },
-        onError: (error) => this.onStreamError(client, error),
+    return this.run(() => this.acquire(String(name ?? '').trim(), false))
+  }
+
+  /**
+   * Registers like register(), taking the name over: from the tab of this browser that holds it (open mode
+   * too; that tab goes to standby), or, when no tab holds it, from the server (`takeOver: true`, verified
+   * names only).
+   */
+  takeOver(name?: string): Promise<void> {
+    return this.run(() => this.acquire(String(name ?? this.name ?? '').trim(), true))
+  }
+
+  private async acquire(name: string, takeOver: boolean): Promise<void> {
+    if (this.client || this.tabs) {
+      const same = (this.client?.registration?.name ?? this.registering) === name
+      if (same && this.client && !this.registering) return
+      if (same && !(takeOver && this._state === 'standby')) return this.registeringDone
+      if (!same) await this.unregister()
+    }
+    this.registering = name
+    this.name = name
+    if (!tabsCanCoordinate()) {
+      this.registeringDone = this.registerNow(name, { takeOver })
+      return this.registeringDone
+    }
+    let tabs = this.tabs
+    if (!tabs) {
+      tabs = new TabLeader(new URL(this.server || location.origin, location.href).href.replace(/\/+$/, ''), name, {
+        lead: (after) => this.run(() => this.registerNow(name, { waitForName: after === 'wait' ? 40_000 : 10_000 })).catch(() => {}),
+        yield: () => this.yieldName(),
+        standby: () => this.enterStandby(name),
       })
-      this.client = client
-      try {
-        this.registeringDone = client.register(name).then(() => undefined)
-        await this.registeringDone
-      } catch (error) {
-        if (this.client === client) {
-          this.client = undefined
-          this.registering = undefined
-          this._transportInUse = null
-        }
-        throw error
+      this.tabs = tabs
+      const role = await tabs.join()
+      if (this.tabs !== tabs) throw new SignalError('invalid_state', 'Unregistered while registering')
+      // No tab of this browser holds the name: only now may takeOver() go to the server with takeOver: true.
+      if (role === 'leader') {
+        this.registeringDone = this.registerNow(name, { takeOver })
+        return this.registeringDone
       }
-      if (this.client !== client) throw new SignalError('invalid_state', 'Unregistered while registering')
-      this.registering = undefined
-      this._state = 'registered'
-      this.emit('rtc-registered', { name })
+      this.enterStandby(name)
+      if (!takeOver) return
+    }
+    // Waiting here, and taking over from the holder tab: it hands over, then this tab registers.
+    this.registeringDone = tabs.takeOver()
+    return this.registeringDone
+  }
+
+  /** This tab waits for the name held by another tab of this browser. */
+  private enterStandby(name: string): void {
+    this.registering = name
+    this.registeringDone = Promise.resolve()
+    this._state = 'standby'
+    this.emit('rtc-standby', { name })
+  }
+
+  /** Another tab takes the name over: end our call and session, and wait (tab-leader.ts). */
+  private async yieldName(): Promise<void> {
+    const client = this.client
+    this.client = undefined
+    this.session?.end('hangup')
+    this.resetCall()
+    this._transportInUse = null
+    if (client?.registration) await client.unregister().catch(() => {})
+    else client?.close()
+  }
+
+  /**
+   * The registration itself. `waitForName`: this tab was just granted the name after another tab of this
+   * browser held it, whose session may still be ending (a closing tab's goodbye is on its way; a crashed
+   * tab's session lasts graceMs): `name_taken` is retried for up to this many ms, in standby.
+   */
+  private async registerNow(name: string, options: { takeOver?: boolean; waitForName?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (options.waitForName ?? 0)
+    for (;;) {
+      try {
+        return await this.registerOnce(name, options.takeOver)
+      } catch (error) {
+        const retry = (error as SignalError).code === 'name_taken' && Date.now() < deadline && this.registering === name
+        if (!retry) {
+          if (this.registering === name && !this.client) {
+            this.tabs?.leave()
+            this.tabs = undefined
+            this.registering = undefined
+            if (this._state === 'standby') this._state = 'idle'
+          }
+          throw error
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500))
+      }
+    }
+  }
+
+  private async registerOnce(name: string, takeOver = false): Promise<void> {
+    const client: SignalClient = new SignalClient({
+      server: this.server || location.origin,
+      transport: this.transport,
+      onEvent: (event) => this.onSignal(client, event),
+      onTransport: (transport) => {
+        if (this.client !== client) return
+        this._transportInUse = transport
+        this.emit('rtc-transport', { transport })
+      },
+      onError: (error) => this.onStreamError(client, error),
     })
+    this.client = client
+    try {
+      await client.register(name, { takeOver })
+    } catch (error) {
+      if (this.client === client) {
+        this.client = undefined
+        this._transportInUse = null
+      }
+      throw error
+    }
+    if (this.client !== client) throw new SignalError('invalid_state', 'Unregistered while registering')
+    this.registering = undefined
+    this._state = 'registered'
+    this.emit('rtc-registered', { name })
   }
 
   /** Calls `peerName`; resolves with the callId once the call is placed (not when it connects). */
@@ -314,15 +412,22 @@ export class RtcCall extends LitElement {
   unregister(): Promise<void> {
     return this.run(async () => {
       const client = this.client
-      if (!client) throw new SignalError('invalid_state', 'Not registered')
+      const tabs = this.tabs
+      if (!client && !tabs) throw new SignalError('invalid_state', 'Not registered')
       this.client = undefined
+      this.tabs = undefined
       this.registering = undefined
       this.session?.end('hangup')
       this._state = 'idle'
       this._transportInUse = null
       this.name = ''
-      if (client.registration) await client.unregister()
-      else client.close()
+      try {
+        if (client?.registration) await client.unregister()
+        else client?.close()
+      } finally {
+        // After the session is gone, so that a waiting tab's registration finds the name free.
+        tabs?.leave()
+      }
     })
   }
 
@@ -452,6 +557,8 @@ export class RtcCall extends LitElement {
     if (client !== this.client) return
     this.client = undefined
     this.registering = undefined
+    this.tabs?.leave()
+    this.tabs = undefined
     client.close()
     this.session?.end('failed')
     this.resetCall()
@@ -498,6 +605,8 @@ export class RtcCall extends LitElement {
     switch (this._state) {
       case 'idle':
         return this.registering ? `Registering as ${this.registering}…` : 'Not registered'
+      case 'standby':
+        return `${name} is in use in another tab of this browser. This tab waits and takes over when that tab closes or signs out.`
       case 'registered':
         return `Registered as ${name}${this._transportInUse ? ` (${this._transportInUse})` : ''}`
       case 'calling':
@@ -519,6 +628,13 @@ export class RtcCall extends LitElement {
           </label>
           <button part="button register-button" type="submit" ?disabled=${pending}>Register</button>
         </form>`
+      case 'standby':
+        return html`<div part="controls" class="controls">
+          <button part="button takeover-button" type="button" ?disabled=${pending}
+            @click=${() => void this.takeOver().catch(() => {})}>Use here</button>
+          <button part="button unregister-button" class="secondary" type="button" ?disabled=${pending}
+            @click=${() => void this.unregister().catch(() => {})}>Sign out</button>
+        </div>`
       case 'registered':
         return html`<form part="call-form" @submit=${this.onCallSubmit}>
           <label>Name to call
