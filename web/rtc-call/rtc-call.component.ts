@@ -437,7 +437,7 @@ export class RtcCall extends LitElement {
       const client = this.requireRegistered()
       const { names } = await client.request<{ names: string[] }>('GET', '/v1/sessions')
       return names
-    })
+    }, true)
   }
 
   // ---- internals -----------------------------------------------------------------------------------
@@ -453,9 +453,12 @@ export class RtcCall extends LitElement {
     return e
   }
 
-  /** Runs a public method: clears the last error, and turns every failure into a coded rejection + rtc-error. */
-  private async run<T>(fn: () => Promise<T>): Promise<T> {
-    this._error = ''
+  /**
+   * Runs a public method: clears the last error (unless `keepError`: a background read such as listNames()
+   * must not hide what the user was told), and turns every failure into a coded rejection + rtc-error.
+   */
+  private async run<T>(fn: () => Promise<T>, keepError = false): Promise<T> {
+    if (!keepError) this._error = ''
     this._pending = true
     try {
       return await fn()
