@@ -166,6 +166,9 @@ function tlsOptions(config: Config): object {
   return {
     http2: true,
     https: { allowHTTP1: true, cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) },
+    // On Node 20 an HTTP/2 server's close() waits for every session to end by itself (up to
+    // http2SessionTimeout, 72 s): with this, Fastify closes them (GOAWAY, after the streams that preClose ended).
+    forceCloseConnections: true,
   }
 }
 
