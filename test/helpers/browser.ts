@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
 import type { Test } from 'tap'
 
 process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1'
@@ -112,9 +112,9 @@ export interface Peer {
   page: Page
 }
 
-/** A new context (own storage, like another person's browser) with one page at `url`. */
-export async function openPeer(t: Test, browser: Browser, url: string, label = 'page'): Promise<Peer> {
-  const context = await browser.newContext()
+/** A new context (own storage, like another person's browser) with one page at `url`; e.g. `{ ignoreHTTPSErrors: true }`. */
+export async function openPeer(t: Test, browser: Browser, url: string, label = 'page', contextOptions: BrowserContextOptions = {}): Promise<Peer> {
+  const context = await browser.newContext(contextOptions)
   t.teardown(() => context.close().catch(() => {}))
   await context.addInitScript(recordRtcEvents)
   return { context, page: await openPage(t, context, url, label) }
