@@ -59,3 +59,18 @@ t.test('HTTPS + HTTP/2: ten tabs of one browser on one origin register, and two 
   t.comment(`transports after the call: ${JSON.stringify(await Promise.all(pages.map((page) => transports(page))))}`)
   t.comment(`visibility: ${JSON.stringify(await Promise.all(pages.map((page) => page.evaluate(() => document.visibilityState))))}`)
 })
+
+t.test('HTTP/1.1 with six tabs holding streams: a call that cannot get a connection rejects with network_error and says why', async (t) => {
+  const server = await startServer(t, { logger: false })
+  const first = await openPeer(t, browser, `${server.url}/`, 'tab 1')
+  const pages: Page[] = [first.page]
+  for (let i = 2; i <= 6; i++) pages.push(await openPage(t, first.context, `${server.url}/`, `tab ${i}`))
+  // One after the other: each tab's registration needs a free connection, and each then holds one.
+  for (const [i, page] of pages.entries()) await register(page, `six-${i + 1}`)
+  const outcome = await first.page.locator('rtc-call').evaluate((element: any) =>
+    element.call('six-2').then(() => ({ code: 'resolved', message: '' }), (error: any) => ({ code: error.code, message: error.message })))
+  t.equal(outcome.code, 'network_error', 'call() settles: network_error')
+  t.match(outcome.message, /six/, 'the message names the six-connections limit')
+  t.match(outcome.message, /HTTP\/2/, 'and the way out')
+  await t.resolveMatch(first.page.getByRole('alert').textContent(), /HTTP\/2/, 'the element shows it')
+})
