@@ -195,7 +195,8 @@ export class RtcCall extends LitElement {
   protected override updated(changed: PropertyValues<this>): void {
     if (changed.has('name')) {
       const registered = this.client?.registration?.name
-      if (!this.name && (this.client || this.tabs) && !this.registering) void this.unregister().catch(() => {})
+      // Cleared: sign out, also of a standby (which keeps `registering` while it waits).
+      if (!this.name && (this.client || this.tabs) && (!this.registering || this._state === 'standby')) void this.unregister().catch(() => {})
       else if (this.name && this.name !== registered && this.name !== this.registering) {
         void this.register(this.name).catch(() => {})
       }
