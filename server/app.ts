@@ -39,6 +39,8 @@ declare module 'fastify' {
     requireSessionOrQueryToken: onRequestHookHandler
     /** Route rate-limit config for sends: per session, falling back to per IP. */
     sendRateLimit: RateLimitOptions
+    /** The same for authenticated reads (directory, call state, ICE servers, streams), with its own budget. */
+    readRateLimit: RateLimitOptions
   }
   interface FastifyRequest {
     /** The sender: the holder of the presented token (set by requireSession). */
@@ -89,15 +91,13 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   }
   app.decorate('requireSession', requireSession(false))
   app.decorate('requireSessionOrQueryToken', requireSession(true))
-  app.decorate('sendRateLimit', {
-    max: config.rateSendPerWindow,
-    timeWindow: config.rateWindowMs,
-    // Keyed by the token's hash, so it works before authentication and never keeps the token itself.
-    keyGenerator: (request: FastifyRequest) => {
-      const token = presentedToken(request, false)
-      return token ? `s:${requestTokenHash(request, token)}` : `ip:${request.ip}`
-    },
-  })
+  // Keyed by the token's hash, so it works before authentication and never keeps the token itself.
+  const perSession = (request: FastifyRequest) => {
+    const token = presentedToken(request, true)
+    return token ? `s:${requestTokenHash(request, token)}` : `ip:${request.ip}`
+  }
+  app.decorate('sendRateLimit', { max: config.rateSendPerWindow, timeWindow: config.rateWindowMs, keyGenerator: perSession })
+  app.decorate('readRateLimit', { max: config.rateReadPerWindow, timeWindow: config.rateWindowMs, keyGenerator: perSession })
 
   installErrorHandlers(app, (code) => metrics.errors.inc({ code }))
   app.addHook('preClose', async () => hub.shutdown())

@@ -24,8 +24,20 @@ export interface Config {
   mailboxMaxBytes: number
   /** Delivered events kept for replay (until acknowledged by a later resume or poll), at most this many... */
   replayMaxEvents: number
-  /** ...and for at most this long, in ms. */
+  /** ...at most this many bytes of event data... */
+  replayMaxBytes: number
+  /** ...and for at most this long, in ms (also enforced while nothing new arrives). */
   replayMaxAgeMs: number
+  /** Largest session description (sdpOffer, sdpAnswer, description) as serialised JSON, in bytes (413 body_too_large). */
+  maxDescriptionBytes: number
+  /** Largest candidate object as serialised JSON, in bytes (413 body_too_large). */
+  maxCandidateBytes: number
+  /** Most candidates one side may send in one call (429 candidate_limit). */
+  maxCandidatesPerCall: number
+  /** Live sessions one client address may hold (429 rate_limited beyond). */
+  maxSessionsPerIp: number
+  /** A stream connection with more than this many bytes waiting unread in its socket is closed, in bytes. */
+  streamMaxUnreadBytes: number
   /** Default and maximum long-poll wait, in seconds. */
   pollDefaultWaitS: number
   pollMaxWaitS: number
@@ -37,6 +49,8 @@ export interface Config {
   rateRegisterPerWindow: number
   /** Sends (calls, answers, candidates, sdp, hang-ups) per session per rate window. */
   rateSendPerWindow: number
+  /** Authenticated reads (directory, call state, ICE servers, streams, polls) per session per rate window, per route. */
+  rateReadPerWindow: number
   /** Length of the rate-limit window, in ms. */
   rateWindowMs: number
   /**
@@ -84,13 +98,20 @@ export const defaults: Config = {
   mailboxMaxEvents: 256,
   mailboxMaxBytes: 1024 * 1024,
   replayMaxEvents: 256,
+  replayMaxBytes: 1024 * 1024,
   replayMaxAgeMs: 120_000,
+  maxDescriptionBytes: 32 * 1024,
+  maxCandidateBytes: 2 * 1024,
+  maxCandidatesPerCall: 500,
+  maxSessionsPerIp: 1000,
+  streamMaxUnreadBytes: 1024 * 1024,
   pollDefaultWaitS: 25,
   pollMaxWaitS: 60,
   bodyLimitBytes: 64 * 1024,
   maxCandidatesPerRequest: 100,
   rateRegisterPerWindow: 300,
   rateSendPerWindow: 1200,
+  rateReadPerWindow: 1200,
   rateWindowMs: 60_000,
   trustProxy: [],
   corsOrigins: [],
@@ -121,13 +142,20 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   MAILBOX_MAX_EVENTS: ['mailboxMaxEvents', 'int'],
   MAILBOX_MAX_BYTES: ['mailboxMaxBytes', 'int'],
   REPLAY_MAX_EVENTS: ['replayMaxEvents', 'int'],
+  REPLAY_MAX_BYTES: ['replayMaxBytes', 'int'],
   REPLAY_MAX_AGE_MS: ['replayMaxAgeMs', 'int'],
+  MAX_DESCRIPTION_BYTES: ['maxDescriptionBytes', 'int'],
+  MAX_CANDIDATE_BYTES: ['maxCandidateBytes', 'int'],
+  MAX_CANDIDATES_PER_CALL: ['maxCandidatesPerCall', 'int'],
+  MAX_SESSIONS_PER_IP: ['maxSessionsPerIp', 'int'],
+  STREAM_MAX_UNREAD_BYTES: ['streamMaxUnreadBytes', 'int'],
   POLL_DEFAULT_WAIT_S: ['pollDefaultWaitS', 'int'],
   POLL_MAX_WAIT_S: ['pollMaxWaitS', 'int'],
   BODY_LIMIT_BYTES: ['bodyLimitBytes', 'int'],
   MAX_CANDIDATES_PER_REQUEST: ['maxCandidatesPerRequest', 'int'],
   RATE_REGISTER_PER_WINDOW: ['rateRegisterPerWindow', 'int'],
   RATE_SEND_PER_WINDOW: ['rateSendPerWindow', 'int'],
+  RATE_READ_PER_WINDOW: ['rateReadPerWindow', 'int'],
   RATE_WINDOW_MS: ['rateWindowMs', 'int'],
   TRUST_PROXY: ['trustProxy', 'list'],
   CORS_ORIGINS: ['corsOrigins', 'list'],

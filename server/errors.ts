@@ -19,6 +19,7 @@ export const STATUS = {
   body_too_large: 413,
   unsupported_media_type: 415,
   mailbox_full: 429,
+  candidate_limit: 429,
   rate_limited: 429,
   internal_error: 500,
   store_unavailable: 503,

@@ -1,7 +1,9 @@
 import { Type, type Static } from 'typebox'
 import { Name } from './common.js'
 
-const Sdp = Type.String({ maxLength: 60_000 })
+// No maxLength on the text itself: a description's size is checked as serialised JSON (413 body_too_large,
+// MAX_DESCRIPTION_BYTES), and the body limit bounds it before that.
+const Sdp = Type.String()
 
 export const SdpOffer = Type.Object({ type: Type.Literal('offer'), sdp: Sdp })
 export const SdpAnswer = Type.Object({ type: Type.Literal('answer'), sdp: Sdp })
@@ -11,7 +13,7 @@ export const SessionDescription = Type.Object({ type: Type.Union([Type.Literal('
 export const Candidate = Type.Union([
   Type.Null(),
   Type.Object({
-    candidate: Type.String({ maxLength: 4096 }),
+    candidate: Type.String(),
     sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
     sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()])),
     usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),

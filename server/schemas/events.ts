@@ -9,6 +9,7 @@ export type EventType =
   | 'iceCandidate'
   | 'sdp'
   | 'stopCommunication'
+  | 'missedCall'
 
 export const EventsQuery = Type.Object({
   token: Type.Optional(Type.String({ maxLength: 256 })),

@@ -13,4 +13,16 @@ export const SessionCreated = Type.Object({
 })
 export type SessionCreated = Static<typeof SessionCreated>
 
-export const SessionList = Type.Object({ names: Type.Array(Type.String()) })
+/** The directory's page size: default and most. */
+export const DIRECTORY_PAGE = { default: 100, max: 500 }
+
+export const SessionListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: DIRECTORY_PAGE.max, description: `Names per page; default ${DIRECTORY_PAGE.default}, at most ${DIRECTORY_PAGE.max}.` })),
+  after: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'The `next` of the previous page: names after this one.' })),
+})
+export type SessionListQuery = Static<typeof SessionListQuery>
+
+export const SessionList = Type.Object({
+  names: Type.Array(Type.String()),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'The `after` of the next page; null on the last page.' }),
+})

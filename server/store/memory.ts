@@ -6,13 +6,16 @@ import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
 import { ApiError } from '../errors.js'
 import { Mailbox, type NewEvent } from './mailbox.js'
-import type { Attachment, CallInfo, EndReason, SessionInfo, Store, StoreStats, StreamListener } from './types.js'
+import { tooManyCandidates, tooManySessions } from './refusals.js'
+import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StreamListener } from './types.js'
 
 interface Session {
   name: string
   tokenHash: string
   createdAt: number
   mailbox: Mailbox
+  /** The address that registered it (maxSessionsPerIp). */
+  ip: string
   /** The call this session is in (ringing or active). */
   callId?: string
   stream?: LiveStream
@@ -27,32 +30,53 @@ interface LiveStream {
 
 interface Call extends CallInfo {
   timer?: NodeJS.Timeout
+  /** Candidates relayed so far by each side (maxCandidatesPerCall). */
+  candidates: { caller: number; callee: number }
 }
+
+/** How often written events beyond the replay window's age are let go while nothing new arrives. */
+const TRIM_INTERVAL_MS = 5_000
 
 export class MemoryStore implements Store {
   private readonly sessions = new Map<string, Session>()
   private readonly byToken = new Map<string, Session>()
   private readonly calls = new Map<string, Call>()
   private readonly streamCounts = { sse: 0, poll: 0 }
+  /** Live sessions per client address. */
+  private readonly perIp = new Map<string, number>()
+  /** The names in order, built when the directory is read after a change. */
+  private sorted?: string[]
+  private readonly trimTimer: NodeJS.Timeout
 
-  constructor(private readonly config: Config) {}
+  constructor(private readonly config: Config) {
+    this.trimTimer = setInterval(() => {
+      const now = Date.now()
+      for (const session of this.sessions.values()) session.mailbox.trim(now)
+    }, TRIM_INTERVAL_MS).unref()
+  }
 
-  async createSession(name: string, tokenHash: string): Promise<SessionInfo> {
+  async createSession(name: string, tokenHash: string, { ip }: NewSession): Promise<SessionInfo> {
     if (this.sessions.has(name)) throw new ApiError('name_taken', `The name "${name}" is held by someone else; pick another.`)
+    const held = this.perIp.get(ip) ?? 0
+    if (held >= this.config.maxSessionsPerIp) throw tooManySessions(this.config)
     const session: Session = {
       name,
       tokenHash,
       createdAt: Date.now(),
+      ip,
       mailbox: new Mailbox({
         maxEvents: this.config.mailboxMaxEvents,
         maxBytes: this.config.mailboxMaxBytes,
         replayMaxEvents: this.config.replayMaxEvents,
+        replayMaxBytes: this.config.replayMaxBytes,
         replayMaxAgeMs: this.config.replayMaxAgeMs,
       }),
       ended: false,
     }
     this.sessions.set(name, session)
     this.byToken.set(tokenHash, session)
+    this.perIp.set(ip, held + 1)
+    this.sorted = undefined
     this.startGrace(session)
     return { name, createdAt: session.createdAt }
   }
@@ -62,8 +86,20 @@ export class MemoryStore implements Store {
     return session && { name: session.name, createdAt: session.createdAt }
   }
 
-  async listNames(): Promise<string[]> {
-    return [...this.sessions.keys()].sort()
+  async listNames(after: string | undefined, limit: number): Promise<NamePage> {
+    this.sorted ??= [...this.sessions.keys()].sort()
+    const names = this.sorted
+    let start = 0
+    if (after !== undefined) {
+      let high = names.length
+      while (start < high) {
+        const mid = (start + high) >> 1
+        if (names[mid] <= after) start = mid + 1
+        else high = mid
+      }
+    }
+    const page = names.slice(start, start + limit)
+    return { names: page, next: start + limit < names.length ? page[page.length - 1] : null }
   }
 
   async endSession(name: string, reason: EndReason): Promise<void> {
@@ -73,6 +109,10 @@ export class MemoryStore implements Store {
     clearTimeout(session.graceTimer)
     this.sessions.delete(name)
     this.byToken.delete(session.tokenHash)
+    this.sorted = undefined
+    const held = (this.perIp.get(session.ip) ?? 1) - 1
+    if (held > 0) this.perIp.set(session.ip, held)
+    else this.perIp.delete(session.ip)
     const call = session.callId ? this.calls.get(session.callId) : undefined
     if (call && call.state !== 'ended') {
       this.finishCall(call, reason, [[otherParty(call, name), stopCommunication(call, reason)]])
@@ -92,7 +132,7 @@ export class MemoryStore implements Store {
     let cursor = session.mailbox.resume(after === undefined ? undefined : Number(after))
     const live = () => session.stream === stream
     return {
-      read: async () => (live() ? session.mailbox.after(cursor) : []),
+      read: async () => (live() ? session.mailbox.after(cursor, READ_BATCH_BYTES) : []),
       sent: (id: string) => {
         if (!live()) return
         cursor = Number(id)
@@ -116,8 +156,8 @@ export class MemoryStore implements Store {
     if (!to) throw new ApiError('peer_not_found', `No one is registered as "${callee}".`)
     if (from.callId) throw new ApiError('busy', 'You are already in a call; hang it up first.')
     if (to.callId) throw new ApiError('busy', `"${callee}" is in another call.`)
-    const call: Call = { callId: randomUUID(), caller, callee, state: 'ringing', createdAt: new Date().toISOString() }
-    this.deliver(to, [{ event: 'incomingCall', data: { callId: call.callId, from: caller, sdpOffer } }])
+    const call: Call = { callId: randomUUID(), caller, callee, state: 'ringing', createdAt: new Date().toISOString(), candidates: { caller: 0, callee: 0 } }
+    this.deliver(to, [{ event: 'incomingCall', data: { callId: call.callId, from: caller, sdpOffer }, from: caller, callId: call.callId }])
     this.calls.set(call.callId, call)
     from.callId = call.callId
     to.callId = call.callId
@@ -129,8 +169,8 @@ export class MemoryStore implements Store {
     const call = this.partyCall(name, callId)
     if (name !== call.callee) throw new ApiError('forbidden', 'Only the callee can accept a call.')
     if (call.state !== 'ringing') throw new ApiError('invalid_state', `The call is ${call.state}; only a ringing call can be accepted.`)
-    this.deliver(this.live(call.caller), [{ event: 'callResponse', data: { callId, response: 'accepted', sdpAnswer } }])
-    this.deliver(this.live(call.callee), [{ event: 'startCommunication', data: { callId } }], true)
+    this.deliver(this.live(call.caller), [{ event: 'callResponse', data: { callId, response: 'accepted', sdpAnswer }, from: name, callId }])
+    this.deliver(this.live(call.callee), [{ event: 'startCommunication', data: { callId }, from: SERVER, callId }], true)
     clearTimeout(call.timer)
     call.state = 'active'
     call.answeredAt = new Date().toISOString()
@@ -148,14 +188,17 @@ export class MemoryStore implements Store {
   async relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void> {
     const call = this.partyCall(name, callId)
     if (call.state === 'ended') throw new ApiError('invalid_state', 'The call has ended; candidates are no longer relayed.')
+    const side = name === call.caller ? 'caller' : 'callee'
+    if (call.candidates[side] + candidates.length > this.config.maxCandidatesPerCall) throw tooManyCandidates(this.config)
     const peer = this.live(otherParty(call, name))
-    this.deliver(peer, candidates.map((candidate) => ({ event: 'iceCandidate' as const, data: { callId, candidate } })))
+    this.deliver(peer, candidates.map((candidate) => ({ event: 'iceCandidate' as const, data: { callId, candidate }, from: name, callId })))
+    call.candidates[side] += candidates.length
   }
 
   async relaySdp(name: string, callId: string, description: unknown): Promise<void> {
     const call = this.partyCall(name, callId)
     if (call.state !== 'active') throw new ApiError('invalid_state', `The call is ${call.state}; descriptions are relayed in an active call only.`)
-    this.deliver(this.live(otherParty(call, name)), [{ event: 'sdp', data: { callId, description } }])
+    this.deliver(this.live(otherParty(call, name)), [{ event: 'sdp', data: { callId, description }, from: name, callId }])
   }
 
   async endCall(name: string, callId: string): Promise<boolean> {
@@ -184,6 +227,7 @@ export class MemoryStore implements Store {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.trimTimer)
     for (const session of this.sessions.values()) {
       clearTimeout(session.graceTimer)
       this.dropStream(session, 'ended')
@@ -211,11 +255,20 @@ export class MemoryStore implements Store {
     session.stream?.listener.wake()
   }
 
-  /** Ends a call, tells the parties listed, frees both sessions and keeps the call readable for a while. */
+  /**
+   * Ends a call, tells the parties listed, frees both sessions and keeps the call readable for a while.
+   * A ringing call whose callee never got any of its events becomes one missedCall for the callee.
+   */
   private finishCall(call: Call, reason: EndReason, notices: Array<[string, NewEvent]>): void {
+    const missed = call.state === 'ringing' ? missedCall(call, reason) : undefined
     for (const [name, event] of notices) {
       const session = this.sessions.get(name)
-      if (session && !session.ended) this.deliver(session, [event], true)
+      if (!session || session.ended) continue
+      if (missed && name === call.callee && session.mailbox.collapseCall(call.callId, missed)) {
+        session.stream?.listener.wake()
+        continue
+      }
+      this.deliver(session, [event], true)
     }
     clearTimeout(call.timer)
     call.state = 'ended'
@@ -252,15 +305,29 @@ function otherParty(call: CallInfo, name: string): string {
   return name === call.caller ? call.callee : call.caller
 }
 
+/** Notices that end or start a call are forced (never refused), so they count against no sender's share. */
+const SERVER = ''
+
 function stopCommunication(call: CallInfo, reason: EndReason): NewEvent {
-  return { event: 'stopCommunication', data: { callId: call.callId, reason } }
+  return { event: 'stopCommunication', data: { callId: call.callId, reason }, from: SERVER, callId: call.callId }
 }
 
 function rejected(call: CallInfo, reason: string): NewEvent {
-  return { event: 'callResponse', data: { callId: call.callId, response: 'rejected', message: reason } }
+  return { event: 'callResponse', data: { callId: call.callId, response: 'rejected', message: reason }, from: SERVER, callId: call.callId }
+}
+
+/**
+ * What a callee who never saw the call is told instead of its events: ended by the caller (cancelled, or
+ * the caller's session went away: also "cancelled") or by the ring time-out. Other ends (a reject) imply
+ * the callee saw the call.
+ */
+function missedCall(call: CallInfo, reason: EndReason): NewEvent | undefined {
+  const why = reason === 'no_answer' ? 'no_answer' : reason === 'cancelled' || reason === 'peer_gone' ? 'cancelled' : undefined
+  if (!why) return undefined
+  return { event: 'missedCall', data: { callId: call.callId, from: call.caller, reason: why, at: new Date().toISOString() }, from: SERVER, callId: call.callId }
 }
 
 function view(call: Call): CallInfo {
-  const { timer: _timer, ...info } = call
+  const { timer: _timer, candidates: _candidates, ...info } = call
   return info
 }

@@ -2,13 +2,18 @@
  * The Redis store's steps as Lua scripts: each runs atomically in Redis, so any instance may serve any
  * request. The rules are the in-memory store's (memory.ts + mailbox.ts), written for Redis:
  *
- *   {p}s:<name>    hash   tok, created, call, stream, graceAt, last (last id), sent (highest id written
- *                         to a stream), ubytes (undelivered bytes)
+ *   {p}s:<name>    hash   tok, created, ip, call, stream, graceAt, last (last id), sent (highest id written
+ *                         to a stream), ucount / ubytes (undelivered events / bytes), rbytes (bytes of
+ *                         written events held for replay)
  *   {p}t:<hash>    string the name whose token hashes to <hash>
- *   {p}names       set    live names
- *   {p}m:<name>    stream the mailbox: entry id 0-<n> (n = the event id), fields e (event) and j (json)
+ *   {p}names       zset   live names, all with score 0 (ordered by name for the paged directory)
+ *   {p}ip:<addr>   string live sessions registered from that address
+ *   {p}u:<name>    hash   undelivered events (c:<sender>) and bytes (b:<sender>) per sender
+ *   {p}m:<name>    stream the mailbox: entry id 0-<n> (n = the event id), fields e (event), j (json),
+ *                         f (sender; '' for the server's own notices) and c (call id, or '')
  *   {p}b:<name>    list   "<id>:<ms>": events up to <id> were written to a stream at <ms> (replay age)
- *   {p}c:<callId>  hash   caller, callee, state, createdAt, answeredAt, endedAt, endReason
+ *   {p}c:<callId>  hash   caller, callee, state, createdAt, answeredAt, endedAt, endReason, in (the id of
+ *                         the callee's incomingCall), n:caller / n:callee (candidates relayed)
  *   {p}calls       set    call ids that are ringing or active
  *   {p}timers      zset   g:<name> (grace) and r:<callId> (ring) by due time; claimed by any instance
  *   {p}undelivered string  undelivered events, all mailboxes
@@ -21,36 +26,155 @@ const COMMON = `
 local P = ARGV[1]
 local function num(v) return tonumber(v) or 0 end
 
--- Stores events for a recipient in order, all or none; false when over the limits (unless forced).
-local function deliver(name, events, force, maxEvents, maxBytes)
+-- Stores events for a recipient in order, all or none; false (or 'share') when over the limits, unless
+-- forced. events: {event, json, callId or ''}; from: the sender ('' for the server's own notices).
+local function deliver(name, events, force, maxEvents, maxBytes, from)
   local s = P..'s:'..name
-  local f = redis.call('HMGET', s, 'last', 'sent', 'ubytes')
-  local last, sent, ubytes = num(f[1]), num(f[2]), num(f[3])
+  local u = P..'u:'..name
+  local f = redis.call('HMGET', s, 'last', 'ucount', 'ubytes')
+  local last, ucount, ubytes = num(f[1]), num(f[2]), num(f[3])
   local bytes = 0
   for _, e in ipairs(events) do bytes = bytes + #e[2] end
-  if not force and ((last - sent) + #events > maxEvents or ubytes + bytes > maxBytes) then return false end
+  if not force then
+    if ucount + #events > maxEvents or ubytes + bytes > maxBytes then return false end
+    local share = redis.call('HMGET', u, 'c:'..from, 'b:'..from)
+    if num(share[1]) + #events > maxEvents / 2 or num(share[2]) + bytes > maxBytes / 2 then return 'share' end
+  end
   for _, e in ipairs(events) do
     last = last + 1
-    redis.call('XADD', P..'m:'..name, '0-'..last, 'e', e[1], 'j', e[2])
+    redis.call('XADD', P..'m:'..name, '0-'..last, 'e', e[1], 'j', e[2], 'f', from, 'c', e[3] or '')
   end
-  redis.call('HSET', s, 'last', last, 'ubytes', ubytes + bytes)
+  redis.call('HSET', s, 'last', last, 'ucount', ucount + #events, 'ubytes', ubytes + bytes)
+  redis.call('HINCRBY', u, 'c:'..from, #events)
+  redis.call('HINCRBY', u, 'b:'..from, bytes)
   redis.call('INCRBY', P..'undelivered', #events)
   redis.call('PUBLISH', P..'w:'..name, 'wake')
   return true
+end
+
+-- A deliver() refusal as the script's error reply.
+local function refused(result)
+  if result == 'share' then return redis.error_reply('ERR_mailbox_share') end
+  return redis.error_reply('ERR_mailbox_full')
+end
+
+-- Takes undelivered entries out of the counts (written to a stream, or collapsed): per sender and in all.
+local function undeliver(name, entries)
+  if #entries == 0 then return 0 end
+  local u = P..'u:'..name
+  local bytes = 0
+  for _, entry in ipairs(entries) do
+    local fields = entry[2]
+    local b = #fields[4]
+    bytes = bytes + b
+    local from = fields[6] or ''
+    if num(redis.call('HINCRBY', u, 'c:'..from, -1)) <= 0 then
+      redis.call('HDEL', u, 'c:'..from, 'b:'..from)
+    else
+      redis.call('HINCRBY', u, 'b:'..from, -b)
+    end
+  end
+  local s = P..'s:'..name
+  redis.call('HINCRBY', s, 'ucount', -#entries)
+  if bytes > 0 then redis.call('HINCRBY', s, 'ubytes', -bytes) end
+  redis.call('INCRBY', P..'undelivered', -#entries)
+  return bytes
+end
+
+-- Lets go of written entries up to id (their bytes leave the replay window's count).
+local function dropSent(name, id)
+  local m = P..'m:'..name
+  local bytes = 0
+  for _, entry in ipairs(redis.call('XRANGE', m, '-', '0-'..id)) do bytes = bytes + #entry[2][4] end
+  redis.call('XTRIM', m, 'MINID', '0-'..(id + 1))
+  if bytes > 0 then redis.call('HINCRBY', P..'s:'..name, 'rbytes', -bytes) end
+end
+
+-- The replay window: written events beyond its count, bytes or age are let go; undelivered ones never.
+local function trim(name, now, replayMax, replayMaxBytes, replayAge)
+  local s = P..'s:'..name
+  local m = P..'m:'..name
+  local b = P..'b:'..name
+  local first = redis.call('XRANGE', m, '-', '+', 'COUNT', 1)[1]
+  if not first then return end
+  local f = redis.call('HMGET', s, 'sent', 'rbytes')
+  local sent, rbytes = num(f[1]), num(f[2])
+  local firstId = tonumber(string.match(first[1], '^0%-(%d+)$'))
+  if firstId > sent then return end
+  -- Counted by ids: a gap left by a collapsed missed call counts as an event here, so the window may
+  -- hold a little less than replayMax; it never reaches past the written ones.
+  local keepFrom = firstId
+  local sentHeld = sent - firstId + 1
+  if sentHeld > replayMax then keepFrom = firstId + sentHeld - replayMax end
+  while true do
+    local rec = redis.call('LINDEX', b, 0)
+    if not rec then break end
+    local rid, rat = string.match(rec, '^(%d+):(%d+)$')
+    rid, rat = tonumber(rid), tonumber(rat)
+    if rid < keepFrom then
+      redis.call('LPOP', b)
+    elseif now - rat > replayAge then
+      keepFrom = rid + 1
+      redis.call('LPOP', b)
+    else
+      break
+    end
+  end
+  if keepFrom > firstId then
+    dropSent(name, keepFrom - 1)
+    rbytes = num(redis.call('HGET', s, 'rbytes'))
+  end
+  while rbytes > replayMaxBytes do
+    local oldest = redis.call('XRANGE', m, '-', '0-'..sent, 'COUNT', 16)
+    if #oldest == 0 then break end
+    local upTo
+    for _, entry in ipairs(oldest) do
+      if rbytes <= replayMaxBytes then break end
+      rbytes = rbytes - #entry[2][4]
+      upTo = tonumber(string.match(entry[1], '^0%-(%d+)$'))
+    end
+    if not upTo then break end
+    dropSent(name, upTo)
+  end
 end
 
 local function stopJson(callId, reason)
   return '{"callId":"'..callId..'","reason":"'..reason..'"}'
 end
 
--- Ends a call, tells the parties listed, frees both sessions; the call stays readable for a while.
+-- Ends a call, tells the parties listed, frees both sessions; the call stays readable for a while. A ringing
+-- call whose callee never got any of its events (ended by the caller, its session's end, or the ring
+-- time-out) becomes one missedCall for the callee instead.
 local function finish(callId, reason, notices, nowIso, retentionMs)
   local c = P..'c:'..callId
+  local cf = redis.call('HMGET', c, 'state', 'caller', 'callee', 'in')
+  local missed
+  if cf[1] == 'ringing' then
+    if reason == 'no_answer' then missed = 'no_answer' elseif reason == 'cancelled' or reason == 'peer_gone' then missed = 'cancelled' end
+  end
   for _, n in ipairs(notices) do
-    if redis.call('EXISTS', P..'s:'..n[1]) == 1 then deliver(n[1], {{n[2], n[3]}}, true, 0, 0) end
+    local s = P..'s:'..n[1]
+    if redis.call('EXISTS', s) == 1 then
+      local collapsed = false
+      if missed and n[1] == cf[3] and num(redis.call('HGET', s, 'sent')) < num(cf[4]) then
+        local m = P..'m:'..n[1]
+        local mine = {}
+        for _, entry in ipairs(redis.call('XRANGE', m, '0-'..cf[4], '+')) do
+          if entry[2][8] == callId then mine[#mine + 1] = entry end
+        end
+        if #mine > 0 then
+          undeliver(n[1], mine)
+          for _, entry in ipairs(mine) do redis.call('XDEL', m, entry[1]) end
+          local json = '{"callId":"'..callId..'","from":'..cjson.encode(cf[2])..',"reason":"'..missed..'","at":"'..nowIso..'"}'
+          deliver(n[1], {{'missedCall', json, callId}}, true, 0, 0, '')
+          collapsed = true
+        end
+      end
+      if not collapsed then deliver(n[1], {{n[2], n[3], callId}}, true, 0, 0, '') end
+    end
   end
   redis.call('HSET', c, 'state', 'ended', 'endReason', reason, 'endedAt', nowIso)
-  for _, party in ipairs(redis.call('HMGET', c, 'caller', 'callee')) do
+  for _, party in ipairs({cf[2], cf[3]}) do
     local s = P..'s:'..party
     if redis.call('HGET', s, 'call') == callId then redis.call('HDEL', s, 'call') end
   end
@@ -68,7 +192,7 @@ end
 
 local function ended(name, reason, nowIso, retentionMs)
   local s = P..'s:'..name
-  local f = redis.call('HMGET', s, 'call', 'tok', 'last', 'sent')
+  local f = redis.call('HMGET', s, 'call', 'tok', 'ucount', 'ip')
   local callId = f[1]
   if callId then
     local caller, callee, state = unpack(redis.call('HMGET', P..'c:'..callId, 'caller', 'callee', 'state'))
@@ -78,11 +202,12 @@ local function ended(name, reason, nowIso, retentionMs)
       finish(callId, reason, {{peer, 'stopCommunication', stopJson(callId, reason)}}, nowIso, retentionMs)
     end
   end
-  local undelivered = num(f[3]) - num(f[4])
+  local undelivered = num(f[3])
   -- (Lua would send -(0) as "-0", which INCRBY refuses.)
   if undelivered > 0 then redis.call('INCRBY', P..'undelivered', -undelivered) end
-  redis.call('DEL', s, P..'t:'..f[2], P..'m:'..name, P..'b:'..name)
-  redis.call('SREM', P..'names', name)
+  if f[4] and num(redis.call('DECR', P..'ip:'..f[4])) <= 0 then redis.call('DEL', P..'ip:'..f[4]) end
+  redis.call('DEL', s, P..'t:'..f[2], P..'m:'..name, P..'b:'..name, P..'u:'..name)
+  redis.call('ZREM', P..'names', name)
   redis.call('ZREM', P..'timers', 'g:'..name)
   redis.call('PUBLISH', P..'w:'..name, 'end')
 end
@@ -93,14 +218,16 @@ function script(body: string): string {
 }
 
 export const SCRIPTS = {
-  /** ARGV: p, name, tokenHash, nowMs, graceMs */
+  /** ARGV: p, name, tokenHash, nowMs, graceMs, ip, maxSessionsPerIp */
   register: script(`
-local name, tok, now, grace = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local name, tok, now, grace, ip, maxPerIp = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local s = P..'s:'..name
 if redis.call('EXISTS', s) == 1 then return redis.error_reply('ERR_name_taken') end
-redis.call('HSET', s, 'tok', tok, 'created', now, 'last', 0, 'sent', 0, 'ubytes', 0, 'graceAt', now + grace)
+if num(redis.call('GET', P..'ip:'..ip)) >= maxPerIp then return redis.error_reply('ERR_too_many_sessions') end
+redis.call('HSET', s, 'tok', tok, 'created', now, 'ip', ip, 'last', 0, 'sent', 0, 'ucount', 0, 'ubytes', 0, 'rbytes', 0, 'graceAt', now + grace)
+redis.call('INCR', P..'ip:'..ip)
 redis.call('SET', P..'t:'..tok, name)
-redis.call('SADD', P..'names', name)
+redis.call('ZADD', P..'names', 0, name)
 redis.call('ZADD', P..'timers', now + grace, 'g:'..name)
 return now`),
 
@@ -145,7 +272,7 @@ local sent = num(redis.call('HGET', s, 'sent'))
 local cursor = 0
 if after >= 0 then cursor = math.min(after, sent) end
 if cursor > 0 then
-  redis.call('XTRIM', P..'m:'..name, 'MINID', '0-'..(cursor + 1))
+  dropSent(name, cursor)
   local b = P..'b:'..name
   while true do
     local rec = redis.call('LINDEX', b, 0)
@@ -156,61 +283,51 @@ end
 redis.call('PUBLISH', P..'w:'..name, 'attach:'..streamId)
 return cursor`),
 
-  /** ARGV: p, name, streamId, cursor, count → entries after cursor, or nil when no longer the live stream */
+  /**
+   * ARGV: p, name, streamId, cursor, count, maxBytes → entries after cursor (at most count, and about
+   * maxBytes: always at least one), or nil when no longer the live stream
+   */
   read: script(`
-local name, streamId, cursor, count = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local name, streamId, cursor, count, maxBytes = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 if redis.call('HGET', P..'s:'..name, 'stream') ~= streamId then return nil end
-return redis.call('XRANGE', P..'m:'..name, '(0-'..cursor, '+', 'COUNT', count)`),
+local entries = redis.call('XRANGE', P..'m:'..name, '(0-'..cursor, '+', 'COUNT', count)
+local bytes = 0
+for i, entry in ipairs(entries) do
+  if i > 1 and bytes >= maxBytes then
+    for j = #entries, i, -1 do entries[j] = nil end
+    break
+  end
+  bytes = bytes + #entry[2][4]
+end
+return entries`),
 
-  /** ARGV: p, name, streamId, id, nowMs, replayMaxEvents, replayMaxAgeMs */
+  /** ARGV: p, name, streamId, id, nowMs, replayMaxEvents, replayMaxBytes, replayMaxAgeMs */
   sent: script(`
-local name, streamId, id, now, replayMax, replayAge = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local name, streamId, id, now = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local s = P..'s:'..name
-local m = P..'m:'..name
-local b = P..'b:'..name
 local f = redis.call('HMGET', s, 'stream', 'last', 'sent')
 if f[1] ~= streamId then return 0 end
 local last, sent = num(f[2]), num(f[3])
 if id > last then id = last end
 if id > sent then
-  local bytes = 0
-  for _, entry in ipairs(redis.call('XRANGE', m, '(0-'..sent, '0-'..id)) do bytes = bytes + #entry[2][4] end
+  local bytes = undeliver(name, redis.call('XRANGE', P..'m:'..name, '(0-'..sent, '0-'..id))
   redis.call('HSET', s, 'sent', id)
-  if bytes > 0 then redis.call('HINCRBY', s, 'ubytes', -bytes) end
-  redis.call('INCRBY', P..'undelivered', -(id - sent))
-  redis.call('RPUSH', b, id..':'..now)
-  sent = id
+  if bytes > 0 then redis.call('HINCRBY', s, 'rbytes', bytes) end
+  redis.call('RPUSH', P..'b:'..name, id..':'..now)
 end
--- The replay window: written events beyond its count or age are let go; undelivered ones never.
-local first = redis.call('XRANGE', m, '-', '+', 'COUNT', 1)[1]
-if not first then return 1 end
-local firstId = tonumber(string.match(first[1], '^0%-(%d+)$'))
-local sentHeld = sent - firstId + 1
-local keepFrom = firstId
-if sentHeld > replayMax then keepFrom = firstId + sentHeld - replayMax end
-while true do
-  local rec = redis.call('LINDEX', b, 0)
-  if not rec then break end
-  local rid, rat = string.match(rec, '^(%d+):(%d+)$')
-  rid, rat = tonumber(rid), tonumber(rat)
-  if rid < keepFrom then
-    redis.call('LPOP', b)
-  elseif now - rat > replayAge then
-    keepFrom = rid + 1
-    redis.call('LPOP', b)
-  else
-    break
-  end
-end
-if keepFrom > firstId then redis.call('XTRIM', m, 'MINID', '0-'..keepFrom) end
+trim(name, now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
 return 1`),
 
-  /** ARGV: p, name, streamId, nowMs, graceMs — detach, or renew the lease (touch) with graceMs = lease */
+  /**
+   * ARGV: p, name, streamId, nowMs, graceMs, detach|keep, replayMaxEvents, replayMaxBytes, replayMaxAgeMs —
+   * detach, or renew the lease (touch, on every heartbeat) with graceMs = lease; a touch also applies the
+   * replay window's age while nothing new arrives.
+   */
   detach: script(`
 local name, streamId, now, grace, keep = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == 'keep'
 local s = P..'s:'..name
 if redis.call('HGET', s, 'stream') ~= streamId then return 0 end
-if not keep then redis.call('HDEL', s, 'stream') end
+if keep then trim(name, now, tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])) else redis.call('HDEL', s, 'stream') end
 redis.call('HSET', s, 'graceAt', now + grace)
 redis.call('ZADD', P..'timers', now + grace, 'g:'..name)
 return 1`),
@@ -223,8 +340,10 @@ if redis.call('EXISTS', from) == 0 then return redis.error_reply('ERR_unauthoriz
 if redis.call('EXISTS', to) == 0 then return redis.error_reply('ERR_peer_not_found') end
 if redis.call('HEXISTS', from, 'call') == 1 then return redis.error_reply('ERR_busy_self') end
 if redis.call('HEXISTS', to, 'call') == 1 then return redis.error_reply('ERR_busy') end
-if not deliver(callee, {{'incomingCall', incoming}}, false, maxE, maxB) then return redis.error_reply('ERR_mailbox_full') end
-redis.call('HSET', P..'c:'..callId, 'callId', callId, 'caller', caller, 'callee', callee, 'state', 'ringing', 'createdAt', nowIso)
+local delivered = deliver(callee, {{'incomingCall', incoming, callId}}, false, maxE, maxB, caller)
+if delivered ~= true then return refused(delivered) end
+local inId = redis.call('HGET', to, 'last')
+redis.call('HSET', P..'c:'..callId, 'callId', callId, 'caller', caller, 'callee', callee, 'state', 'ringing', 'createdAt', nowIso, 'in', inId)
 redis.call('HSET', from, 'call', callId)
 redis.call('HSET', to, 'call', callId)
 redis.call('SADD', P..'calls', callId)
@@ -237,8 +356,9 @@ local name, callId, nowIso, response, start, maxE, maxB = ARGV[2], ARGV[3], ARGV
 local caller, callee, state = partyCall(name, callId)
 if name ~= callee then return redis.error_reply('ERR_forbidden_accept') end
 if state ~= 'ringing' then return redis.error_reply('ERR_invalid_state:'..state) end
-if not deliver(caller, {{'callResponse', response}}, false, maxE, maxB) then return redis.error_reply('ERR_mailbox_full') end
-deliver(callee, {{'startCommunication', start}}, true, 0, 0)
+local delivered = deliver(caller, {{'callResponse', response, callId}}, false, maxE, maxB, name)
+if delivered ~= true then return refused(delivered) end
+deliver(callee, {{'startCommunication', start, callId}}, true, 0, 0, '')
 redis.call('HSET', P..'c:'..callId, 'state', 'active', 'answeredAt', nowIso)
 redis.call('ZREM', P..'timers', 'r:'..callId)
 return redis.call('HGETALL', P..'c:'..callId)`),
@@ -252,9 +372,9 @@ if state ~= 'ringing' then return redis.error_reply('ERR_invalid_state:'..state)
 finish(callId, 'rejected', {{caller, 'callResponse', rejected}}, nowIso, retention)
 return redis.call('HGETALL', P..'c:'..callId)`),
 
-  /** ARGV: p, name, callId, kind (candidates|sdp), maxEvents, maxBytes, json... */
+  /** ARGV: p, name, callId, kind (candidates|sdp), maxEvents, maxBytes, maxCandidatesPerCall, json... */
   relay: script(`
-local name, callId, kind, maxE, maxB = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local name, callId, kind, maxE, maxB, maxCandidates = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local caller, callee, state = partyCall(name, callId)
 if kind == 'sdp' and state ~= 'active' then return redis.error_reply('ERR_invalid_state_sdp:'..state) end
 if state == 'ended' then return redis.error_reply('ERR_invalid_state_candidates:'..state) end
@@ -263,8 +383,15 @@ if name == caller then peer = callee end
 local event = 'iceCandidate'
 if kind == 'sdp' then event = 'sdp' end
 local events = {}
-for i = 7, #ARGV do events[#events + 1] = {event, ARGV[i]} end
-if not deliver(peer, events, false, maxE, maxB) then return redis.error_reply('ERR_mailbox_full') end
+for i = 8, #ARGV do events[#events + 1] = {event, ARGV[i], callId} end
+local counter = 'n:callee'
+if name == caller then counter = 'n:caller' end
+if kind == 'candidates' and num(redis.call('HGET', P..'c:'..callId, counter)) + #events > maxCandidates then
+  return redis.error_reply('ERR_candidate_limit')
+end
+local delivered = deliver(peer, events, false, maxE, maxB, name)
+if delivered ~= true then return refused(delivered) end
+if kind == 'candidates' then redis.call('HINCRBY', P..'c:'..callId, counter, #events) end
 return 1`),
 
   /** ARGV: p, name, callId, nowIso, retentionMs → 1 ended now, 0 already ended */

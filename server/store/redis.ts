@@ -16,7 +16,8 @@ import type { Config } from '../config.js'
 import { ApiError, type ErrorCode } from '../errors.js'
 import type { EventType } from '../schemas/events.js'
 import { SCRIPTS, type ScriptName } from './redis-scripts.js'
-import type { Attachment, CallInfo, EndReason, SessionInfo, Store, StoreStats, StoredEvent, StreamListener } from './types.js'
+import { MAILBOX_FULL, SHARE_FULL, tooManyCandidates, tooManySessions } from './refusals.js'
+import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from './types.js'
 
 /** A claimed timer whose instance died before firing it is claimed again after this long. */
 const CLAIM_RETRY_MS = 10_000
@@ -36,7 +37,8 @@ const SCRIPT_ERRORS: Record<string, [ErrorCode, string]> = {
   peer_not_found: ['peer_not_found', 'No one is registered under that name.'],
   busy_self: ['busy', 'You are already in a call; hang it up first.'],
   busy: ['busy', 'The callee is in another call.'],
-  mailbox_full: ['mailbox_full', 'The recipient has too many undelivered events; retry once it has caught up (its stream is down or slow).'],
+  mailbox_full: ['mailbox_full', MAILBOX_FULL],
+  mailbox_share: ['mailbox_full', SHARE_FULL],
   call_not_found: ['call_not_found', 'No such call among yours.'],
   forbidden_accept: ['forbidden', 'Only the callee can accept a call.'],
   forbidden_reject: ['forbidden', 'Only the callee can reject a call; the caller cancels with DELETE.'],
@@ -96,8 +98,8 @@ export class RedisStore implements Store {
     })))
   }
 
-  async createSession(name: string, tokenHash: string): Promise<SessionInfo> {
-    const created = await this.run('register', name, tokenHash, Date.now(), this.config.graceMs)
+  async createSession(name: string, tokenHash: string, { ip }: NewSession): Promise<SessionInfo> {
+    const created = await this.run('register', name, tokenHash, Date.now(), this.config.graceMs, ip, this.config.maxSessionsPerIp)
     return { name, createdAt: Number(created) }
   }
 
@@ -106,8 +108,13 @@ export class RedisStore implements Store {
     return found ? { name: found[0], createdAt: Number(found[1]) } : undefined
   }
 
-  async listNames(): Promise<string[]> {
-    return (await this.call(() => this.redis.smembers(`${this.config.redisPrefix}names`))).sort()
+  async listNames(after: string | undefined, limit: number): Promise<NamePage> {
+    const from = after === undefined ? '-' : `(${after}`
+    // One more than asked tells whether a next page exists.
+    const names = await this.call(() => this.redis.zrangebylex(`${this.config.redisPrefix}names`, from, '+', 'LIMIT', 0, limit + 1))
+    const more = names.length > limit
+    if (more) names.length = limit
+    return { names, next: more ? names[names.length - 1] : null }
   }
 
   async endSession(name: string, reason: EndReason): Promise<void> {
@@ -134,20 +141,20 @@ export class RedisStore implements Store {
     }
     return {
       read: async () => {
-        const entries = (await this.run('read', name, stream.id, cursor, 512)) as Array<[string, string[]]> | null
+        const entries = (await this.run('read', name, stream.id, cursor, 512, READ_BATCH_BYTES)) as Array<[string, string[]]> | null
         if (!entries) return []
         return entries.map(([id, fields]): StoredEvent => ({ id: id.slice(2), event: fields[1] as EventType, json: fields[3] }))
       },
       sent: (id: string) => {
         cursor = Number(id)
-        this.run('sent', name, stream.id, cursor, Date.now(), this.config.replayMaxEvents, this.config.replayMaxAgeMs).catch(() => {})
+        this.run('sent', name, stream.id, cursor, Date.now(), ...this.replayWindow()).catch(() => {})
       },
       detach: () => {
         if (!this.forget(name, stream)) return
         this.run('detach', name, stream.id, Date.now(), this.config.graceMs, 'detach').catch(() => {})
       },
       touch: () => {
-        this.run('detach', name, stream.id, Date.now(), lease, 'keep').catch(() => {})
+        this.run('detach', name, stream.id, Date.now(), lease, 'keep', ...this.replayWindow()).catch(() => {})
       },
     }
   }
@@ -173,11 +180,11 @@ export class RedisStore implements Store {
 
   async relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void> {
     const events = candidates.map((candidate) => JSON.stringify({ callId, candidate }))
-    await this.run('relay', name, callId, 'candidates', ...this.limits(), ...events)
+    await this.run('relay', name, callId, 'candidates', ...this.limits(), this.config.maxCandidatesPerCall, ...events)
   }
 
   async relaySdp(name: string, callId: string, description: unknown): Promise<void> {
-    await this.run('relay', name, callId, 'sdp', ...this.limits(), JSON.stringify({ callId, description }))
+    await this.run('relay', name, callId, 'sdp', ...this.limits(), this.config.maxCandidatesPerCall, JSON.stringify({ callId, description }))
   }
 
   async endCall(name: string, callId: string): Promise<boolean> {
@@ -199,7 +206,7 @@ export class RedisStore implements Store {
   async stats(): Promise<StoreStats> {
     const p = this.config.redisPrefix
     const [sessions, calls, undelivered] = await this.call(() => Promise.all([
-      this.redis.scard(`${p}names`), this.redis.scard(`${p}calls`), this.redis.get(`${p}undelivered`),
+      this.redis.zcard(`${p}names`), this.redis.scard(`${p}calls`), this.redis.get(`${p}undelivered`),
     ]))
     return { sessions, calls, undelivered: Number(undelivered ?? 0), streams: { ...this.streamCounts } }
   }
@@ -221,6 +228,10 @@ export class RedisStore implements Store {
     return [this.config.mailboxMaxEvents, this.config.mailboxMaxBytes]
   }
 
+  private replayWindow(): [number, number, number] {
+    return [this.config.replayMaxEvents, this.config.replayMaxBytes, this.config.replayMaxAgeMs]
+  }
+
   /** Runs a script; its ERR_<code> replies become ApiErrors, anything else store_unavailable. */
   private async run(script: ScriptName, ...args: Array<string | number>): Promise<unknown> {
     return this.call(() => this.scripts[script](...args))
@@ -231,6 +242,8 @@ export class RedisStore implements Store {
       return await fn()
     } catch (error) {
       const match = /\bERR_([a-z_]+)(?::(\w+))?/.exec((error as Error).message ?? '')
+      if (match?.[1] === 'too_many_sessions') throw tooManySessions(this.config)
+      if (match?.[1] === 'candidate_limit') throw tooManyCandidates(this.config)
       const known = match ? SCRIPT_ERRORS[match[1]] : undefined
       if (known) {
         const message = match?.[2] && known[0] === 'invalid_state' ? `${known[1]} (it is ${match[2]})` : known[1]

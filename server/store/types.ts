@@ -44,7 +44,11 @@ export interface StreamListener {
 }
 
 export interface Attachment {
-  /** Events after this stream's cursor, oldest first; [] once the stream was replaced or the session ended. */
+  /**
+   * Events after this stream's cursor, oldest first, about READ_BATCH_BYTES at most (always at least one
+   * when any is held), so that a replay is written in pieces; [] once the stream was replaced or the
+   * session ended.
+   */
   read(): Promise<StoredEvent[]>
   /** Marks events up to `id` as written to this stream (the cursor moves on). */
   sent(id: string): void
@@ -54,12 +58,31 @@ export interface Attachment {
   touch(): void
 }
 
+/** How much one read hands to a stream or poll at most (a replay goes out in pieces this size). */
+export const READ_BATCH_BYTES = 64 * 1024
+
+/** One page of the directory. */
+export interface NamePage {
+  names: string[]
+  /** The `after` of the next page; null when this is the last. */
+  next: string | null
+}
+
+export interface NewSession {
+  /** The client address that registers (at most config.maxSessionsPerIp live sessions each). */
+  ip: string
+}
+
 export interface Store {
-  /** Creates a session holding `name`, keyed by a hash of its token; throws name_taken. */
-  createSession(name: string, tokenHash: string): Promise<SessionInfo>
+  /**
+   * Creates a session holding `name`, keyed by a hash of its token; throws name_taken, or rate_limited
+   * when the address already holds maxSessionsPerIp live sessions.
+   */
+  createSession(name: string, tokenHash: string, options: NewSession): Promise<SessionInfo>
   /** The session whose token hashes to `tokenHash`, if it is alive. */
   findSession(tokenHash: string): Promise<SessionInfo | undefined>
-  listNames(): Promise<string[]>
+  /** Live names in name order after `after` (exclusive), at most `limit`. */
+  listNames(after: string | undefined, limit: number): Promise<NamePage>
   /** Ends a session now; its call ends for the peer with `reason`. */
   endSession(name: string, reason: EndReason): Promise<void>
 
@@ -73,6 +96,7 @@ export interface Store {
   createCall(caller: string, callee: string, sdpOffer: unknown): Promise<CallInfo>
   acceptCall(name: string, callId: string, sdpAnswer: unknown): Promise<CallInfo>
   rejectCall(name: string, callId: string, reason: string): Promise<CallInfo>
+  /** Throws candidate_limit when this side would pass config.maxCandidatesPerCall in the call. */
   relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void>
   relaySdp(name: string, callId: string, description: unknown): Promise<void>
   /** Hang up or cancel; `false` when the call had already ended (no event). */

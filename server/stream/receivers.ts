@@ -39,7 +39,7 @@ class Signal {
 }
 
 interface Closable {
-  close(why: 'replaced' | 'ended' | 'shutdown' | 'disconnected'): void
+  close(why: 'replaced' | 'ended' | 'shutdown' | 'disconnected' | 'slow'): void
   /** Once responding: settles when the response is finished or its connection closed (shutdown waits). */
   readonly finished: Promise<void> | undefined
   /** Cuts the connection (a client that does not read cannot hold the shutdown up). */
@@ -133,12 +133,13 @@ export class ReceiverHub {
   }
 }
 
-type Why = 'replaced' | 'ended' | 'shutdown' | 'disconnected'
+type Why = 'replaced' | 'ended' | 'shutdown' | 'disconnected' | 'slow'
 
 export class SseReceiver implements StreamListener, Closable {
   private readonly signal = new Signal()
   private closed?: Why
   private heartbeatDue = false
+  private stalledBeats = 0
   private attachment?: Attachment
   private out?: StreamOut
   private readonly opened = Date.now()
@@ -148,6 +149,8 @@ export class SseReceiver implements StreamListener, Closable {
     private readonly hub: ReceiverHub,
     private readonly name: string,
     private readonly requestId: string,
+    /** Bytes that may wait unread in the connection before it is closed (the client is not reading). */
+    private readonly maxUnreadBytes: number,
     private readonly probe = false,
   ) {
     hub.add(this)
@@ -163,6 +166,9 @@ export class SseReceiver implements StreamListener, Closable {
       return
     }
     this.attachment?.touch()
+    // A socket that has taken nothing since the last heartbeat, twice running, is not being read.
+    this.stalledBeats = this.out?.needDrain ? this.stalledBeats + 1 : 0
+    if (this.stalledBeats >= 2) this.close('slow')
     this.heartbeatDue = true
     this.signal.fire()
   }
@@ -177,9 +183,7 @@ export class SseReceiver implements StreamListener, Closable {
    * Writes the stream straight to the connection's socket (see SocketOut). fastify-sse-v2's `reply.sse()`
    * builds two pipelines per stream (an it-pushable and the given iterable, each through it-to-stream):
    * about 24 KiB of heap per idle stream and several promise hops per event (`npm run bench -- --heap`).
-   * Its serializer still frames every event. Back-pressure: after a write that the socket did not take at
-   * once, nothing more is read until it drains, so a slow client's events stay undelivered in its mailbox
-   * (counted against its limit) instead of piling up in memory here.
+   * Its serializer still frames every event. Bounded memory: see pump().
    */
   start(reply: FastifyReply, attachment: Attachment | undefined, retryMs: number): void {
     this.attachment = attachment
@@ -199,7 +203,10 @@ export class SseReceiver implements StreamListener, Closable {
     const out = streamOut(reply, headers)
     this.out = out
     out.onClose(() => this.ended())
-    out.onDrain(() => this.signal.fire())
+    out.onDrain(() => {
+      this.stalledBeats = 0
+      this.signal.fire()
+    })
     out.write(`retry: ${retryMs}\n\n${serializeSSEEvent({ event: 'ready', data: JSON.stringify({ name: this.name }) })}`)
     this.hub.firstHeartbeat(this)
     void this.pump(out, attachment)
@@ -220,9 +227,25 @@ export class SseReceiver implements StreamListener, Closable {
     this.hub.log.info({ reqId: this.requestId, name: this.name, seconds: Math.round((Date.now() - this.opened) / 1000), why: this.closed }, 'event stream closed')
   }
 
+  /**
+   * Writes what the store holds, a batch (READ_BATCH_BYTES) at a time, with bounded memory:
+   * - until the stream has caught up (the replay after a resume, a backlog), it waits whenever the socket
+   *   has not taken the last write: a replay goes out no faster than the client reads;
+   * - once caught up, live events are written on even when the socket is behind, but a connection with
+   *   more than maxUnreadBytes waiting in it is not being read: it is closed;
+   * - a socket that takes nothing for two heartbeats while sigpost waits to write is closed as well
+   *   (heartbeat()).
+   * A closed stream's unwritten events stay undelivered; written ones stay in the replay window, so the
+   * next resume gets them.
+   */
   private async pump(out: StreamOut, attachment: Attachment | undefined): Promise<void> {
+    let caughtUp = false
     while (!this.closed) {
-      if (out.needDrain) {
+      if (caughtUp && out.unread > this.maxUnreadBytes) {
+        this.closed = 'slow'
+        break
+      }
+      if (out.needDrain && !caughtUp) {
         await this.signal.wait()
         continue
       }
@@ -247,14 +270,23 @@ export class SseReceiver implements StreamListener, Closable {
         attachment!.sent(batch[batch.length - 1].id)
         this.hub.metrics.countDelivered('sse', batch)
       } else if (this.heartbeatDue) {
+        caughtUp = true
         this.heartbeatDue = false
-        if (!out.write(HEARTBEAT)) break
+        // A socket that is behind gets no heartbeat on top; it is watched by heartbeat() instead.
+        if (!out.needDrain && !out.write(HEARTBEAT)) break
       } else {
+        caughtUp = true
         await this.signal.wait()
       }
     }
-    // Tells the client not to reconnect this stream: a newer one of the same session took over.
-    out.end(this.closed === 'replaced' ? serializeSSEEvent({ event: 'replaced', data: '{}' }) : undefined)
+    if (this.closed === 'slow') {
+      this.hub.log.warn({ reqId: this.requestId, name: this.name, unreadBytes: out.unread }, 'event stream closed: its client does not read')
+      out.destroy()
+      return
+    }
+    // Tells the client not to reconnect this stream: a newer one of the same session took over. The
+    // connection is closed at once: a replaced stream that is not read holds nothing.
+    out.end(this.closed === 'replaced' ? serializeSSEEvent({ event: 'replaced', data: '{}' }) : undefined, this.closed === 'replaced')
   }
 }
 
@@ -268,9 +300,15 @@ type Headers = Record<string, string | number | string[] | undefined>
 interface StreamOut {
   /** False when the connection can no longer take it (the client is gone). */
   write(text: string): boolean
-  /** Writes the last text, if any, ends the stream and lets go of the connection. */
-  end(text?: string): void
+  /**
+   * Writes the last text, if any, ends the stream and lets go of the connection; with `now`, a
+   * connection that still has unread bytes waiting is cut instead of flushed.
+   */
+  end(text?: string, now?: boolean): void
   destroy(): void
+  /** Bytes written but still waiting in the process for the connection to take them. */
+  readonly unread: number
+  /** The connection has not taken the last write yet. */
   readonly needDrain: boolean
   onDrain(listener: () => void): void
   onClose(listener: () => void): void
@@ -341,10 +379,14 @@ class SocketOut implements StreamOut {
     return true
   }
 
-  end(text?: string): void {
+  end(text?: string, now = false): void {
     if (!this.socket.writable) return
     const last = text ? this.frame(text) : ''
     this.socket.write(this.chunked ? `${last}0\r\n\r\n` : last)
+    if (now && this.socket.writableLength > 0) {
+      this.socket.destroy()
+      return
+    }
     // Sends what is left, then closes: a client that vanished cannot keep the connection (and a
     // shutdown) waiting for its side of the close.
     this.socket.destroySoon()
@@ -356,6 +398,10 @@ class SocketOut implements StreamOut {
 
   destroy(): void {
     this.socket.destroy()
+  }
+
+  get unread(): number {
+    return this.socket.writableLength
   }
 
   get needDrain(): boolean {
@@ -392,13 +438,18 @@ class ResponseOut implements StreamOut {
     return true
   }
 
-  end(text?: string): void {
+  end(text?: string, now = false): void {
     if (!this.res.writable) return
     this.res.end(text)
+    if (now && this.res.writableLength > 0) this.res.destroy()
   }
 
   destroy(): void {
     this.res.destroy()
+  }
+
+  get unread(): number {
+    return this.res.writableLength
   }
 
   get needDrain(): boolean {
@@ -446,13 +497,19 @@ class Http2Out implements StreamOut {
     return true
   }
 
-  end(text?: string): void {
+  end(text?: string, now = false): void {
     if (this.stream.destroyed || !this.stream.writable) return
     this.stream.end(text)
+    // Cuts this stream only (RST_STREAM), never the connection that the page's other requests share.
+    if (now && this.stream.writableLength > 0) this.stream.destroy()
   }
 
   destroy(): void {
     this.stream.destroy()
+  }
+
+  get unread(): number {
+    return this.stream.writableLength
   }
 
   get needDrain(): boolean {
@@ -470,7 +527,7 @@ class Http2Out implements StreamOut {
 
 export class PollReceiver implements StreamListener, Closable {
   private readonly signal = new Signal()
-  closed?: 'replaced' | 'ended' | 'shutdown' | 'disconnected'
+  closed?: Why
   private response?: ServerResponse
   finished: Promise<void> | undefined
 
@@ -482,7 +539,7 @@ export class PollReceiver implements StreamListener, Closable {
     this.signal.fire()
   }
 
-  close(why: 'replaced' | 'ended' | 'shutdown' | 'disconnected'): void {
+  close(why: Why): void {
     this.closed ??= why
     this.hub.remove(this)
     this.signal.fire()

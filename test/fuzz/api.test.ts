@@ -2,7 +2,8 @@
  * Generated traffic over the whole API (bodies, headers, content types, ids, and the order of call steps
  * across three sessions), against a real server on the store named by SIGPOST_TEST_STORE:
  * never a 5xx, never a crash, and the invariants hold (a session in at most one call, event ids strictly
- * increasing, every candidate of a 2xx send delivered exactly once, to the other party only).
+ * increasing, every candidate of a 2xx send delivered exactly once, to the other party only, unless its
+ * call reached the callee as one missedCall). Oversized descriptions and candidates are among the bodies.
  */
 import { randomUUID } from 'node:crypto'
 import fc from 'fast-check'
@@ -17,13 +18,13 @@ const who = fc.integer({ min: 0, max: 2 })
 const callRef = fc.constantFrom('current', 'current', 'current', 'other', 'bogus')
 const sdpBody = fc.oneof(
   fc.constant('valid'),
-  fc.constantFrom('missing', 'wrong-type', 'wrong-kind'),
+  fc.constantFrom('missing', 'wrong-type', 'wrong-kind', 'huge'),
 )
 const action = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('call'), by: who, to: fc.oneof(who, fc.constant(-1)), body: sdpBody }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('accept'), by: who, ref: callRef, body: sdpBody }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('reject'), by: who, ref: callRef, reason: fc.oneof(fc.string({ maxLength: 40 }), fc.constant(undefined)) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('candidates'), by: who, ref: callRef, n: fc.integer({ min: 0, max: 4 }), single: fc.boolean(), end: fc.boolean() }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('candidates'), by: who, ref: callRef, n: fc.integer({ min: 0, max: 4 }), single: fc.boolean(), end: fc.boolean(), huge: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('sdp'), by: who, ref: callRef, type: fc.constantFrom('offer', 'answer', 'pranswer') }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('hangup'), by: who, ref: callRef }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('get'), by: who, ref: callRef }) },
@@ -51,6 +52,8 @@ interface Tracked {
   lastId: number
   ids: number[]
   candidates: string[]
+  /** Calls that reached this session as a missedCall (their candidates never do). */
+  missed: Set<string>
 }
 
 t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
@@ -73,15 +76,16 @@ t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
     const sessions: Tracked[] = []
     for (const who of ['a', 'b', 'c']) {
       const res = await send('POST', '/v1/sessions', { body: { name: `${who}-${run}` } })
-      sessions.push({ name: res.body.name, token: res.body.token, lastId: 0, ids: [], candidates: [] })
+      sessions.push({ name: res.body.name, token: res.body.token, lastId: 0, ids: [], candidates: [], missed: new Set() })
     }
     const calls: Array<{ callId: string; caller: number; callee: number }> = []
-    const expected = new Map<string, number>() // candidate marker → recipient index
+    const expected = new Map<string, { recipient: number; callId: string }>() // candidate marker → where it goes
     const current = (i: number) => calls.filter((c) => c.caller === i || c.callee === i).at(-1)?.callId
     const pick = (i: number, ref: string) =>
       ref === 'current' ? current(i) ?? 'none' : ref === 'other' ? calls.find((c) => c.caller !== i && c.callee !== i)?.callId ?? calls[0]?.callId ?? 'none' : 'bogus-id'
     const offer = (variant: string) =>
-      variant === 'valid' ? { type: 'offer', sdp: 'v=0\r\n' } : variant === 'wrong-type' ? { type: 'offer', sdp: 7 } : variant === 'wrong-kind' ? { type: 'answer', sdp: 'v=0' } : undefined
+      variant === 'valid' ? { type: 'offer', sdp: 'v=0\r\n' } : variant === 'wrong-type' ? { type: 'offer', sdp: 7 } : variant === 'wrong-kind' ? { type: 'answer', sdp: 'v=0' }
+        : variant === 'huge' ? { type: 'offer', sdp: 'x'.repeat(33 * 1024) } : undefined
     const drain = async (i: number) => {
       const s = sessions[i]
       const res = await send('GET', `/v1/poll?wait=0${s.lastId ? `&after=${s.lastId}` : ''}`, { token: s.token })
@@ -89,6 +93,7 @@ t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
         s.ids.push(Number(e.id))
         s.lastId = Number(e.id)
         if (e.event === 'iceCandidate' && e.data.candidate) s.candidates.push(e.data.candidate.candidate)
+        if (e.event === 'missedCall') s.missed.add(e.data.callId)
       }
     }
 
@@ -112,7 +117,8 @@ t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
           break
         case 'candidates': {
           const callId = pick(a.by, a.ref)
-          const markers = Array.from({ length: a.single ? 1 : a.n }, () => `candidate:${randomUUID()} 1 udp 1 127.0.0.1 9 typ host`)
+          const padding = a.huge ? ` ${'x'.repeat(2100)}` : ''
+          const markers = Array.from({ length: a.single ? 1 : a.n }, () => `candidate:${randomUUID()} 1 udp 1 127.0.0.1 9 typ host${padding}`)
           const list: unknown[] = markers.map((candidate) => ({ candidate, sdpMid: '0', sdpMLineIndex: 0 }))
           if (a.end) list.push(null)
           const body = a.single ? { candidate: list[0] ?? null } : { candidates: list }
@@ -120,7 +126,7 @@ t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
           if (res.status === 202) {
             const call = calls.find((c) => c.callId === callId)!
             const recipient = call.caller === a.by ? call.callee : call.caller
-            for (const m of markers) expected.set(m.split(' ')[0].slice(10), recipient)
+            for (const m of markers) expected.set(m.split(' ')[0].slice(10), { recipient, callId })
           }
           break
         }
@@ -159,8 +165,8 @@ t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
     for (let i = 0; i < 3; i++) await drain(i)
     for (const [i, s] of sessions.entries()) {
       if (!s.ids.every((id, k) => k === 0 || id > s.ids[k - 1])) throw new Error(`${s.name}: ids not increasing: ${s.ids}`)
-      const mine = [...expected].filter(([, r]) => r === i).map(([m]) => m)
-      const got = s.candidates.map((c) => c.split(' ')[0].slice(10))
+      const mine = [...expected].filter(([, to]) => to.recipient === i && !s.missed.has(to.callId)).map(([m]) => m)
+      const got = s.candidates.map((c) => c.split(' ')[0].slice(10)).filter((m) => !s.missed.has(expected.get(m)?.callId ?? ''))
       if (got.length !== new Set(got).size) throw new Error(`${s.name}: a candidate delivered twice`)
       if (got.length !== mine.length || !mine.every((m) => got.includes(m))) {
         throw new Error(`${s.name}: expected ${mine.length} candidates, received ${got.length}`)

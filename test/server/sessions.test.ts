@@ -48,7 +48,7 @@ t.test('register: a held name is 409 name_taken; list and DELETE', async (t) => 
   t.equal(taken.status, 409)
   t.equal(taken.body.error, 'name_taken')
   await register(url, 'bob')
-  t.same((await alice.get('/v1/sessions')).body, { names: ['alice', 'bob'] })
+  t.same((await alice.get('/v1/sessions')).body, { names: ['alice', 'bob'], next: null })
 
   const unauth = await request(url, 'GET', '/v1/sessions')
   t.equal(unauth.status, 401)
@@ -70,7 +70,7 @@ t.test('a session lives while a stream is attached and for graceMs after', async
   const stream = await openStream(url, alice)
   // bob never attaches a stream: his session ends graceMs after creation.
   await waitUntil(async () => (await bob.get('/v1/sessions')).status === 401)
-  t.same((await alice.get('/v1/sessions')).body, { names: ['alice'] }, 'alice is kept alive by her stream')
+  t.same((await alice.get('/v1/sessions')).body, { names: ['alice'], next: null }, 'alice is kept alive by her stream')
   stream.close()
   await stream.ended
   await waitUntil(async () => (await alice.get('/v1/sessions')).status === 401)

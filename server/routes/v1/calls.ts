@@ -1,13 +1,22 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { ApiError } from '../../errors.js'
 import { BearerAuth, errors } from '../../schemas/common.js'
 import {
   AcceptBody, CallCreated, CallIdParams, CallView, candidatesBody, CreateCallBody, RejectBody, SdpBody,
   type CandidatesBody,
 } from '../../schemas/calls.js'
 
+/** 413 body_too_large unless `value` serialises to at most `max` bytes of JSON. */
+function capSize(value: unknown, max: number, what: string): void {
+  if (Buffer.byteLength(JSON.stringify(value)) > max) {
+    throw new ApiError('body_too_large', `${what} is larger than ${max} bytes as JSON.`)
+  }
+}
+
 const calls: FastifyPluginAsyncTypebox = async (app) => {
   const { config, store } = app
+  const description = (value: unknown) => capSize(value, config.maxDescriptionBytes, 'The session description')
   // Every route here sends as the token's holder, and counts against that session's send rate.
   app.addHook('onRequest', app.requireSession)
   const send = { rateLimit: app.sendRateLimit }
@@ -22,6 +31,7 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
       response: { 201: CallCreated, ...errors(400, 401, 404, 409, 413, 415, 429) },
     },
   }, async (request, reply) => {
+    description(request.body.sdpOffer)
     const call = await store.createCall(request.session.name, request.body.to, request.body.sdpOffer)
     reply.code(201)
     return { callId: call.callId }
@@ -34,7 +44,10 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
       params: CallIdParams, body: AcceptBody,
       response: { 200: CallView, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
     },
-  }, async (request) => store.acceptCall(request.session.name, request.params.callId, request.body.sdpAnswer))
+  }, async (request) => {
+    description(request.body.sdpAnswer)
+    return store.acceptCall(request.session.name, request.params.callId, request.body.sdpAnswer)
+  })
 
   app.post('/calls/:callId/reject', {
     config: send,
@@ -55,6 +68,7 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const body = request.body as CandidatesBody
     const candidates = 'candidates' in body ? body.candidates : [body.candidate]
+    for (const candidate of candidates) capSize(candidate, config.maxCandidateBytes, 'A candidate')
     await store.relayCandidates(request.session.name, request.params.callId, candidates)
     reply.code(202)
   })
@@ -67,6 +81,7 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
       response: { 202: Empty, ...errors(400, 401, 404, 409, 413, 415, 429) },
     },
   }, async (request, reply) => {
+    description(request.body.description)
     await store.relaySdp(request.session.name, request.params.callId, request.body.description)
     reply.code(202)
   })
@@ -84,10 +99,11 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/calls/:callId', {
+    config: { rateLimit: app.readRateLimit },
     schema: {
       summary: 'A call you are a party of', security,
       params: CallIdParams,
-      response: { 200: CallView, ...errors(401, 404) },
+      response: { 200: CallView, ...errors(401, 404, 429) },
     },
   }, async (request) => store.getCall(request.session.name, request.params.callId))
 }

@@ -12,6 +12,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/events', {
     onRequest: app.requireSessionOrQueryToken,
+    config: { rateLimit: app.readRateLimit },
     schema: {
       summary: 'Receive your events as Server-Sent Events',
       description: 'retry:, then `event: ready`, then `id:`/`event:`/`data:` per event, and `event: heartbeat` (no id, data {}) 1 s after ready '
@@ -19,7 +20,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
         + '?probe=1: ready and heartbeats only (no events, replaces nothing), to learn whether streaming works on this path; it ends after 30 s.',
       querystring: EventsQuery,
       produces: ['text/event-stream'],
-      response: errors(400, 401),
+      response: errors(400, 401, 429),
     },
   }, async (request, reply) => {
     const header = request.headers['last-event-id']
@@ -33,11 +34,11 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     }
     // A probe is never attached to the session: it neither takes events nor replaces the live stream.
     if (request.query.probe !== undefined) {
-      new SseReceiver(hub, request.session.name, request.id, true).start(reply, undefined, config.sseRetryMs)
+      new SseReceiver(hub, request.session.name, request.id, config.streamMaxUnreadBytes, true).start(reply, undefined, config.sseRetryMs)
       return reply
     }
     const after = header ?? request.query.lastEventId
-    const receiver = new SseReceiver(hub, request.session.name, request.id)
+    const receiver = new SseReceiver(hub, request.session.name, request.id, config.streamMaxUnreadBytes)
     const attachment = await attachOrLetGo(receiver, () => store.attach(request.session.name, after, 'sse', receiver))
     receiver.start(reply, attachment, config.sseRetryMs)
     return reply
@@ -45,16 +46,19 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/poll', {
     onRequest: app.requireSessionOrQueryToken,
+    config: { rateLimit: app.readRateLimit },
     schema: {
       summary: 'Long-poll for your events (for proxies that buffer streams)',
       querystring: PollQuery,
-      response: { 200: PollResponse, ...errors(400, 401) },
+      response: { 200: PollResponse, ...errors(400, 401, 429) },
     },
   }, async (request, reply) => {
     const waitS = Math.min(request.query.wait ?? config.pollDefaultWaitS, config.pollMaxWaitS)
     const receiver = new PollReceiver(hub)
     const attachment = await attachOrLetGo(receiver, () => store.attach(request.session.name, request.query.after, 'poll', receiver))
     const body = await receiver.respond(reply, attachment, waitS * 1000)
+    // A replaced poll's connection is not kept alive: the client that replaced it holds another one.
+    if (receiver.closed === 'replaced') reply.header('connection', 'close')
     // The body is built from events serialised once when stored; a JSON string is sent as it is.
     return reply.header('Cache-Control', 'no-store').type('application/json; charset=utf-8').send(body as never)
   })

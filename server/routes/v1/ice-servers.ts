@@ -23,10 +23,11 @@ export function iceServersFor(config: Config, name: string, now = Date.now()): I
 const iceServers: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/ice-servers', {
     onRequest: app.requireSession,
+    config: { rateLimit: app.readRateLimit },
     schema: {
       summary: 'STUN/TURN servers with fresh TURN credentials',
       security: BearerAuth,
-      response: { 200: Type.Object({ iceServers: Type.Array(IceServer), ttl: Type.Integer() }), ...errors(401) },
+      response: { 200: Type.Object({ iceServers: Type.Array(IceServer), ttl: Type.Integer() }), ...errors(401, 429) },
     },
   }, async (request) => ({ iceServers: iceServersFor(app.config, request.session.name), ttl: app.config.turnTtlS }))
 }

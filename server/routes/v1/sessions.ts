@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { hashToken, newToken } from '../../auth.js'
 import { BearerAuth, errors } from '../../schemas/common.js'
-import { CreateSessionBody, SessionCreated, SessionList } from '../../schemas/sessions.js'
+import { CreateSessionBody, DIRECTORY_PAGE, SessionCreated, SessionList, SessionListQuery } from '../../schemas/sessions.js'
 import { iceServersFor } from './ice-servers.js'
 
 const sessions: FastifyPluginAsyncTypebox = async (app) => {
@@ -16,7 +16,7 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
     config: { rateLimit: { max: config.rateRegisterPerWindow, timeWindow: config.rateWindowMs } },
   }, async (request, reply) => {
     const token = newToken()
-    const session = await store.createSession(request.body.name, hashToken(token))
+    const session = await store.createSession(request.body.name, hashToken(token), { ip: request.ip })
     request.log.info({ name: session.name }, 'session registered')
     reply.code(201)
     return {
@@ -30,8 +30,13 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/sessions', {
     onRequest: app.requireSession,
-    schema: { summary: 'Registered names (the seed\'s "list")', security: BearerAuth, response: { 200: SessionList, ...errors(401) } },
-  }, async () => ({ names: await store.listNames() }))
+    config: { rateLimit: app.readRateLimit },
+    schema: {
+      summary: 'Registered names, one page at a time in name order (the seed\'s "list")', security: BearerAuth,
+      querystring: SessionListQuery,
+      response: { 200: SessionList, ...errors(400, 401, 429) },
+    },
+  }, async (request) => store.listNames(request.query.after, request.query.limit ?? DIRECTORY_PAGE.default))
 
   app.delete('/sessions/current', {
     onRequest: app.requireSession,
