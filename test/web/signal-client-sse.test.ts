@@ -33,7 +33,8 @@ const harness = `<!doctype html><title>signal client</title><link rel="icon" hre
     const client = (window.client = new SignalClient({
       server: location.origin,
       ...options,
-      onEvent: (e) => log.events.push(e),
+      // The transport in use when each event arrived, to see an upgrade happen under traffic.
+      onEvent: (e) => log.events.push({ ...e, via: client.transportInUse }),
       onTransport: (transport) => log.transports.push(transport),
       onProbe: (proven) => log.probes.push(proven),
       onError: (e) => log.errors.push({ code: e.code, status: e.status }),
@@ -45,7 +46,7 @@ const harness = `<!doctype html><title>signal client</title><link rel="icon" hre
 </script>`
 
 interface Log {
-  events: Array<{ id: string; event: string; data: any }>
+  events: Array<{ id: string; event: string; data: any; via?: string }>
   transports: string[]
   errors: Array<{ code: string; status: number }>
   probes: boolean[]
@@ -190,10 +191,10 @@ t.test('auto: long-poll first, then a probe; proven, it upgrades to SSE with the
     for (let extra = 0; extra < 20 && sent < 2000; sent++) {
       await trickle(peer, callId, sent)
       if (onSse) extra++
-      else onSse = (await log()).transports.includes('sse')
     }
   })()
   await until('log.transports.includes("sse")')
+  onSse = true
   await traffic
   await until(`log.events.length >= ${sent + 1}`)
   const { events, transports, probes, errors } = await log()
@@ -203,7 +204,9 @@ t.test('auto: long-poll first, then a probe; proven, it upgrades to SSE with the
   t.equal(new URL(probe.url()).searchParams.get('probe'), '1', 'the first stream request is the probe')
   const real = streams.filter((r) => pathOf(r) === '/v1/events' && !new URL(r.url()).searchParams.has('probe'))
   t.equal(real.length, 1, 'one real stream')
-  t.ok(sent > 20, `candidates kept flowing during the upgrade (${sent})`)
+  const candidates = events.filter((e) => e.event === 'iceCandidate')
+  const viaPoll = candidates.filter((e) => e.via === 'poll').length
+  t.ok(viaPoll > 0 && candidates.length - viaPoll > 0, `candidates arrived over long-poll (${viaPoll}) and then over SSE (${candidates.length - viaPoll})`)
   t.same(ports({ events } as Log), Array.from({ length: sent }, (_, n) => 50000 + n), 'every candidate once, in order, across the switch')
   t.equal(new Set(events.map((e) => e.id)).size, events.length, 'no id twice')
   t.same(errors, [])
