@@ -69,7 +69,8 @@ function coded(error: unknown): SignalError {
  * @csspart controls - The button row while calling, ringing or in a call.
  * @csspart input - Text fields.
  * @csspart button - Every button; also `register-button`, `call-button`, `accept-button`, `reject-button`,
- *   `hangup-button`, `mute-button`, `camera-button`, `unregister-button`, `speaker-button`.
+ *   `hangup-button`, `mute-button`, `camera-button`, `unregister-button`, `speaker-button`, `takeover-button`
+ *   (state `standby`: use the name in this tab).
  * @cssproperty --rtc-call-background - Background of the element.
  * @cssproperty --rtc-call-foreground - Text colour.
  * @cssproperty --rtc-call-accent - Background of primary buttons.
