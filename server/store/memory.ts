@@ -34,7 +34,7 @@ interface Call extends CallInfo {
   candidates: { caller: number; callee: number }
 }
 
-/** How often written events beyond the replay window's age are let go while nothing new arrives. */
+/** How often written events beyond the replay window's age are let go while nothing new arrives (at most). */
 const TRIM_INTERVAL_MS = 5_000
 
 export class MemoryStore implements Store {
@@ -52,7 +52,7 @@ export class MemoryStore implements Store {
     this.trimTimer = setInterval(() => {
       const now = Date.now()
       for (const session of this.sessions.values()) session.mailbox.trim(now)
-    }, TRIM_INTERVAL_MS).unref()
+    }, Math.max(50, Math.min(TRIM_INTERVAL_MS, config.replayMaxAgeMs / 2))).unref()
   }
 
   async createSession(name: string, tokenHash: string, { ip }: NewSession): Promise<SessionInfo> {
@@ -318,13 +318,14 @@ function rejected(call: CallInfo, reason: string): NewEvent {
 
 /**
  * What a callee who never saw the call is told instead of its events: ended by the caller (cancelled, or
- * the caller's session went away: also "cancelled") or by the ring time-out. Other ends (a reject) imply
- * the callee saw the call.
+ * the caller's session ended or expired: also "cancelled") or by the ring time-out. A reject implies the
+ * callee saw the call. It counts against the caller's share, as the incomingCall it replaces did, so
+ * calling and cancelling over and over fills only the caller's half of the mailbox.
  */
 function missedCall(call: CallInfo, reason: EndReason): NewEvent | undefined {
-  const why = reason === 'no_answer' ? 'no_answer' : reason === 'cancelled' || reason === 'peer_gone' ? 'cancelled' : undefined
-  if (!why) return undefined
-  return { event: 'missedCall', data: { callId: call.callId, from: call.caller, reason: why, at: new Date().toISOString() }, from: SERVER, callId: call.callId }
+  if (reason === 'rejected') return undefined
+  const why = reason === 'no_answer' ? 'no_answer' : 'cancelled'
+  return { event: 'missedCall', data: { callId: call.callId, from: call.caller, reason: why, at: new Date().toISOString() }, from: call.caller, callId: call.callId }
 }
 
 function view(call: Call): CallInfo {

@@ -143,14 +143,14 @@ local function stopJson(callId, reason)
 end
 
 -- Ends a call, tells the parties listed, frees both sessions; the call stays readable for a while. A ringing
--- call whose callee never got any of its events (ended by the caller, its session's end, or the ring
--- time-out) becomes one missedCall for the callee instead.
+-- call whose callee never got any of its events (ended by the caller, its session's end or expiry, or the
+-- ring time-out; not a reject) becomes one missedCall for the callee instead.
 local function finish(callId, reason, notices, nowIso, retentionMs)
   local c = P..'c:'..callId
   local cf = redis.call('HMGET', c, 'state', 'caller', 'callee', 'in')
   local missed
   if cf[1] == 'ringing' then
-    if reason == 'no_answer' then missed = 'no_answer' elseif reason == 'cancelled' or reason == 'peer_gone' then missed = 'cancelled' end
+    if reason == 'no_answer' then missed = 'no_answer' elseif reason ~= 'rejected' then missed = 'cancelled' end
   end
   for _, n in ipairs(notices) do
     local s = P..'s:'..n[1]
@@ -166,7 +166,8 @@ local function finish(callId, reason, notices, nowIso, retentionMs)
           undeliver(n[1], mine)
           for _, entry in ipairs(mine) do redis.call('XDEL', m, entry[1]) end
           local json = '{"callId":"'..callId..'","from":'..cjson.encode(cf[2])..',"reason":"'..missed..'","at":"'..nowIso..'"}'
-          deliver(n[1], {{'missedCall', json, callId}}, true, 0, 0, '')
+          -- In the caller's share, as the incomingCall it replaces was.
+          deliver(n[1], {{'missedCall', json, callId}}, true, 0, 0, cf[2])
           collapsed = true
         end
       end
