@@ -74,7 +74,7 @@ t.test('the curl walkthrough runs as written', async (t) => {
   const alice = terminals.get(1)!
 
   t.equal(aliceRegisters.trim(), '', 'registering prints nothing but the stream')
-  t.match(bobRegisters, '{"names":["alice","bob"]}')
+  t.match(bobRegisters, '{"names":["alice","bob"],"next":null}')
   t.equal(aliceCalls.trim(), '', 'the candidate POST answers 202 with no body')
   t.match(bobAnswers, '["1","incomingCall"]')
   t.match(bobAnswers, '["2","iceCandidate"]')

@@ -247,7 +247,7 @@ export class RedisStore implements Store {
       const known = match ? SCRIPT_ERRORS[match[1]] : undefined
       if (known) {
         const message = match?.[2] && known[0] === 'invalid_state' ? `${known[1]} (it is ${match[2]})` : known[1]
-        throw new ApiError(known[0], message)
+        throw new ApiError(known[0], message, known[0] === 'mailbox_full' ? { 'Retry-After': '1' } : {})
       }
       throw new ApiError('store_unavailable', 'The store cannot be reached; retry shortly.', { 'Retry-After': '1' })
     }

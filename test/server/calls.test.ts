@@ -209,8 +209,9 @@ t.test('spoofing: the sender is the token holder and nobody else', async (t) => 
 })
 
 t.test('100 concurrent calls between 200 sessions complete with every candidate in order', async (t) => {
-  // A long ring time-out: on a busy machine, 100 set-ups at once may take longer than the default 30 s.
-  const { url } = await startServer(t, { rateRegisterPerWindow: 10_000, ringTimeoutMs: 600_000 })
+  // Long ring time-out and grace: on a busy machine, 100 set-ups at once may take longer than the default
+  // 30 s, and a callee that polls is only attached once its first poll starts.
+  const { url } = await startServer(t, { rateRegisterPerWindow: 10_000, ringTimeoutMs: 600_000, graceMs: 600_000 })
   const PAIRS = 100
   const CANDIDATES = 8
   const callers = await Promise.all(Array.from({ length: PAIRS }, (_, i) => register(url, `caller-${i}`)))
