@@ -27,9 +27,11 @@ const QUICK = flag('quick')
 const PROFILE = flag('profile') || opt('profile') !== undefined
 const PROFILE_PACED = opt('profile') === 'paced'
 const HEAP = flag('heap')
-const ALL_TARGETS = ['floor', 'fastify-floor', 'ws', 'sigpost-sse', 'sigpost-poll', 'peerjs', 'socketio'] as const
+const ALL_TARGETS = ['floor', 'fastify-floor', 'ws', 'sigpost-sse', 'sigpost-poll', 'peerjs', 'socketio', 'sigpost-sse-logs'] as const
 type Target = (typeof ALL_TARGETS)[number]
-const TARGETS = (opt('targets')?.split(',') ?? (PROFILE || HEAP ? ['sigpost-sse'] : [...ALL_TARGETS])) as Target[]
+/** Run unless named in --targets: sigpost-sse-logs (the logging check) is not a comparison with the others. */
+const DEFAULT_TARGETS = ALL_TARGETS.filter((t) => t !== 'sigpost-sse-logs')
+const TARGETS = (opt('targets')?.split(',') ?? (PROFILE || HEAP ? ['sigpost-sse'] : [...DEFAULT_TARGETS])) as Target[]
 for (const t of TARGETS) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}; known: ${ALL_TARGETS.join(', ')}`)
 const BUDGET_MIB = Number(opt('budget-mib') ?? 512)
 const ALL_PHASES = ['memory', 'latency1', 'latency50', 'setup', 'cpu'] as const
@@ -66,6 +68,8 @@ const SIGPOST_ENV = {
   MAILBOX_MAX_EVENTS: '1000000',
   MAILBOX_MAX_BYTES: '1073741824',
   GRACE_MS: '600000',
+  // Every client of the load generator is one address: the per-address cap would stop the stream count.
+  MAX_CONNECTIONS_PER_IP: '0',
 }
 
 const SERVERS: Record<Target, { script: string; env?: Record<string, string>; relays: string }> = {
@@ -84,7 +88,12 @@ const SERVERS: Record<Target, { script: string; env?: Record<string, string>; re
   'sigpost-sse': {
     script: 'dist/server/main.js',
     env: SIGPOST_ENV,
-    relays: '`POST /v1/calls/:id/candidates` (Bearer) → 202; recipient reads `GET /v1/events` (SSE). Limits lifted: RATE_REGISTER/SEND_PER_WINDOW=1e9, MAILBOX_MAX_EVENTS=1e6, MAILBOX_MAX_BYTES=1 GiB, GRACE_MS=600000, LOG_LEVEL=silent; rest default (heartbeat 15 s, replay 256)',
+    relays: '`POST /v1/calls/:id/candidates` (Bearer) → 202; recipient reads `GET /v1/events` (SSE). Limits lifted: RATE_REGISTER/SEND_PER_WINDOW=1e9, MAILBOX_MAX_EVENTS=1e6, MAILBOX_MAX_BYTES=1 GiB, GRACE_MS=600000, MAX_CONNECTIONS_PER_IP=0, LOG_LEVEL=silent; rest default (heartbeat 15 s, replay 256)',
+  },
+  'sigpost-sse-logs': {
+    script: 'dist/server/main.js',
+    env: Object.fromEntries(Object.entries(SIGPOST_ENV).filter(([key]) => key !== 'LOG_LEVEL')),
+    relays: 'as sigpost (SSE), with the default logging (LOG_LEVEL and LOG_REQUESTS unset; stdout drained through a pipe): what logging costs is its CPU / msg against sigpost-sse\'s',
   },
   'sigpost-poll': {
     script: 'dist/server/main.js',

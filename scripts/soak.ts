@@ -93,7 +93,7 @@ async function soak(store: 'memory' | 'redis'): Promise<Record<string, string | 
   const cleanups: Array<() => unknown> = []
   const t = { teardown: (fn: () => unknown) => cleanups.push(fn) }
   try {
-    const env: Record<string, string> = { LOG_LEVEL: 'warn', RATE_REGISTER_PER_WINDOW: '1000000000', RATE_SEND_PER_WINDOW: '1000000000' }
+    const env: Record<string, string> = { LOG_LEVEL: 'warn', RATE_REGISTER_PER_WINDOW: '1000000000', RATE_SEND_PER_WINDOW: '1000000000', MAX_CONNECTIONS_PER_IP: '0' }
     if (store === 'redis') {
       const redis = await startRedis()
       cleanups.push(() => redis.stop())

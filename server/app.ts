@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type onRequestHookHandler } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type onRequestHookHandler } from 'fastify'
 import cors from '@fastify/cors'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
 import fastifyStatic from '@fastify/static'
@@ -13,13 +13,22 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
 import { Redis } from 'ioredis'
-import { authenticate, presentedToken, redactUrl, requestTokenHash } from './auth.js'
-import { resolveConfig, type Config } from './config.js'
-import { ApiError, installErrorHandlers, type ErrorBody } from './errors.js'
+import { authenticate, presentedToken, requestTokenHash } from './auth.js'
+import { resolveConfig, tokenInUrlOn, verifiedNames, type Config } from './config.js'
+import { ConnectionLimiter } from './edge/connections.js'
+import { DescriptorMonitor } from './edge/descriptors.js'
+import { addWebRootPolicy, registerSecurityHeaders } from './edge/headers.js'
+import { installJsonParser } from './edge/json.js'
+import { installRequestLog, loggerOptions } from './edge/logging.js'
+import { ApiError, installErrorHandlers, makeFrameworkErrors, makeClientErrorHandler, type ErrorBody, type ErrorCode } from './errors.js'
 import { Metrics } from './metrics.js'
 import calls from './routes/v1/calls.js'
 import events from './routes/v1/events.js'
 import iceServers from './routes/v1/ice-servers.js'
+import blocks from './routes/v1/blocks.js'
+import streamTickets from './routes/v1/stream-tickets.js'
+import { JwtVerifier } from './jwt.js'
+import { authenticateStream } from './stream-auth.js'
 import sessions from './routes/v1/sessions.js'
 import operations from './routes/operations.js'
 import { MemoryStore } from './store/memory.js'
@@ -33,10 +42,16 @@ declare module 'fastify' {
     store: Store
     hub: ReceiverHub
     metrics: Metrics
+    /** Open file descriptors against the process's limit (/readyz answers 503 near it). */
+    descriptors: DescriptorMonitor
     /** onRequest hook: 401 unless the Authorization header carries a live session's token. */
     requireSession: onRequestHookHandler
-    /** The same, also accepting ?token= (stream endpoints only: EventSource cannot set headers). */
+    /** The same, also accepting ?token= when TOKEN_IN_URL allows it (the long-poll endpoint). */
     requireSessionOrQueryToken: onRequestHookHandler
+    /** The SSE endpoint's: the header, a stream ticket (?ticket=), or ?token= when TOKEN_IN_URL allows it. */
+    requireStreamSession: onRequestHookHandler
+    /** Verified names (AUTH_JWKS_URL / AUTH_JWT_SECRET); undefined in open mode. */
+    jwt: JwtVerifier | undefined
     /** Route rate-limit config for sends: per session, falling back to per IP. */
     sendRateLimit: RateLimitOptions
     /** The same for authenticated reads (directory, call state, ICE servers, streams), with its own budget. */
@@ -60,8 +75,18 @@ export interface BuildOptions extends Partial<Config> {
 export async function buildApp(options: BuildOptions = {}): Promise<FastifyInstance> {
   const { store: givenStore, logger, ...overrides } = options
   const config = resolveConfig(overrides)
+  // Errors before routing are counted too; the counter exists once the store does.
+  let countError = (_code: ErrorCode): void => {}
   const app = Fastify({
     logger: loggerOptions(config, logger),
+    // sigpost writes its own one line per request (edge/logging.ts, LOG_REQUESTS).
+    logController: new LogController({ disableRequestLogging: true }),
+    // A request must arrive whole in time (slow headers, a body a byte now and then); idle keep-alive
+    // connections close. A stream or long-poll is a GET received whole at once: these never cut it.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    clientErrorHandler: makeClientErrorHandler((code) => countError(code)),
+    frameworkErrors: makeFrameworkErrors((code) => countError(code), config.logRequests !== 'none'),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // Bodies are validated without type coercion ("a field of the wrong type is invalid_body"); query
@@ -69,9 +94,11 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     schemaErrorFormatter: (errors, dataVar) => new Error(`${dataVar}${errors[0]?.instancePath ?? ''} ${errors[0]?.message ?? 'is invalid'}`),
     ...tlsOptions(config),
   }).withTypeProvider<TypeBoxTypeProvider>()
+  configureServer(app, config)
 
   // The API speaks JSON only: anything else is 415 unsupported_media_type, not a string body.
   app.removeContentTypeParser('text/plain')
+  installJsonParser(app, config.jsonMaxDepth)
 
   const ajvBody = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
   const ajvQuery = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
@@ -80,7 +107,10 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   const store = givenStore ?? (config.redisUrl ? await connectRedis(config) : new MemoryStore(config))
   const metrics = new Metrics(store)
   const hub = new ReceiverHub(config.heartbeatMs, metrics, app.log)
+  hub.logStreams = config.logRequests === 'all'
+  const descriptors = new DescriptorMonitor(config.fdWarnPercent, config.fdCheckIntervalMs, app.log)
   app.decorate('config', config)
+  app.decorate('descriptors', descriptors)
   app.decorate('store', store)
   app.decorate('metrics', metrics)
   app.decorate('hub', hub)
@@ -90,7 +120,14 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     request.session = await authenticate(store, request, allowQuery)
   }
   app.decorate('requireSession', requireSession(false))
-  app.decorate('requireSessionOrQueryToken', requireSession(true))
+  const tokenInUrl = tokenInUrlOn(config)
+  app.decorate('requireSessionOrQueryToken', async (request: FastifyRequest) => {
+    request.session = await authenticateStream(store, request, { tickets: false, tokenInUrl })
+  })
+  app.decorate('requireStreamSession', async (request: FastifyRequest) => {
+    request.session = await authenticateStream(store, request, { tickets: true, tokenInUrl })
+  })
+  app.decorate('jwt', verifiedNames(config) ? new JwtVerifier(config, app.log) : undefined)
   // Keyed by the token's hash, so it works before authentication and never keeps the token itself.
   const perSession = (request: FastifyRequest) => {
     const token = presentedToken(request, true)
@@ -99,7 +136,12 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   app.decorate('sendRateLimit', { max: config.rateSendPerWindow, timeWindow: config.rateWindowMs, keyGenerator: perSession })
   app.decorate('readRateLimit', { max: config.rateReadPerWindow, timeWindow: config.rateWindowMs, keyGenerator: perSession })
 
-  installErrorHandlers(app, (code) => metrics.errors.inc({ code }))
+  countError = (code) => metrics.errors.inc({ code })
+  installErrorHandlers(app, countError)
+  installRequestLog(app, config.logRequests)
+  new ConnectionLimiter(config.maxConnectionsPerIp, config.trustProxy, app.log).attach(app.server)
+  app.addHook('onListen', async () => descriptors.start())
+  app.addHook('onClose', async () => descriptors.stop())
   app.addHook('preClose', async () => hub.shutdown())
   app.addHook('onClose', async () => store.close())
 
@@ -128,6 +170,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
       return error as unknown as ErrorBody
     },
   })
+  await registerSecurityHeaders(app)
   await app.register(swagger, {
     openapi: {
       info: { title: 'sigpost', version: '1', description: 'WebRTC call signalling over plain HTTP: REST to send, SSE or long-poll to receive.' },
@@ -141,12 +184,17 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     await v1.register(events)
     await v1.register(calls)
     await v1.register(iceServers)
+    await v1.register(streamTickets)
+    await v1.register(blocks)
   }, { prefix: '/v1' })
   await app.register(operations)
 
   const webRoot = resolve(config.webRoot)
   if (existsSync(webRoot)) {
-    await app.register(fastifyStatic, { root: webRoot, prefix: '/', index: 'index.html' })
+    await app.register(async (web) => {
+      addWebRootPolicy(web, webRoot)
+      await web.register(fastifyStatic, { root: webRoot, prefix: '/', index: 'index.html' })
+    })
   } else {
     app.log.warn({ webRoot: config.webRoot }, 'web assets not built (npm run build); / is not served')
   }
@@ -183,16 +231,15 @@ async function connectRedis(config: Config): Promise<Store> {
   return store
 }
 
-/** Structured pino logs without secrets: no header is logged, a ?token= in a URL is masked. */
-function loggerOptions(config: Config, given: BuildOptions['logger']): FastifyServerOptions['logger'] {
-  if (given === false) return false
-  const base = typeof given === 'object' ? given : {}
-  return {
-    level: config.logLevel,
-    ...base,
-    redact: { paths: ['req.headers.authorization', 'headers.authorization', 'token', '*.token'], censor: '[redacted]' },
-    serializers: {
-      req: (request: FastifyRequest) => ({ method: request.method, url: redactUrl(request.url), remoteAddress: request.ip }),
-    },
-  }
+/**
+ * Time-outs that Fastify's options do not reach: the header time-out, and how often Node looks for
+ * requests past their time-outs (30 s by default: a 30 s request time-out would then fire anywhere
+ * between 30 and 60 s). Set on the server object, so they hold for HTTP and HTTPS alike; Node reads
+ * the interval when the server starts listening.
+ */
+function configureServer(app: FastifyInstance, config: Config): void {
+  const server = app.server as FastifyInstance['server'] & { headersTimeout?: number; connectionsCheckingInterval?: number }
+  if (!('headersTimeout' in server)) return
+  server.headersTimeout = config.headersTimeoutMs
+  server.connectionsCheckingInterval = config.connectionsCheckIntervalMs
 }

@@ -55,8 +55,3 @@ export async function authenticate(store: Store, request: FastifyRequest, allowQ
   if (!session) throw new ApiError('unauthorized', 'The token is unknown or its session has ended; register again.')
   return session
 }
-
-/** The URL with any `token` query parameter masked, for logs. */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]')
-}

@@ -85,7 +85,53 @@ export interface Config {
   tlsCertFile: string
   /** PEM private key file of tlsCertFile. */
   tlsKeyFile: string
+  /**
+   * Verified names (API.md "Verified names"): a JWKS URL (RS256/ES256/EdDSA keys) and/or an HS256 secret;
+   * either turns verified mode on. Empty: open mode (any free name, first come).
+   */
+  authJwksUrl: string
+  authJwtSecret: string
+  /** Checked against the JWT's `iss` / `aud` when set. */
+  authIssuer: string
+  authAudience: string
+  /** The claim that holds the name. */
+  authNameClaim: string
+  /** An unknown `kid` refetches the JWKS at most this often, counted from the last fetch (ms). */
+  authJwksCooldownMs: number
+  /** `on` | `off`; empty: on in open mode, off with verified names. */
+  directory: Switch
+  /** `?token=` on the stream endpoints: `on` | `off`; empty: on in open mode, off with verified names. */
+  tokenInUrl: Switch
+  /** Lifetime of a stream ticket (POST /v1/stream-tickets), in seconds. */
+  streamTicketTtlS: number
+  /** After a call to a name was rejected or unanswered, the caller may not call that name again for this long (ms). */
+  redialCooldownMs: number
+  /** Most names one session may block (429 block_limit beyond). */
+  maxBlocksPerSession: number
+  /** A request (headers and body) must arrive whole within this, in ms (stream responses are not cut). */
+  requestTimeoutMs: number
+  /** Its headers within this, in ms (at most requestTimeoutMs). */
+  headersTimeoutMs: number
+  /** An idle keep-alive connection is closed after this, in ms. */
+  keepAliveTimeoutMs: number
+  /** How often Node looks for requests past those time-outs, in ms (a slow body lives at most the sum). */
+  connectionsCheckIntervalMs: number
+  /** Open connections one client address may hold; 0: no limit. Addresses in trustProxy are exempt. */
+  maxConnectionsPerIp: number
+  /** Open file descriptors, in percent of the soft limit, at which the server warns and /readyz answers 503. */
+  fdWarnPercent: number
+  /** How often open file descriptors are counted, in ms (0: never). */
+  fdCheckIntervalMs: number
+  /** Deepest nesting of a JSON body (400 invalid_body beyond it). */
+  jsonMaxDepth: number
+  /** One log line per request: `errors` (responses >= 400), `all`, or `none`. */
+  logRequests: 'errors' | 'all' | 'none'
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string
 }
+
+/** An on/off setting; '' means "the mode's default" (see directoryOn, tokenInUrlOn). */
+export type Switch = '' | 'on' | 'off'
 
 export const defaults: Config = {
   port: 8080,
@@ -126,9 +172,30 @@ export const defaults: Config = {
   webRoot: 'web/dist',
   tlsCertFile: '',
   tlsKeyFile: '',
+  authJwksUrl: '',
+  authJwtSecret: '',
+  authIssuer: '',
+  authAudience: '',
+  authNameClaim: 'sub',
+  authJwksCooldownMs: 30_000,
+  directory: '',
+  tokenInUrl: '',
+  streamTicketTtlS: 60,
+  redialCooldownMs: 15_000,
+  maxBlocksPerSession: 1000,
+  requestTimeoutMs: 30_000,
+  headersTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 75_000,
+  connectionsCheckIntervalMs: 5_000,
+  maxConnectionsPerIp: 1024,
+  fdWarnPercent: 90,
+  fdCheckIntervalMs: 2_000,
+  jsonMaxDepth: 32,
+  logRequests: 'errors',
+  metricsToken: '',
 }
 
-type Kind = 'int' | 'string' | 'list'
+type Kind = 'int' | 'string' | 'list' | 'switch'
 
 /** Environment variable → config key, and how to parse it. */
 export const ENV: Record<string, [keyof Config, Kind]> = {
@@ -170,6 +237,27 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   WEB_ROOT: ['webRoot', 'string'],
   TLS_CERT_FILE: ['tlsCertFile', 'string'],
   TLS_KEY_FILE: ['tlsKeyFile', 'string'],
+  AUTH_JWKS_URL: ['authJwksUrl', 'string'],
+  AUTH_JWT_SECRET: ['authJwtSecret', 'string'],
+  AUTH_ISSUER: ['authIssuer', 'string'],
+  AUTH_AUDIENCE: ['authAudience', 'string'],
+  AUTH_NAME_CLAIM: ['authNameClaim', 'string'],
+  AUTH_JWKS_COOLDOWN_MS: ['authJwksCooldownMs', 'int'],
+  DIRECTORY: ['directory', 'switch'],
+  TOKEN_IN_URL: ['tokenInUrl', 'switch'],
+  STREAM_TICKET_TTL_S: ['streamTicketTtlS', 'int'],
+  REDIAL_COOLDOWN_MS: ['redialCooldownMs', 'int'],
+  MAX_BLOCKS_PER_SESSION: ['maxBlocksPerSession', 'int'],
+  REQUEST_TIMEOUT_MS: ['requestTimeoutMs', 'int'],
+  HEADERS_TIMEOUT_MS: ['headersTimeoutMs', 'int'],
+  KEEP_ALIVE_TIMEOUT_MS: ['keepAliveTimeoutMs', 'int'],
+  CONNECTIONS_CHECK_INTERVAL_MS: ['connectionsCheckIntervalMs', 'int'],
+  MAX_CONNECTIONS_PER_IP: ['maxConnectionsPerIp', 'int'],
+  FD_WARN_PERCENT: ['fdWarnPercent', 'int'],
+  FD_CHECK_INTERVAL_MS: ['fdCheckIntervalMs', 'int'],
+  JSON_MAX_DEPTH: ['jsonMaxDepth', 'int'],
+  LOG_REQUESTS: ['logRequests', 'string'],
+  METRICS_TOKEN: ['metricsToken', 'string'],
 }
 
 /** Builds a config from defaults, then the environment; throws on a value that does not parse. */
@@ -186,6 +274,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
 function parseValue(variable: string, raw: string, kind: Kind): number | string | string[] {
   if (kind === 'string') return raw
   if (kind === 'list') return raw.split(',').map((s) => s.trim()).filter(Boolean)
+  if (kind === 'switch') {
+    const value = raw.trim().toLowerCase()
+    if (['on', 'true', '1', 'yes'].includes(value)) return 'on'
+    if (['off', 'false', '0', 'no'].includes(value)) return 'off'
+    throw new Error(`${variable} must be on or off (true or false), got "${raw}"`)
+  }
   const value = Number(raw)
   if (!Number.isInteger(value) || value < 0) {
     throw new Error(`${variable} must be a whole number >= 0, got "${raw}"`)
@@ -193,7 +287,31 @@ function parseValue(variable: string, raw: string, kind: Kind): number | string 
   return value
 }
 
-/** Merges partial options over the defaults (what buildApp and tests use). */
+/** Names are verified (a JWT from the operator's backend) rather than first come, first served. */
+export function verifiedNames(config: Config): boolean {
+  return config.authJwksUrl !== '' || config.authJwtSecret !== ''
+}
+
+/** GET /v1/sessions answers: on by default in open mode, off with verified names. */
+export function directoryOn(config: Config): boolean {
+  return config.directory === '' ? !verifiedNames(config) : config.directory === 'on'
+}
+
+/** The stream endpoints accept `?token=`: on by default in open mode, off with verified names. */
+export function tokenInUrlOn(config: Config): boolean {
+  return config.tokenInUrl === '' ? !verifiedNames(config) : config.tokenInUrl === 'on'
+}
+
+const LOG_REQUESTS = ['errors', 'all', 'none']
+
+/** Merges partial options over the defaults (what buildApp and tests use); throws on a value out of range. */
 export function resolveConfig(options: Partial<Config> = {}): Config {
-  return { ...defaults, ...options }
+  const config = { ...defaults, ...options }
+  if (!LOG_REQUESTS.includes(config.logRequests)) {
+    throw new Error(`LOG_REQUESTS must be one of ${LOG_REQUESTS.join(', ')}, got "${config.logRequests}"`)
+  }
+  if (config.requestTimeoutMs > 0 && config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new Error('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS')
+  }
+  return config
 }

@@ -2,27 +2,38 @@
  * Coded errors: the one place that maps a code to its HTTP status, and every failure to the contract's
  * `{"error": "<code>", "message": "<human sentence>"}` shape.
  */
-import type { FastifyError, FastifyInstance } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 
 export const STATUS = {
+  bad_request: 400,
   invalid_body: 400,
   invalid_query: 400,
   invalid_name: 400,
   unauthorized: 401,
+  invalid_credentials: 401,
   forbidden: 403,
+  name_not_allowed: 403,
   not_found: 404,
   peer_not_found: 404,
   call_not_found: 404,
   name_taken: 409,
   busy: 409,
   invalid_state: 409,
+  request_timeout: 408,
   body_too_large: 413,
+  url_too_long: 414,
   unsupported_media_type: 415,
   mailbox_full: 429,
   candidate_limit: 429,
   rate_limited: 429,
+  block_limit: 429,
+  headers_too_large: 431,
   internal_error: 500,
   store_unavailable: 503,
+  auth_unavailable: 503,
+  overloaded: 503,
 } as const
 
 export type ErrorCode = keyof typeof STATUS
@@ -56,6 +67,9 @@ const FASTIFY_CODES: Record<string, [ErrorCode, string]> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['invalid_body', NOT_JSON],
   FST_ERR_CTP_EMPTY_JSON_BODY: ['invalid_body', NOT_JSON],
   FST_ERR_CTP_INVALID_JSON_BODY: ['invalid_body', NOT_JSON],
+  // Never the URL itself in the message: an error body or log line must not echo what the client sent.
+  FST_ERR_BAD_URL: ['bad_request', 'The URL is not valid (a bad percent-encoding?).'],
+  FST_ERR_MAX_PARAM_LENGTH: ['url_too_long', 'A path parameter of the URL is longer than the server accepts.'],
 }
 
 const GRAMMAR_KEYWORDS = new Set(['pattern', 'minLength', 'maxLength'])
@@ -98,6 +112,48 @@ export function errorBody(error: ApiError): ErrorBody {
   return { error: error.code, message: error.message }
 }
 
+/**
+ * Errors Fastify meets before routing (a bad URL, a path parameter past maxParamLength): the same mapping
+ * as every other error. Such a request runs no hooks, so its log line is written here.
+ */
+export function makeFrameworkErrors(onError: (code: ErrorCode) => void, logLine: boolean): (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  return (error, request, reply) => {
+    const apiError = toApiError(error)
+    onError(apiError.code)
+    if (logLine) request.log.info({ method: request.method, statusCode: apiError.statusCode, code: apiError.code, remoteAddress: request.ip }, 'request')
+    void reply.code(apiError.statusCode).send(errorBody(apiError))
+  }
+}
+
+/**
+ * Node's `clientError`: what goes wrong before there is a request (headers too large, a request that did
+ * not arrive whole in time, bytes that are not HTTP). Answered in the contract's shape on the raw socket,
+ * as Node's own handler would (only while no response has started), then the connection is closed.
+ */
+export function clientErrorResponse(error: NodeJS.ErrnoException): ApiError {
+  if (error.code === 'HPE_HEADER_OVERFLOW') return new ApiError('headers_too_large', 'The request headers are larger than the server accepts.')
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new ApiError('request_timeout', 'The request did not arrive whole in time; send it again.')
+  return new ApiError('bad_request', 'The request is not valid HTTP/1.1.')
+}
+
+export function makeClientErrorHandler(onError: (code: ErrorCode) => void): (this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex) => void {
+  // Fastify calls it bound to the instance.
+  return function (this: FastifyInstance, error, socket) {
+    // A reset connection has nobody to answer.
+    if (error.code === 'ECONNRESET' || socket.destroyed) return
+    const apiError = clientErrorResponse(error)
+    onError(apiError.code)
+    // Connection-level, not a request: one line per connection would let a slow-loris attacker fill the log.
+    this.log.debug({ code: error.code, remoteAddress: (socket as { remoteAddress?: string }).remoteAddress }, 'client error')
+    const pending = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage
+    if (socket.writable && !pending?.headersSent) {
+      const body = JSON.stringify(errorBody(apiError))
+      socket.write(`HTTP/1.1 ${apiError.statusCode} ${STATUS_CODES[apiError.statusCode]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+    }
+    socket.destroy()
+  }
+}
+
 /** Installs the single error handler and the 404 handler. */
 export function installErrorHandlers(app: FastifyInstance, onError: (code: ErrorCode) => void): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -110,6 +166,7 @@ export function installErrorHandlers(app: FastifyInstance, onError: (code: Error
   })
   app.setNotFoundHandler((request, reply) => {
     onError('not_found')
-    reply.code(404).send(errorBody(new ApiError('not_found', `There is no ${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} in this API; see /docs.`)))
+    // The URL is not echoed: an error body never repeats what the client sent (it may hold a secret).
+    reply.code(404).send(errorBody(new ApiError('not_found', `There is no such ${request.method} endpoint in this API; see /docs.`)))
   })
 }

@@ -4,13 +4,17 @@
  * Framework-free and isomorphic: it runs in browsers and in Node 20 (which has `fetch` but no
  * `EventSource`; there `auto` simply starts with long-poll). Nothing here knows about Lit or WebRTC.
  *
- * Receiving (API.md "Receiving"): Server-Sent Events (`GET /v1/events?token=`) or long-poll
- * (`GET /v1/poll?after=<id>&wait=<s>&token=`), both driven by the same cursor (the last seen id), so the
- * client can resume after any drop and switch transports without losing or repeating an event.
+ * Receiving (API.md "Receiving"): Server-Sent Events (`GET /v1/events?ticket=`) or long-poll
+ * (`GET /v1/poll?after=<id>&wait=<s>` with `Authorization: Bearer`), both driven by the same cursor (the
+ * last seen id), so the client can resume after any drop and switch transports without losing or
+ * repeating an event. The session token never goes into a URL (API.md "Stream tickets"): every
+ * EventSource open — the probe and each resume included — first gets a single-use ticket
+ * (`POST /v1/stream-tickets`), since EventSource cannot set headers. The time an open may take to say
+ * `ready` covers the ticket request too, which is aborted with it.
  *
  * `auto` (API.md "The element, second edition"; engine.io's model with SSE in place of WebSocket) receives
  * over long-poll from the first moment, so `register()` resolves after one round trip behind any proxy, and
- * in parallel opens a probe stream (`?probe=1`). Only when the probe's `ready` and first `heartbeat` both
+ * in parallel opens a probe stream (`?probe=1`, with its own ticket). Only when the probe's `ready` and first `heartbeat` both
  * arrive within PROBE_MS does it open the real stream with the cursor; that stream replaces the long-poll on
  * the server, the poll loop stops issuing polls meanwhile, and de-duplication by id absorbs any overlap, so
  * the upgrade loses and repeats nothing. A failed probe is not retried in that registration.
@@ -141,7 +145,12 @@ export class SignalClient {
   /** Bumped whenever streams are (re)started or stopped; callbacks of an older generation do nothing. */
   private generation = 0
   private eventSource: EventSource | undefined
-  private probeSource: EventSource | undefined
+  /** Bumped by every EventSource open and by sseTrouble: callbacks of an abandoned open do nothing. */
+  private sseAttempt = 0
+  /** The ticket request of the stream being opened, aborted when that open is abandoned. */
+  private ticketAbort: AbortController | undefined
+  /** `auto`: the probe under way (its ticket request, then its stream). */
+  private probe: { abort: AbortController; source?: EventSource } | undefined
   private pollAbort: AbortController | undefined
   private timers = new Set<ReturnType<typeof setTimeout>>()
   private watchdog: ReturnType<typeof setTimeout> | undefined
@@ -171,13 +180,19 @@ export class SignalClient {
   }
 
   /**
-   * `POST /v1/sessions`, then attaches the stream; resolves once it is ready. `takeOver`: ends an older
-   * session of the name (verified names only, API.md).
+   * `POST /v1/sessions`, then attaches the stream; resolves once it is ready. With verified names,
+   * `credentials` is the JWT from the page's backend (sent as the registration's Bearer; `name` may then be
+   * omitted: the JWT names the session), and `takeOver` ends this name's older session elsewhere.
    */
-  async register(name: string, options: { takeOver?: boolean } = {}): Promise<Registration> {
+  async register(name?: string, options: { credentials?: string; takeOver?: boolean } = {}): Promise<Registration> {
     if (this.registration) throw new SignalError('invalid_state', `Already registered as ${this.registration.name}`)
-    const body = options.takeOver ? { name, takeOver: true } : { name }
-    const registration = await this.request<Registration>('POST', '/v1/sessions', body, { auth: false })
+    const body: { name?: string; takeOver?: boolean } = {}
+    if (name) body.name = name
+    if (options.takeOver) body.takeOver = true
+    const registration = await this.request<Registration>('POST', '/v1/sessions', body, {
+      auth: false,
+      bearer: options.credentials,
+    })
     this.registration = registration
     this.lastEventId = undefined
     this.seen.clear()
@@ -241,7 +256,7 @@ export class SignalClient {
     method: string,
     path: string,
     body?: unknown,
-    options: { auth?: boolean; token?: string; keepalive?: boolean } = {},
+    options: { auth?: boolean; token?: string; keepalive?: boolean; bearer?: string; signal?: AbortSignal } = {},
   ): Promise<T> {
     const headers: Record<string, string> = {}
     if (body !== undefined) headers['content-type'] = 'application/json'
@@ -249,11 +264,17 @@ export class SignalClient {
       const token = options.token ?? this.registration?.token
       if (!token) throw new SignalError('invalid_state', 'Not registered')
       headers.authorization = `Bearer ${token}`
+    } else if (options.bearer) {
+      headers.authorization = `Bearer ${options.bearer}`
     }
     let response: Response
     // A request that cannot start (no free connection) or finish (a dead network) must still settle.
     const abort = new AbortController()
     const timer = setTimeout(() => abort.abort(), this.requestTimeoutMs)
+    // The caller may give up sooner (a stream open abandoned while its ticket is on its way).
+    const giveUp = () => abort.abort()
+    if (options.signal?.aborted) abort.abort()
+    options.signal?.addEventListener('abort', giveUp, { once: true })
     let text: string
     try {
       response = await this.fetchImpl(this.server + path, {
@@ -274,6 +295,7 @@ export class SignalClient {
       )
     } finally {
       clearTimeout(timer)
+      options.signal?.removeEventListener('abort', giveUp)
     }
     let data: any
     try {
@@ -316,8 +338,11 @@ export class SignalClient {
     this.generation++
     this.eventSource?.close()
     this.eventSource = undefined
-    this.probeSource?.close()
-    this.probeSource = undefined
+    this.ticketAbort?.abort()
+    this.ticketAbort = undefined
+    this.probe?.abort.abort()
+    this.probe?.source?.close()
+    this.probe = undefined
     this.pollAbort?.abort()
     this.pollAbort = undefined
     this.upgrading?.settle(false)
@@ -393,24 +418,60 @@ export class SignalClient {
   // ---- SSE -----------------------------------------------------------------------------------------
 
   /**
-   * Opens the session's stream from the cursor. `first`: the first stream of `transport="sse"`;
-   * `upgrade`: `auto` moving from long-poll to SSE; `resume`: after a drop, an error or a silence.
+   * A fresh single-use ticket for one EventSource open (`POST /v1/stream-tickets` with the Bearer
+   * header): the session token stays out of URLs, where proxies and access logs keep it. A SignalError
+   * when the request failed or was aborted (a server without tickets thus ends up on long-poll, which
+   * sends the token in a header).
+   */
+  private async streamTicket(signal: AbortSignal): Promise<string | SignalError> {
+    try {
+      return (await this.request<{ ticket: string }>('POST', '/v1/stream-tickets', undefined, { signal })).ticket
+    } catch (error) {
+      return error instanceof SignalError ? error : new SignalError('network_error', String(error))
+    }
+  }
+
+  /**
+   * Opens the session's stream from the cursor, with a fresh ticket. `first`: the first stream of
+   * `transport="sse"`; `upgrade`: `auto` moving from long-poll to SSE; `resume`: after a drop, an error or
+   * a silence. The time `ready` may take counts from before the ticket request, which it aborts: a ticket
+   * request that hangs (a dead keep-alive connection, no free connection) is a failed open like any other.
    */
   private openEventSource(generation: number, mode: 'first' | 'upgrade' | 'resume'): void {
-    const token = this.registration!.token
     this.eventSource?.close()
-    // We reconnect ourselves (closing on every error) so that the cursor is always ours, in the URL.
-    const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { token, lastEventId: this.lastEventId }))
-    this.eventSource = source
-    const openedAt = Date.now()
-    let readyAt = 0
+    this.eventSource = undefined
+    this.ticketAbort?.abort()
+    const attempt = ++this.sseAttempt
+    const abort = new AbortController()
+    this.ticketAbort = abort
+    const current = () => generation === this.generation && attempt === this.sseAttempt
     // Within the session's grace, or a silent stream would let the session expire before giving up.
     const readyTimeoutMs = mode === 'first'
       ? Math.min(this.options.readyTimeoutMs ?? 5000, this.registration!.graceMs / 2 || Infinity)
       : RESUME_READY_MS
     const readyTimer = this.later(generation, readyTimeoutMs, () => {
-      if (this.eventSource === source) this.sseTrouble(generation, source, mode, 'timeout')
+      if (current()) this.sseTrouble(generation, this.eventSource, mode, 'timeout')
     })
+    void this.streamTicket(abort.signal).then((ticket) => {
+      // Timed out, stopped or restarted while the ticket was on its way.
+      if (!current()) return
+      this.ticketAbort = undefined
+      if (typeof ticket !== 'string') {
+        if (ticket.status === 401) this.fail(new SignalError('unauthorized', 'The session has ended on the server', 401))
+        else void this.sseTrouble(generation, undefined, mode, 'error')
+        return
+      }
+      // We reconnect ourselves (closing on every error) so that the cursor is always ours, in the URL.
+      const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { ticket, lastEventId: this.lastEventId }))
+      this.eventSource = source
+      this.watchStream(generation, source, mode, readyTimer)
+    })
+  }
+
+  /** The listeners of one opened stream: ready, heartbeats and events as life, replaced, errors. */
+  private watchStream(generation: number, source: EventSource, mode: 'first' | 'upgrade' | 'resume', readyTimer: ReturnType<typeof setTimeout>): void {
+    const openedAt = Date.now()
+    let readyAt = 0
     const alive = () => {
       if (this.eventSource !== source) return
       clearTimeout(this.watchdog)
@@ -464,10 +525,18 @@ export class SignalClient {
     }
   }
 
-  private upgradeFailed(generation: number, source: EventSource): void {
-    source.close()
+  /** Ends an open under way: its ticket request, or its stream (undefined while the ticket was on its way). */
+  private abandonOpen(source: EventSource | undefined): void {
+    this.sseAttempt++
+    this.ticketAbort?.abort()
+    this.ticketAbort = undefined
+    source?.close()
     if (this.eventSource === source) this.eventSource = undefined
     clearTimeout(this.watchdog)
+  }
+
+  private upgradeFailed(generation: number, source: EventSource | undefined): void {
+    this.abandonOpen(source)
     this.streamingFailed = true
     const upgrading = this.upgrading
     this.upgrading = undefined
@@ -476,10 +545,8 @@ export class SignalClient {
     if (!upgrading && generation === this.generation) void this.pollLoop(generation)
   }
 
-  private async sseTrouble(generation: number, source: EventSource, mode: 'first' | 'upgrade' | 'resume', why: 'timeout' | 'error' | 'silence'): Promise<void> {
-    source.close()
-    if (this.eventSource === source) this.eventSource = undefined
-    clearTimeout(this.watchdog)
+  private async sseTrouble(generation: number, source: EventSource | undefined, mode: 'first' | 'upgrade' | 'resume', why: 'timeout' | 'error' | 'silence'): Promise<void> {
+    this.abandonOpen(source)
     if (mode === 'upgrade' && this.upgrading) {
       // The proven path did not carry the real stream after all: stay on long-poll.
       this.upgradeFailed(generation, source)
@@ -515,19 +582,21 @@ export class SignalClient {
 
   /**
    * `auto` on long-poll: a probe stream tells whether streaming works on this path. Proven (its `ready`
-   * and first `heartbeat` within PROBE_MS): the real stream opens with the cursor. Not proven: long-poll
-   * stays, and the probe is not tried again in this registration.
+   * and first `heartbeat` within PROBE_MS of starting, its ticket request included): the real stream
+   * opens with the cursor. Not proven: long-poll stays, and the probe is not tried again in this
+   * registration. The probe's ticket is used up like any stream open's.
    */
   private startProbe(generation: number): void {
-    if (this.probeSource || this.streamingFailed || !this.EventSourceImpl) return
-    const source = new this.EventSourceImpl(this.streamUrl('/v1/events', { token: this.registration!.token, probe: '1' }))
-    this.probeSource = source
+    if (this.probe || this.streamingFailed || !this.EventSourceImpl) return
+    const probe: { abort: AbortController; source?: EventSource } = { abort: new AbortController() }
+    this.probe = probe
     let ready = false
     let beat = false
     const settle = (proven: boolean) => {
-      if (this.probeSource !== source) return
-      source.close()
-      this.probeSource = undefined
+      if (this.probe !== probe) return
+      probe.abort.abort()
+      probe.source?.close()
+      this.probe = undefined
       this.cancel(timer)
       if (generation !== this.generation) return
       if (!proven) this.streamingFailed = true
@@ -535,15 +604,25 @@ export class SignalClient {
       if (proven) this.upgrade(generation)
     }
     const timer = this.later(generation, PROBE_MS, () => settle(false))
-    source.addEventListener('ready', () => {
-      ready = true
-      if (beat) settle(true)
+    void this.streamTicket(probe.abort.signal).then((ticket) => {
+      if (this.probe !== probe) return
+      // No ticket (a server without tickets, a path that holds the request back): no streaming.
+      if (typeof ticket !== 'string') {
+        settle(false)
+        return
+      }
+      const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { ticket, probe: '1' }))
+      probe.source = source
+      source.addEventListener('ready', () => {
+        ready = true
+        if (beat) settle(true)
+      })
+      source.addEventListener('heartbeat', () => {
+        beat = true
+        if (ready) settle(true)
+      })
+      source.onerror = () => settle(false)
     })
-    source.addEventListener('heartbeat', () => {
-      beat = true
-      if (ready) settle(true)
-    })
-    source.onerror = () => settle(false)
   }
 
   private upgrade(generation: number): void {
@@ -582,14 +661,19 @@ export class SignalClient {
       this.pollAbort = abort
       // The first poll does not wait, so that `register()` resolves as soon as the stream is attached.
       const wait = first ? 0 : (this.options.pollWaitS ?? 25)
-      const url = this.streamUrl('/v1/poll', { after: this.lastEventId, wait: String(wait), token: this.registration!.token })
+      const url = this.streamUrl('/v1/poll', { after: this.lastEventId, wait: String(wait) })
       // A poll that outlives its wait by far went into a black hole (a half-open connection): ask again.
       const watchdog = setTimeout(() => abort.abort(), wait * 1000 + POLL_GRACE_HEARTBEATS * this.heartbeatMs)
       let status = 0
       let body: { events?: SignalEvent[]; replaced?: boolean } | undefined
       let retryAfterMs = 0
       try {
-        const response = await this.fetchImpl(url, { signal: abort.signal, cache: 'no-store' })
+        // The token in a header, never in the URL (API.md "Stream tickets").
+        const response = await this.fetchImpl(url, {
+          signal: abort.signal,
+          cache: 'no-store',
+          headers: { authorization: `Bearer ${this.registration!.token}` },
+        })
         status = response.status
         retryAfterMs = Number(response.headers.get('retry-after') ?? 0) * 1000
         body = response.ok ? await response.json() : undefined

@@ -361,6 +361,7 @@ export class SocketIoDriver implements Driver {
 export function makeDriver(target: string, host: string, port: number): Driver {
   switch (target) {
     case 'sigpost-sse':
+    case 'sigpost-sse-logs':
       return new SigpostDriver(host, port, 'sse')
     case 'sigpost-poll':
       return new SigpostDriver(host, port, 'poll')

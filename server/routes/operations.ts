@@ -1,14 +1,35 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { onRequestHookHandler } from 'fastify'
 import { Type } from 'typebox'
 import { ApiError } from '../errors.js'
 import { errors } from '../schemas/common.js'
 
 const Status = Type.Object({ status: Type.String() })
 
+const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest()
+
+/**
+ * METRICS_TOKEN: `Authorization: Bearer <token>` for /metrics. The digests are compared, not the strings:
+ * equal lengths for timingSafeEqual, and the time taken says nothing about the token.
+ */
+function requireMetricsToken(token: string): onRequestHookHandler {
+  const expected = sha256(token)
+  return async (request) => {
+    const presented = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1] ?? ''
+    if (!timingSafeEqual(sha256(presented), expected)) {
+      throw new ApiError('unauthorized', 'Send the metrics token as Authorization: Bearer <METRICS_TOKEN>.')
+    }
+  }
+}
+
 const operations: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }))
 
-  app.get('/readyz', { schema: { summary: 'Readiness: the store is reachable', response: { 200: Status, ...errors(503) } } }, async () => {
+  app.get('/readyz', { schema: { summary: 'Readiness: the store is reachable and file descriptors are not nearly exhausted', response: { 200: Status, ...errors(503) } } }, async () => {
+    if (app.descriptors.nearLimit) {
+      throw new ApiError('overloaded', 'The server is near its limit of open connections; send new clients elsewhere.')
+    }
     try {
       await app.store.ping()
     } catch {
@@ -17,7 +38,10 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
     return { status: 'ready' }
   })
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', produces: ['text/plain'] } }, async (_request, reply) => {
+  app.get('/metrics', {
+    schema: { summary: 'Prometheus metrics', produces: ['text/plain'], ...(app.config.metricsToken ? { security: [{ bearer: [] }], response: errors(401) } : {}) },
+    ...(app.config.metricsToken ? { onRequest: requireMetricsToken(app.config.metricsToken) } : {}),
+  }, async (_request, reply) => {
     reply.type(app.metrics.registry.contentType)
     return app.metrics.registry.metrics()
   })

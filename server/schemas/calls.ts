@@ -29,7 +29,10 @@ export type CreateCallBody = Static<typeof CreateCallBody>
 export const AcceptBody = Type.Object({ sdpAnswer: SdpAnswer })
 export type AcceptBody = Static<typeof AcceptBody>
 
-export const RejectBody = Type.Object({ reason: Type.Optional(Type.String({ maxLength: 256 })) })
+export const RejectBody = Type.Object({
+  reason: Type.Optional(Type.String({ maxLength: 256 })),
+  block: Type.Optional(Type.Boolean({ description: 'Also block the caller for the rest of this session (POST /v1/blocks).' })),
+})
 export type RejectBody = Static<typeof RejectBody>
 
 export function candidatesBody(maxCandidates: number) {

@@ -21,6 +21,10 @@ interface Session {
   stream?: LiveStream
   graceTimer?: NodeJS.Timeout
   ended: boolean
+  /** Verified names: who this session may call (SessionInfo.mayCall). */
+  mayCall?: string[]
+  /** Names whose calls this session does not take (answered as if it were not there). */
+  blocks: Set<string>
 }
 
 interface LiveStream {
@@ -42,6 +46,10 @@ export class MemoryStore implements Store {
   private readonly byToken = new Map<string, Session>()
   private readonly calls = new Map<string, Call>()
   private readonly streamCounts = { sse: 0, poll: 0 }
+  /** Redial cool-downs: "<caller>\n<callee>" → until (ms). Names cannot hold a newline. */
+  private readonly cooldowns = new Map<string, number>()
+  /** Stream tickets by hash, in creation order (all share one lifetime, so the oldest expire first). */
+  private readonly tickets = new Map<string, { tokenHash: string; expiresAt: number }>()
   /** Live sessions per client address. */
   private readonly perIp = new Map<string, number>()
   /** The names in order, built when the directory is read after a change. */
@@ -55,10 +63,13 @@ export class MemoryStore implements Store {
     }, Math.max(50, Math.min(TRIM_INTERVAL_MS, config.replayMaxAgeMs / 2))).unref()
   }
 
-  async createSession(name: string, tokenHash: string, { ip }: NewSession): Promise<SessionInfo> {
-    if (this.sessions.has(name)) throw new ApiError('name_taken', `The name "${name}" is held by someone else; pick another.`)
+  async createSession(name: string, tokenHash: string, { ip, takeOver, mayCall }: NewSession): Promise<SessionInfo> {
+    const older = this.sessions.get(name)
+    if (older && !takeOver) throw new ApiError('name_taken', `The name "${name}" is held by someone else; pick another.`)
+    // A take-over frees the older session's place first (a refused one changes nothing).
+    if ((this.perIp.get(ip) ?? 0) - (older?.ip === ip ? 1 : 0) >= this.config.maxSessionsPerIp) throw tooManySessions(this.config)
+    if (older) this.endSessionNow(name, 'peer_gone', 'replaced')
     const held = this.perIp.get(ip) ?? 0
-    if (held >= this.config.maxSessionsPerIp) throw tooManySessions(this.config)
     const session: Session = {
       name,
       tokenHash,
@@ -72,18 +83,20 @@ export class MemoryStore implements Store {
         replayMaxAgeMs: this.config.replayMaxAgeMs,
       }),
       ended: false,
+      mayCall,
+      blocks: new Set(),
     }
     this.sessions.set(name, session)
     this.byToken.set(tokenHash, session)
     this.perIp.set(ip, held + 1)
     this.sorted = undefined
     this.startGrace(session)
-    return { name, createdAt: session.createdAt }
+    return info(session)
   }
 
   async findSession(tokenHash: string): Promise<SessionInfo | undefined> {
     const session = this.byToken.get(tokenHash)
-    return session && { name: session.name, createdAt: session.createdAt }
+    return session && info(session)
   }
 
   async listNames(after: string | undefined, limit: number): Promise<NamePage> {
@@ -103,6 +116,11 @@ export class MemoryStore implements Store {
   }
 
   async endSession(name: string, reason: EndReason): Promise<void> {
+    this.endSessionNow(name, reason, 'ended')
+  }
+
+  /** Ends a session; its stream is closed as `why` (a take-over closes it as `replaced`). */
+  private endSessionNow(name: string, reason: EndReason, why: 'replaced' | 'ended'): void {
     const session = this.sessions.get(name)
     if (!session) return
     session.ended = true
@@ -117,7 +135,7 @@ export class MemoryStore implements Store {
     if (call && call.state !== 'ended') {
       this.finishCall(call, reason, [[otherParty(call, name), stopCommunication(call, reason)]])
     }
-    this.dropStream(session, 'ended')
+    this.dropStream(session, why)
   }
 
   async attach(name: string, after: string | undefined, transport: 'sse' | 'poll', listener: StreamListener): Promise<Attachment> {
@@ -153,7 +171,9 @@ export class MemoryStore implements Store {
     if (caller === callee) throw new ApiError('invalid_body', 'You cannot call yourself; "to" must name another session.')
     const from = this.live(caller)
     const to = this.sessions.get(callee)
-    if (!to) throw new ApiError('peer_not_found', `No one is registered as "${callee}".`)
+    // A block answers exactly as an absent callee does, so a blocked caller learns nothing.
+    if (!to || to.blocks.has(caller)) throw new ApiError('peer_not_found', `No one is registered as "${callee}".`)
+    this.checkCooldown(caller, callee)
     if (from.callId) throw new ApiError('busy', 'You are already in a call; hang it up first.')
     if (to.callId) throw new ApiError('busy', `"${callee}" is in another call.`)
     const call: Call = { callId: randomUUID(), caller, callee, state: 'ringing', createdAt: new Date().toISOString(), candidates: { caller: 0, callee: 0 } }
@@ -177,10 +197,11 @@ export class MemoryStore implements Store {
     return view(call)
   }
 
-  async rejectCall(name: string, callId: string, reason: string): Promise<CallInfo> {
+  async rejectCall(name: string, callId: string, reason: string, block = false): Promise<CallInfo> {
     const call = this.partyCall(name, callId)
     if (name !== call.callee) throw new ApiError('forbidden', 'Only the callee can reject a call; the caller cancels with DELETE.')
     if (call.state !== 'ringing') throw new ApiError('invalid_state', `The call is ${call.state}; only a ringing call can be rejected.`)
+    if (block) this.addBlock(this.live(name), call.caller)
     this.finishCall(call, 'rejected', [[call.caller, rejected(call, reason)]])
     return view(call)
   }
@@ -218,6 +239,30 @@ export class MemoryStore implements Store {
     return view(this.partyCall(name, callId))
   }
 
+  async block(name: string, blocked: string): Promise<void> {
+    this.addBlock(this.live(name), blocked)
+  }
+
+  async unblock(name: string, blocked: string): Promise<void> {
+    this.live(name).blocks.delete(blocked)
+  }
+
+  async listBlocks(name: string): Promise<string[]> {
+    return [...this.live(name).blocks].sort()
+  }
+
+  async createTicket(ticketHash: string, tokenHash: string, ttlMs: number): Promise<void> {
+    this.pruneTickets()
+    this.tickets.set(ticketHash, { tokenHash, expiresAt: Date.now() + ttlMs })
+  }
+
+  async takeTicket(ticketHash: string): Promise<string | undefined> {
+    this.pruneTickets()
+    const ticket = this.tickets.get(ticketHash)
+    this.tickets.delete(ticketHash)
+    return ticket && ticket.expiresAt > Date.now() ? ticket.tokenHash : undefined
+  }
+
   async ping(): Promise<void> {}
 
   async stats(): Promise<StoreStats> {
@@ -233,6 +278,35 @@ export class MemoryStore implements Store {
       this.dropStream(session, 'ended')
     }
     for (const call of this.calls.values()) clearTimeout(call.timer)
+  }
+
+  private addBlock(session: Session, blocked: string): void {
+    if (session.blocks.has(blocked)) return
+    if (session.blocks.size >= this.config.maxBlocksPerSession) {
+      throw new ApiError('block_limit', `A session can block at most ${this.config.maxBlocksPerSession} names; lift a block first.`)
+    }
+    session.blocks.add(blocked)
+  }
+
+  private checkCooldown(caller: string, callee: string): void {
+    const key = `${caller}\n${callee}`
+    const until = this.cooldowns.get(key)
+    if (until === undefined) return
+    const left = until - Date.now()
+    if (left <= 0) {
+      this.cooldowns.delete(key)
+      return
+    }
+    const seconds = Math.ceil(left / 1000)
+    throw new ApiError('rate_limited', `Your last call to "${callee}" was not taken; you can call again in ${seconds} s.`, { 'Retry-After': String(seconds) })
+  }
+
+  /** Expired tickets are let go as new ones come (a Map keeps insertion order, and all share one lifetime). */
+  private pruneTickets(now = Date.now()): void {
+    for (const [hash, ticket] of this.tickets) {
+      if (ticket.expiresAt > now) break
+      this.tickets.delete(hash)
+    }
   }
 
   private live(name: string): Session {
@@ -271,6 +345,16 @@ export class MemoryStore implements Store {
       this.deliver(session, [event], true)
     }
     clearTimeout(call.timer)
+    if ((reason === 'rejected' || reason === 'no_answer') && this.config.redialCooldownMs > 0) {
+      const key = `${call.caller}\n${call.callee}`
+      // Re-inserted, so that the Map stays in expiry order and pruning can stop at the first live one.
+      this.cooldowns.delete(key)
+      this.cooldowns.set(key, Date.now() + this.config.redialCooldownMs)
+      for (const [k, until] of this.cooldowns) {
+        if (until > Date.now()) break
+        this.cooldowns.delete(k)
+      }
+    }
     call.state = 'ended'
     call.endReason = reason
     call.endedAt = new Date().toISOString()
@@ -299,6 +383,10 @@ export class MemoryStore implements Store {
     this.streamCounts[stream.transport]--
     stream.listener.close(why)
   }
+}
+
+function info(session: Session): SessionInfo {
+  return session.mayCall ? { name: session.name, createdAt: session.createdAt, mayCall: session.mayCall } : { name: session.name, createdAt: session.createdAt }
 }
 
 function otherParty(call: CallInfo, name: string): string {

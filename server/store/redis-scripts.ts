@@ -4,7 +4,10 @@
  *
  *   {p}s:<name>    hash   tok, created, ip, call, stream, graceAt, last (last id), sent (highest id written
  *                         to a stream), ucount / ubytes (undelivered events / bytes), rbytes (bytes of
- *                         written events held for replay)
+ *                         written events held for replay), mc (sigpost_may_call as JSON, verified names)
+ *   {p}bl:<name>   set    names this session blocks (deleted with the session)
+ *   {p}rd:<caller>:<callee> string  the caller's redial cool-down for that callee (PX)
+ *   {p}tk:<hash>   string a stream ticket: the token hash of its session (PX; GETDEL uses it up)
  *   {p}t:<hash>    string the name whose token hashes to <hash>
  *   {p}names       zset   live names, all with score 0 (ordered by name for the paged directory)
  *   {p}ip:<addr>   string live sessions registered from that address
@@ -17,7 +20,7 @@
  *   {p}calls       set    call ids that are ringing or active
  *   {p}timers      zset   g:<name> (grace) and r:<callId> (ring) by due time; claimed by any instance
  *   {p}undelivered string  undelivered events, all mailboxes
- *   {p}w:<name>    channel "wake" | "attach:<streamId>" | "end", to the instance holding the stream
+ *   {p}w:<name>    channel "wake" | "attach:<streamId>" | "end" | "replace" (taken over), to the instance holding the stream
  *
  * Errors come back as `ERR_<code>` replies that the store turns into ApiErrors.
  */
@@ -144,10 +147,14 @@ end
 
 -- Ends a call, tells the parties listed, frees both sessions; the call stays readable for a while. A ringing
 -- call whose callee never got any of its events (ended by the caller, its session's end or expiry, or the
--- ring time-out; not a reject) becomes one missedCall for the callee instead.
-local function finish(callId, reason, notices, nowIso, retentionMs)
+-- ring time-out; not a reject) becomes one missedCall for the callee instead. A rejected or unanswered
+-- call starts the caller's redial cool-down for that callee (cooldownMs > 0).
+local function finish(callId, reason, notices, nowIso, retentionMs, cooldownMs)
   local c = P..'c:'..callId
   local cf = redis.call('HMGET', c, 'state', 'caller', 'callee', 'in')
+  if cooldownMs and cooldownMs > 0 and (reason == 'rejected' or reason == 'no_answer') then
+    redis.call('SET', P..'rd:'..cf[2]..':'..cf[3], 1, 'PX', cooldownMs)
+  end
   local missed
   if cf[1] == 'ringing' then
     if reason == 'no_answer' then missed = 'no_answer' elseif reason ~= 'rejected' then missed = 'cancelled' end
@@ -191,7 +198,7 @@ local function partyCall(name, callId)
   return f[1], f[2], f[3]
 end
 
-local function ended(name, reason, nowIso, retentionMs)
+local function ended(name, reason, nowIso, retentionMs, notice)
   local s = P..'s:'..name
   local f = redis.call('HMGET', s, 'call', 'tok', 'ucount', 'ip')
   local callId = f[1]
@@ -200,17 +207,17 @@ local function ended(name, reason, nowIso, retentionMs)
     if state and state ~= 'ended' then
       local peer = caller
       if name == caller then peer = callee end
-      finish(callId, reason, {{peer, 'stopCommunication', stopJson(callId, reason)}}, nowIso, retentionMs)
+      finish(callId, reason, {{peer, 'stopCommunication', stopJson(callId, reason)}}, nowIso, retentionMs, 0)
     end
   end
   local undelivered = num(f[3])
   -- (Lua would send -(0) as "-0", which INCRBY refuses.)
   if undelivered > 0 then redis.call('INCRBY', P..'undelivered', -undelivered) end
   if f[4] and num(redis.call('DECR', P..'ip:'..f[4])) <= 0 then redis.call('DEL', P..'ip:'..f[4]) end
-  redis.call('DEL', s, P..'t:'..f[2], P..'m:'..name, P..'b:'..name, P..'u:'..name)
+  redis.call('DEL', s, P..'t:'..f[2], P..'m:'..name, P..'b:'..name, P..'u:'..name, P..'bl:'..name)
   redis.call('ZREM', P..'names', name)
   redis.call('ZREM', P..'timers', 'g:'..name)
-  redis.call('PUBLISH', P..'w:'..name, 'end')
+  redis.call('PUBLISH', P..'w:'..name, notice or 'end')
 end
 `
 
@@ -219,26 +226,36 @@ function script(body: string): string {
 }
 
 export const SCRIPTS = {
-  /** ARGV: p, name, tokenHash, nowMs, graceMs, ip, maxSessionsPerIp */
+  /**
+   * ARGV: p, name, tokenHash, nowMs, graceMs, ip, maxSessionsPerIp, takeOver (1|0), mayCallJson ('' none),
+   * nowIso, retentionMs. A take-over ends the older session first (its call ends as peer_gone, its stream
+   * is told "replace"); the older session's place counts as free for the address limit.
+   */
   register: script(`
 local name, tok, now, grace, ip, maxPerIp = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local takeOver, mc, nowIso, retention = ARGV[8] == '1', ARGV[9], ARGV[10], tonumber(ARGV[11])
 local s = P..'s:'..name
-if redis.call('EXISTS', s) == 1 then return redis.error_reply('ERR_name_taken') end
-if num(redis.call('GET', P..'ip:'..ip)) >= maxPerIp then return redis.error_reply('ERR_too_many_sessions') end
+local older = redis.call('EXISTS', s) == 1
+if older and not takeOver then return redis.error_reply('ERR_name_taken') end
+local held = num(redis.call('GET', P..'ip:'..ip))
+if older and redis.call('HGET', s, 'ip') == ip then held = held - 1 end
+if held >= maxPerIp then return redis.error_reply('ERR_too_many_sessions') end
+if older then ended(name, 'peer_gone', nowIso, retention, 'replace') end
 redis.call('HSET', s, 'tok', tok, 'created', now, 'ip', ip, 'last', 0, 'sent', 0, 'ucount', 0, 'ubytes', 0, 'rbytes', 0, 'graceAt', now + grace)
+if mc ~= '' then redis.call('HSET', s, 'mc', mc) end
 redis.call('INCR', P..'ip:'..ip)
 redis.call('SET', P..'t:'..tok, name)
 redis.call('ZADD', P..'names', 0, name)
 redis.call('ZADD', P..'timers', now + grace, 'g:'..name)
 return now`),
 
-  /** ARGV: p, tokenHash → {name, created} or nil */
+  /** ARGV: p, tokenHash → {name, created, mayCallJson|false} or nil */
   find: script(`
 local name = redis.call('GET', P..'t:'..ARGV[2])
 if not name then return nil end
-local f = redis.call('HMGET', P..'s:'..name, 'tok', 'created')
+local f = redis.call('HMGET', P..'s:'..name, 'tok', 'created', 'mc')
 if f[1] ~= ARGV[2] then return nil end
-return {name, f[2]}`),
+return {name, f[2], f[3]}`),
 
   /** ARGV: p, name, reason, nowIso, retentionMs, nowMs, onlyIfExpired (1|0) → 1 if ended */
   endSession: script(`
@@ -256,7 +273,7 @@ if onlyIfExpired then
     return 0
   end
 end
-ended(name, reason, nowIso, retention)
+ended(name, reason, nowIso, retention, 'end')
 return 1`),
 
   /**
@@ -339,6 +356,10 @@ local caller, callee, callId, now, nowIso, ring, incoming, maxE, maxB = ARGV[2],
 local from, to = P..'s:'..caller, P..'s:'..callee
 if redis.call('EXISTS', from) == 0 then return redis.error_reply('ERR_unauthorized') end
 if redis.call('EXISTS', to) == 0 then return redis.error_reply('ERR_peer_not_found') end
+-- A block answers exactly as an absent callee does, and wins over every other answer.
+if redis.call('SISMEMBER', P..'bl:'..callee, caller) == 1 then return redis.error_reply('ERR_peer_not_found') end
+local cooldown = redis.call('PTTL', P..'rd:'..caller..':'..callee)
+if cooldown > 0 then return redis.error_reply('ERR_cooldown:'..cooldown) end
 if redis.call('HEXISTS', from, 'call') == 1 then return redis.error_reply('ERR_busy_self') end
 if redis.call('HEXISTS', to, 'call') == 1 then return redis.error_reply('ERR_busy') end
 local delivered = deliver(callee, {{'incomingCall', incoming, callId}}, false, maxE, maxB, caller)
@@ -364,13 +385,18 @@ redis.call('HSET', P..'c:'..callId, 'state', 'active', 'answeredAt', nowIso)
 redis.call('ZREM', P..'timers', 'r:'..callId)
 return redis.call('HGETALL', P..'c:'..callId)`),
 
-  /** ARGV: p, name, callId, nowIso, retentionMs, rejectedJson */
+  /** ARGV: p, name, callId, nowIso, retentionMs, rejectedJson, cooldownMs, block (1|0), maxBlocks */
   rejectCall: script(`
-local name, callId, nowIso, retention, rejected = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
+local name, callId, nowIso, retention, rejected, cooldown, block, maxBlocks = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), ARGV[8] == '1', tonumber(ARGV[9])
 local caller, callee, state = partyCall(name, callId)
 if name ~= callee then return redis.error_reply('ERR_forbidden_reject') end
 if state ~= 'ringing' then return redis.error_reply('ERR_invalid_state:'..state) end
-finish(callId, 'rejected', {{caller, 'callResponse', rejected}}, nowIso, retention)
+if block then
+  local bl = P..'bl:'..name
+  if redis.call('SISMEMBER', bl, caller) == 0 and redis.call('SCARD', bl) >= maxBlocks then return redis.error_reply('ERR_block_limit') end
+  redis.call('SADD', bl, caller)
+end
+finish(callId, 'rejected', {{caller, 'callResponse', rejected}}, nowIso, retention, cooldown)
 return redis.call('HGETALL', P..'c:'..callId)`),
 
   /** ARGV: p, name, callId, kind (candidates|sdp), maxEvents, maxBytes, maxCandidatesPerCall, json... */
@@ -395,33 +421,49 @@ if delivered ~= true then return refused(delivered) end
 if kind == 'candidates' then redis.call('HINCRBY', P..'c:'..callId, counter, #events) end
 return 1`),
 
-  /** ARGV: p, name, callId, nowIso, retentionMs → 1 ended now, 0 already ended */
+  /** ARGV: p, name, callId, nowIso, retentionMs, cooldownMs → 1 ended now, 0 already ended */
   endCall: script(`
-local name, callId, nowIso, retention = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local name, callId, nowIso, retention, cooldown = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local caller, callee, state = partyCall(name, callId)
 if state == 'ended' then return 0 end
 if state == 'active' then
   local peer = caller
   if name == caller then peer = callee end
-  finish(callId, 'hangup', {{peer, 'stopCommunication', stopJson(callId, 'hangup')}}, nowIso, retention)
+  finish(callId, 'hangup', {{peer, 'stopCommunication', stopJson(callId, 'hangup')}}, nowIso, retention, 0)
 elseif name == caller then
-  finish(callId, 'cancelled', {{callee, 'stopCommunication', stopJson(callId, 'cancelled')}}, nowIso, retention)
+  finish(callId, 'cancelled', {{callee, 'stopCommunication', stopJson(callId, 'cancelled')}}, nowIso, retention, 0)
 else
-  finish(callId, 'rejected', {{caller, 'callResponse', '{"callId":"'..callId..'","response":"rejected","message":"declined"}'}}, nowIso, retention)
+  finish(callId, 'rejected', {{caller, 'callResponse', '{"callId":"'..callId..'","response":"rejected","message":"declined"}'}}, nowIso, retention, cooldown)
 end
 return 1`),
 
-  /** ARGV: p, callId, nowIso, retentionMs — the ring time-out */
+  /** ARGV: p, callId, nowIso, retentionMs, cooldownMs — the ring time-out */
   ringTimeout: script(`
-local callId, nowIso, retention = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local callId, nowIso, retention, cooldown = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local f = redis.call('HMGET', P..'c:'..callId, 'caller', 'callee', 'state')
 if f[3] ~= 'ringing' then
   redis.call('ZREM', P..'timers', 'r:'..callId)
   return 0
 end
 local notice = stopJson(callId, 'no_answer')
-finish(callId, 'no_answer', {{f[1], 'stopCommunication', notice}, {f[2], 'stopCommunication', notice}}, nowIso, retention)
+finish(callId, 'no_answer', {{f[1], 'stopCommunication', notice}, {f[2], 'stopCommunication', notice}}, nowIso, retention, cooldown)
 return 1`),
+
+  /** ARGV: p, name, blocked, maxBlocks — block (idempotent) */
+  block: script(`
+local name, blocked, maxBlocks = ARGV[2], ARGV[3], tonumber(ARGV[4])
+if redis.call('EXISTS', P..'s:'..name) == 0 then return redis.error_reply('ERR_unauthorized') end
+local bl = P..'bl:'..name
+if redis.call('SISMEMBER', bl, blocked) == 1 then return 0 end
+if redis.call('SCARD', bl) >= maxBlocks then return redis.error_reply('ERR_block_limit') end
+return redis.call('SADD', bl, blocked)`),
+
+  /** ARGV: p, name, blocked ('' lists) — unblock (idempotent), or list with '' */
+  blocks: script(`
+local name, blocked = ARGV[2], ARGV[3]
+if redis.call('EXISTS', P..'s:'..name) == 0 then return redis.error_reply('ERR_unauthorized') end
+if blocked ~= '' then return redis.call('SREM', P..'bl:'..name, blocked) end
+return redis.call('SMEMBERS', P..'bl:'..name)`),
 
   /**
    * ARGV: p, nowMs, max, retryMs → due timer members. A claimed timer is pushed retryMs later rather than

@@ -45,6 +45,7 @@ const SCRIPT_ERRORS: Record<string, [ErrorCode, string]> = {
   invalid_state: ['invalid_state', 'The call is not ringing.'],
   invalid_state_sdp: ['invalid_state', 'Descriptions are relayed in an active call only.'],
   invalid_state_candidates: ['invalid_state', 'The call has ended; candidates are no longer relayed.'],
+  block_limit: ['block_limit', 'This session blocks as many names as it may; lift a block first.'],
 }
 
 export class RedisStore implements Store {
@@ -98,14 +99,18 @@ export class RedisStore implements Store {
     })))
   }
 
-  async createSession(name: string, tokenHash: string, { ip }: NewSession): Promise<SessionInfo> {
-    const created = await this.run('register', name, tokenHash, Date.now(), this.config.graceMs, ip, this.config.maxSessionsPerIp)
-    return { name, createdAt: Number(created) }
+  async createSession(name: string, tokenHash: string, { ip, takeOver, mayCall }: NewSession): Promise<SessionInfo> {
+    const created = await this.run('register', name, tokenHash, Date.now(), this.config.graceMs, ip, this.config.maxSessionsPerIp,
+      takeOver ? 1 : 0, mayCall ? JSON.stringify(mayCall) : '', new Date().toISOString(), this.config.endedCallRetentionMs)
+    return mayCall ? { name, createdAt: Number(created), mayCall } : { name, createdAt: Number(created) }
   }
 
   async findSession(tokenHash: string): Promise<SessionInfo | undefined> {
-    const found = (await this.run('find', tokenHash)) as [string, string] | null
-    return found ? { name: found[0], createdAt: Number(found[1]) } : undefined
+    const found = (await this.run('find', tokenHash)) as [string, string, string | null] | null
+    if (!found) return undefined
+    const session: SessionInfo = { name: found[0], createdAt: Number(found[1]) }
+    if (found[2]) session.mayCall = JSON.parse(found[2]) as string[]
+    return session
   }
 
   async listNames(after: string | undefined, limit: number): Promise<NamePage> {
@@ -173,9 +178,10 @@ export class RedisStore implements Store {
     return callInfo(await this.run('acceptCall', name, callId, new Date().toISOString(), response, start, ...this.limits()))
   }
 
-  async rejectCall(name: string, callId: string, reason: string): Promise<CallInfo> {
+  async rejectCall(name: string, callId: string, reason: string, block = false): Promise<CallInfo> {
     const rejected = JSON.stringify({ callId, response: 'rejected', message: reason })
-    return callInfo(await this.run('rejectCall', name, callId, new Date().toISOString(), this.config.endedCallRetentionMs, rejected))
+    return callInfo(await this.run('rejectCall', name, callId, new Date().toISOString(), this.config.endedCallRetentionMs, rejected,
+      this.config.redialCooldownMs, block ? 1 : 0, this.config.maxBlocksPerSession))
   }
 
   async relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void> {
@@ -188,7 +194,7 @@ export class RedisStore implements Store {
   }
 
   async endCall(name: string, callId: string): Promise<boolean> {
-    return Number(await this.run('endCall', name, callId, new Date().toISOString(), this.config.endedCallRetentionMs)) === 1
+    return Number(await this.run('endCall', name, callId, new Date().toISOString(), this.config.endedCallRetentionMs, this.config.redialCooldownMs)) === 1
   }
 
   async getCall(name: string, callId: string): Promise<CallInfo> {
@@ -197,6 +203,27 @@ export class RedisStore implements Store {
       throw new ApiError('call_not_found', 'No such call among yours.')
     }
     return callInfo(fields)
+  }
+
+  async block(name: string, blocked: string): Promise<void> {
+    await this.run('block', name, blocked, this.config.maxBlocksPerSession)
+  }
+
+  async unblock(name: string, blocked: string): Promise<void> {
+    await this.run('blocks', name, blocked)
+  }
+
+  async listBlocks(name: string): Promise<string[]> {
+    return ((await this.run('blocks', name, '')) as string[]).sort()
+  }
+
+  async createTicket(ticketHash: string, tokenHash: string, ttlMs: number): Promise<void> {
+    await this.call(() => this.redis.set(`${this.config.redisPrefix}tk:${ticketHash}`, tokenHash, 'PX', ttlMs))
+  }
+
+  async takeTicket(ticketHash: string): Promise<string | undefined> {
+    // GETDEL (Redis 6.2): used up in the same step as it is read, so two instances cannot both take it.
+    return (await this.call(() => this.redis.getdel(`${this.config.redisPrefix}tk:${ticketHash}`))) ?? undefined
   }
 
   async ping(): Promise<void> {
@@ -242,6 +269,10 @@ export class RedisStore implements Store {
       return await fn()
     } catch (error) {
       const match = /\bERR_([a-z_]+)(?::(\w+))?/.exec((error as Error).message ?? '')
+      if (match?.[1] === 'cooldown') {
+        const seconds = String(Math.ceil(Number(match[2]) / 1000))
+        throw new ApiError('rate_limited', `Your last call to that name was not taken; you can call again in ${seconds} s.`, { 'Retry-After': seconds })
+      }
       if (match?.[1] === 'too_many_sessions') throw tooManySessions(this.config)
       if (match?.[1] === 'candidate_limit') throw tooManyCandidates(this.config)
       const known = match ? SCRIPT_ERRORS[match[1]] : undefined
@@ -297,7 +328,8 @@ export class RedisStore implements Store {
     for (const stream of [...streams]) {
       if (stream.id === newer) continue
       this.forget(name, stream)
-      stream.listener.close(newer ? 'replaced' : 'ended')
+      // "replace": the session was taken over by its verified owner elsewhere.
+      stream.listener.close(newer || message === 'replace' ? 'replaced' : 'ended')
     }
   }
 
@@ -312,7 +344,7 @@ export class RedisStore implements Store {
         if (member.startsWith('g:')) {
           await this.scripts.endSession(member.slice(2), 'peer_gone', nowIso, this.config.endedCallRetentionMs, Date.now(), 1)
         } else if (member.startsWith('r:')) {
-          await this.scripts.ringTimeout(member.slice(2), nowIso, this.config.endedCallRetentionMs)
+          await this.scripts.ringTimeout(member.slice(2), nowIso, this.config.endedCallRetentionMs, this.config.redialCooldownMs)
         }
       }
     } catch {

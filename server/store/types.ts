@@ -33,7 +33,11 @@ export interface SessionInfo {
   name: string
   /** Creation time (ms since epoch); tells a session from a later one of the same name. */
   createdAt: number
+  /** Verified names: the JWT's `sigpost_may_call` (names or `prefix*`); undefined: may call anyone. */
+  mayCall?: string[]
 }
+
+
 
 /** What a live stream (SSE or poll) is told by the store. */
 export interface StreamListener {
@@ -71,12 +75,18 @@ export interface NamePage {
 export interface NewSession {
   /** The client address that registers (at most config.maxSessionsPerIp live sessions each). */
   ip: string
+  /** Verified names only: a held name is taken over (the older session ends, its stream is told `replaced`). */
+  takeOver?: boolean
+  /** Kept with the session (see SessionInfo.mayCall). */
+  mayCall?: string[]
 }
 
 export interface Store {
   /**
    * Creates a session holding `name`, keyed by a hash of its token; throws name_taken, or rate_limited
-   * when the address already holds maxSessionsPerIp live sessions.
+   * when the address already holds maxSessionsPerIp live sessions. With `takeOver`, a session holding the
+   * name ends first, in the same step: its call ends for the peer with `peer_gone`, its stream is closed
+   * as `replaced`, its token stops working.
    */
   createSession(name: string, tokenHash: string, options: NewSession): Promise<SessionInfo>
   /** The session whose token hashes to `tokenHash`, if it is alive. */
@@ -93,15 +103,35 @@ export interface Store {
    */
   attach(name: string, after: string | undefined, transport: 'sse' | 'poll', listener: StreamListener): Promise<Attachment>
 
+  /**
+   * Throws peer_not_found also when the callee blocks the caller (a block wins over every other answer),
+   * then rate_limited (with Retry-After) while the caller's redial cool-down for the callee runs.
+   */
   createCall(caller: string, callee: string, sdpOffer: unknown): Promise<CallInfo>
   acceptCall(name: string, callId: string, sdpAnswer: unknown): Promise<CallInfo>
-  rejectCall(name: string, callId: string, reason: string): Promise<CallInfo>
+  /**
+   * A rejected (or unanswered) call starts the caller's redial cool-down for this callee; `block` also
+   * blocks the caller for the rest of the callee's session, in the same step.
+   */
+  rejectCall(name: string, callId: string, reason: string, block?: boolean): Promise<CallInfo>
   /** Throws candidate_limit when this side would pass config.maxCandidatesPerCall in the call. */
   relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void>
   relaySdp(name: string, callId: string, description: unknown): Promise<void>
   /** Hang up or cancel; `false` when the call had already ended (no event). */
   endCall(name: string, callId: string): Promise<boolean>
   getCall(name: string, callId: string): Promise<CallInfo>
+
+  /** Blocks `blocked` for the rest of `name`'s session (idempotent); throws block_limit. */
+  block(name: string, blocked: string): Promise<void>
+  /** Lifts a block (idempotent). */
+  unblock(name: string, blocked: string): Promise<void>
+  /** The names `name` blocks, in name order. */
+  listBlocks(name: string): Promise<string[]>
+
+  /** Stores a stream ticket (by its hash) for the session whose token hashes to `tokenHash`, for `ttlMs`. */
+  createTicket(ticketHash: string, tokenHash: string, ttlMs: number): Promise<void>
+  /** Uses a ticket up: the token hash it was minted for, once; undefined when used, expired or unknown. */
+  takeTicket(ticketHash: string): Promise<string | undefined>
 
   /** For /readyz. */
   ping(): Promise<void>

@@ -65,6 +65,8 @@ export class ReceiverHub {
   private readonly fresh: Array<{ stream: SseReceiver; due: number }> = []
   private freshTimer: NodeJS.Timeout | undefined
   private closing = false
+  /** Whether each stream's end is logged (LOG_REQUESTS=all only: one line per stream is one per request). */
+  logStreams = false
 
   constructor(
     heartbeatMs: number,
@@ -224,7 +226,7 @@ export class SseReceiver implements StreamListener, Closable {
   private ended(): void {
     this.close('disconnected')
     this.attachment?.detach()
-    this.hub.log.info({ reqId: this.requestId, name: this.name, seconds: Math.round((Date.now() - this.opened) / 1000), why: this.closed }, 'event stream closed')
+    if (this.hub.logStreams) this.hub.log.info({ reqId: this.requestId, name: this.name, seconds: Math.round((Date.now() - this.opened) / 1000), why: this.closed }, 'event stream closed')
   }
 
   /**

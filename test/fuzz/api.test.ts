@@ -10,9 +10,13 @@ import fc from 'fast-check'
 import t from 'tap'
 import { startServer } from '../helpers/server.js'
 import { request, type Res } from '../helpers/client.js'
+import { mintHs256 } from '../helpers/jwks.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100)
 const store = process.env.SIGPOST_TEST_STORE ?? 'memory'
+/** SIGPOST_FUZZ_VERIFIED=1 (test/fuzz/api-verified.test.ts): names come from HS256 JWTs. */
+const verified = process.env.SIGPOST_FUZZ_VERIFIED === '1'
+const SECRET = 'fuzz-suite-shared-secret-0123456789abcdef'
 
 const who = fc.integer({ min: 0, max: 2 })
 const callRef = fc.constantFrom('current', 'current', 'current', 'other', 'bogus')
@@ -29,18 +33,35 @@ const action = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('hangup'), by: who, ref: callRef }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('get'), by: who, ref: callRef }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('poll'), by: who }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('register'), name: fc.oneof(fc.string({ maxLength: 70 }), fc.stringMatching(/^[a-z][a-z0-9._-]{0,10}$/)) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('register'),
+      name: fc.oneof(fc.string({ maxLength: 70 }), fc.stringMatching(/^[a-z][a-z0-9._-]{0,10}$/)),
+      // Verified mode: a JWT for that name, for another one, a forged or broken one, or none.
+      jwt: fc.constantFrom('valid', 'valid', 'other', 'forged', 'garbage', 'none'),
+      inBody: fc.boolean(),
+      takeOver: fc.boolean(),
+    }),
+  },
+  // Nesting around the 32-level limit, and far past it (a 30,000-deep sdpOffer once answered 500).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('deepCall'), by: who, to: who, depth: fc.oneof(fc.integer({ min: 28, max: 36 }), fc.constantFrom(1_000, 30_000)), arrays: fc.boolean() }) },
   {
     weight: 3,
     arbitrary: fc.record({
       kind: fc.constant('garbage'),
       method: fc.constantFrom('GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'OPTIONS'),
       path: fc.oneof(
-        fc.constantFrom('/v1/sessions', '/v1/sessions/current', '/v1/calls', '/v1/calls/x/accept', '/v1/calls/x/candidates', '/v1/calls/x/sdp', '/v1/calls/x', '/v1/poll?wait=-1', '/v1/poll?after=abc', '/v1/poll?wait=0&after=99999999999', '/v1/ice-servers', '/metrics', '/nope'),
+        fc.constantFrom('/v1/sessions', '/v1/sessions/current', '/v1/calls', '/v1/calls/x/accept', '/v1/calls/x/candidates', '/v1/calls/x/sdp', '/v1/calls/x', '/v1/poll?wait=-1', '/v1/poll?after=abc', '/v1/poll?wait=0&after=99999999999', '/v1/ice-servers', '/metrics', '/nope',
+          '/v1/blocks', '/v1/blocks/x', '/v1/blocks/%00', '/v1/stream-tickets', '/v1/events?ticket=garbage', '/v1/poll?wait=0&ticket=x&token=y'),
         fc.string({ maxLength: 30 }).map((s) => `/v1/${encodeURIComponent(s)}`),
       ),
       contentType: fc.constantFrom(undefined, 'application/json', 'text/plain', 'application/json; charset=utf-8', 'multipart/form-data', 'application/x-www-form-urlencoded', 'application/json;;'),
-      body: fc.oneof(fc.json({ maxDepth: 3 }), fc.string({ maxLength: 200 }), fc.constant(undefined), fc.constant('{"__proto__":{"admin":true}}')),
+      body: fc.oneof(
+        fc.json({ maxDepth: 3 }), fc.string({ maxLength: 200 }), fc.constant(undefined), fc.constant('{"__proto__":{"admin":true}}'),
+        fc.integer({ min: 30, max: 30_000 }).map((n) => '['.repeat(n) + ']'.repeat(n)),
+        fc.integer({ min: 30, max: 5_000 }).map((n) => '{"a":'.repeat(n) + '1' + '}'.repeat(n)),
+      ),
       auth: fc.oneof(who, fc.constantFrom('none', 'garbage', 'basic')),
     }),
   },
@@ -56,8 +77,10 @@ interface Tracked {
   missed: Set<string>
 }
 
-t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
-  const { url } = await startServer(t, { rateRegisterPerWindow: 1e9, rateSendPerWindow: 1e9 })
+t.test(`${RUNS} generated sequences on the ${store} store${verified ? ', verified names' : ''}`, async (t) => {
+  const { url } = await startServer(t, { rateRegisterPerWindow: 1e9, rateSendPerWindow: 1e9, ...(verified ? { authJwtSecret: SECRET } : {}) })
+  const credentials = async (name: string): Promise<Record<string, string>> =>
+    verified ? { authorization: `Bearer ${await mintHs256(SECRET, { sub: name })}` } : {}
   let requests = 0
   const statuses = new Map<number, number>()
   const send = async (method: string, path: string, options: Parameters<typeof request>[3] = {}): Promise<Res> => {
@@ -75,7 +98,7 @@ t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
     const run = randomUUID().slice(0, 8)
     const sessions: Tracked[] = []
     for (const who of ['a', 'b', 'c']) {
-      const res = await send('POST', '/v1/sessions', { body: { name: `${who}-${run}` } })
+      const res = await send('POST', '/v1/sessions', { body: { name: `${who}-${run}` }, headers: await credentials(`${who}-${run}`) })
       sessions.push({ name: res.body.name, token: res.body.token, lastId: 0, ids: [], candidates: [], missed: new Set() })
     }
     const calls: Array<{ callId: string; caller: number; callee: number }> = []
@@ -142,13 +165,34 @@ t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
         case 'poll':
           await drain(a.by)
           break
-        case 'register':
-          await send('POST', '/v1/sessions', { body: { name: a.name } })
+        case 'deepCall': {
+          // The body is level 1 and sdpOffer level 2: `depth` more levels inside it make depth + 2 in all.
+          const inner = a.arrays ? '['.repeat(a.depth) + ']'.repeat(a.depth) : '{"x":'.repeat(a.depth) + '1' + '}'.repeat(a.depth)
+          const raw = `{"to":${JSON.stringify(sessions[a.to].name)},"sdpOffer":{"type":"offer","sdp":"v=0\\r\\n","extra":${inner}}}`
+          const res = await send('POST', '/v1/calls', { token, raw, headers: { 'content-type': 'application/json' } })
+          const tooDeep = res.body?.error === 'invalid_body' && /deeper than 32/.test(res.body.message)
+          if (a.depth + 2 > 32 && res.status !== 413 && !tooDeep) throw new Error(`${a.depth + 2} levels answered ${res.status} ${res.body.error}`)
+          if (a.depth + 2 <= 32 && tooDeep) throw new Error(`${a.depth + 2} levels refused as too deep`)
+          if (res.status === 201) calls.push({ callId: res.body.callId, caller: a.by, callee: a.to })
           break
+        }
+        case 'register': {
+          // Never one of the tracked names (a take-over of those would end a tracked session).
+          const name = /^[abc]-/.test(a.name) ? `x${a.name}` : a.name
+          const headers: Record<string, string> = {}
+          if (a.jwt === 'valid') Object.assign(headers, await credentials(name))
+          else if (a.jwt === 'other') Object.assign(headers, await credentials(`other-${run}`))
+          else if (a.jwt === 'forged') headers.authorization = `Bearer ${await mintHs256('not-the-secret-not-the-secret-not', { sub: name })}`
+          else if (a.jwt === 'garbage') headers.authorization = `Bearer ${name}`
+          const body = { ...(a.inBody || !verified ? { name } : {}), ...(a.takeOver ? { takeOver: true } : {}) }
+          await send('POST', '/v1/sessions', { body, headers })
+          break
+        }
         case 'garbage': {
           const headers: Record<string, string> = {}
           if (a.contentType) headers['content-type'] = a.contentType
-          if (typeof a.auth === 'number') headers.authorization = `Bearer ${sessions[a.auth].token}`
+          // A stream opened with a tracked session's header would stay open (and replace its stream).
+          if (typeof a.auth === 'number' && !a.path.startsWith('/v1/events')) headers.authorization = `Bearer ${sessions[a.auth].token}`
           else if (a.auth === 'garbage') headers.authorization = 'Bearer x'
           else if (a.auth === 'basic') headers.authorization = 'Basic YTpi'
           // A tracked session's own poll is left to the tracking client (a garbage cursor would replay).
@@ -182,6 +226,6 @@ t.test(`${RUNS} generated sequences on the ${store} store`, async (t) => {
   }), { numRuns: RUNS })
 
   t.ok(requests >= 10_000 || RUNS < 100, `${requests} requests`)
-  t.comment(`${store}: ${requests} requests; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`)
+  t.comment(`${store}${verified ? ' (verified names)' : ''}: ${requests} requests; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`)
   t.equal((await request(url, 'GET', '/healthz')).status, 200, 'the server is up')
 })

@@ -100,7 +100,8 @@ t.test('roles and states: forbidden, call_not_found, invalid_state', async (t) =
 })
 
 t.test('reject, cancel, and a callee DELETE while ringing', async (t) => {
-  const { url } = await startServer(t)
+  // alice calls bob again right after each end: no redial cool-down here (test/server/blocks.test.ts has it).
+  const { url } = await startServer(t, { redialCooldownMs: 0 })
   const { alice, bob, aliceIn, bobIn } = await pair(url)
   let callId = await call(alice, 'bob')
   await bobIn.next()
@@ -122,7 +123,7 @@ t.test('reject, cancel, and a callee DELETE while ringing', async (t) => {
 })
 
 t.test('an unanswered call ends for both with no_answer after the ring time-out', async (t) => {
-  const { url } = await startServer(t, { ringTimeoutMs: 200 })
+  const { url } = await startServer(t, { ringTimeoutMs: 200, redialCooldownMs: 0 })
   const { alice, bob, aliceIn, bobIn } = await pair(url)
   const callId = await call(alice, 'bob')
   await bobIn.next()

@@ -38,6 +38,9 @@ declare global {
   }
 }
 
+/** Verified names: a JWT from the page's backend, or a function that fetches a fresh one per registration. */
+export type Credentials = string | (() => string | Promise<string>)
+
 function coded(error: unknown): SignalError {
   if (error instanceof SignalError) return error
   const e = error as { code?: unknown; message?: unknown }
@@ -56,7 +59,7 @@ function coded(error: unknown): SignalError {
  * @fires rtc-connected - `{callId, peer}`: the peer connection is connected.
  * @fires rtc-ended - `{callId, reason}`: the call ended (both sides, also the side that ended it).
  * @fires rtc-transport - `{transport}`: `sse` or `poll` is now in use.
- * @fires rtc-error - `{code, message}`: something failed.
+ * @fires rtc-error - `{code, message}`: something failed (`replaced`: this name was taken over elsewhere).
  * @slot - Extra content below the controls.
  * @csspart base - The wrapper of everything.
  * @csspart media - The video area.
@@ -106,6 +109,11 @@ export class RtcCall extends LitElement {
   @property({ attribute: 'ice-transport-policy' }) iceTransportPolicy: RTCIceTransportPolicy = 'all'
   /** Milliseconds an accepted call may take to connect before it ends as `failed` (0: no limit). */
   @property({ type: Number, attribute: 'connect-timeout' }) connectTimeout = DEFAULT_CONNECT_TIMEOUT_MS
+  /**
+   * Verified names: a JWT, or an async function returning one (called for each registration), sent as the
+   * registration's Bearer. With credentials, `register()` may omit the name: the JWT names the session.
+   */
+  @property({ attribute: false }) credentials: Credentials | null = null
 
   @state() private _state: CallState = 'idle'
   @state() private _transportInUse: TransportKind | null = null
@@ -197,7 +205,7 @@ export class RtcCall extends LitElement {
     if (changed.has('name')) {
       const registered = this.client?.registration?.name
       // Cleared: sign out, also of a standby (which keeps `registering` while it waits).
-      if (!this.name && (this.client || this.tabs) && (!this.registering || this._state === 'standby')) void this.unregister().catch(() => {})
+      if (!this.name && (this.client || this.tabs) && (this.registering === undefined || this._state === 'standby')) void this.unregister().catch(() => {})
       else if (this.name && this.name !== registered && this.name !== this.registering) {
         void this.register(this.name).catch(() => {})
       }
@@ -231,31 +239,36 @@ export class RtcCall extends LitElement {
 
   /**
    * Registers `name` and attaches the event stream; resolves once the stream is ready, or once this tab
-   * waits in `standby` because another tab of this browser holds the name (`state` says which).
+   * waits in `standby` because another tab of this browser holds the name (`state` says which). With
+   * `credentials` the name may be omitted (the JWT names the session).
    */
-  register(name: string): Promise<void> {
+  register(name?: string): Promise<void> {
     return this.run(() => this.acquire(String(name ?? '').trim(), false))
   }
 
   /**
    * Registers like register(), taking the name over: from the tab of this browser that holds it (open mode
-   * too; that tab goes to standby), or, when no tab holds it, from the server (`takeOver: true`, verified
-   * names only).
+   * too; that tab goes to standby), or, when no tab holds it, from the server (`takeOver: true`: ends the
+   * name's session elsewhere; verified names only, open mode answers `forbidden`). Without a name: the
+   * element's `name`, or with `credentials` alone the JWT's.
    */
   takeOver(name?: string): Promise<void> {
     return this.run(() => this.acquire(String(name ?? this.name ?? '').trim(), true))
   }
 
   private async acquire(name: string, takeOver: boolean): Promise<void> {
+    if (!name && !this.credentials) throw new SignalError('invalid_name', 'A name is needed (or credentials that name you)')
     if (this.client || this.tabs) {
       const same = (this.client?.registration?.name ?? this.registering) === name
-      if (same && this.client && !this.registering) return
+      if (same && this.client && this.registering === undefined) return
       if (same && !(takeOver && this._state === 'standby')) return this.registeringDone
       if (!same) await this.unregister()
     }
     this.registering = name
-    this.name = name
-    if (!tabsCanCoordinate()) {
+    if (name) this.name = name
+    // Tabs coordinate on the name: with credentials alone it is known only once registered, so such a
+    // registration goes straight to the server (another tab holding the name makes it `name_taken`).
+    if (!name || !tabsCanCoordinate()) {
       this.registeringDone = this.registerNow(name, { takeOver })
       return this.registeringDone
     }
@@ -327,6 +340,7 @@ export class RtcCall extends LitElement {
     }
   }
 
+  /** One `POST /v1/sessions` with fresh credentials (if any); `name` '' lets the JWT name the session. */
   private async registerOnce(name: string, takeOver = false): Promise<void> {
     const client: SignalClient = new SignalClient({
       server: this.server || location.origin,
@@ -340,8 +354,10 @@ export class RtcCall extends LitElement {
       onError: (error) => this.onStreamError(client, error),
     })
     this.client = client
+    let registered: string
     try {
-      await client.register(name, { takeOver })
+      const credentials = typeof this.credentials === 'function' ? await this.credentials() : (this.credentials ?? undefined)
+      registered = (await client.register(name || undefined, { credentials, takeOver })).name
     } catch (error) {
       if (this.client === client) {
         this.client = undefined
@@ -351,8 +367,10 @@ export class RtcCall extends LitElement {
     }
     if (this.client !== client) throw new SignalError('invalid_state', 'Unregistered while registering')
     this.registering = undefined
+    // The JWT's name, which is the one asked for when a name was given (the server checks).
+    this.name = registered
     this._state = 'registered'
-    this.emit('rtc-registered', { name })
+    this.emit('rtc-registered', { name: registered })
   }
 
   /** Calls `peerName`; resolves with the callId once the call is placed (not when it connects). */
@@ -472,7 +490,7 @@ export class RtcCall extends LitElement {
   }
 
   private requireRegistered(): SignalClient {
-    if (!this.client?.registration || this.registering) throw new SignalError('invalid_state', 'Not registered')
+    if (!this.client?.registration || this.registering !== undefined) throw new SignalError('invalid_state', 'Not registered')
     return this.client
   }
 
@@ -565,7 +583,8 @@ export class RtcCall extends LitElement {
     this.tabs?.leave()
     this.tabs = undefined
     client.close()
-    this.session?.end('failed')
+    // `replaced`: this name was taken over elsewhere (its owner's other device); that ends our call.
+    this.session?.end(error.code === 'replaced' ? 'hangup' : 'failed')
     this.resetCall()
     this._state = 'idle'
     this._transportInUse = null
@@ -609,7 +628,7 @@ export class RtcCall extends LitElement {
     const name = this.client?.registration?.name ?? this.registering
     switch (this._state) {
       case 'idle':
-        return this.registering ? `Registering as ${this.registering}…` : 'Not registered'
+        return this.registering !== undefined ? `Registering${this.registering ? ` as ${this.registering}` : ''}…` : 'Not registered'
       case 'standby':
         return `${name} is in use in another tab of this browser. This tab waits and takes over when that tab closes or signs out.`
       case 'registered':

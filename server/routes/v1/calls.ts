@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ApiError } from '../../errors.js'
+import { mayCall } from '../../jwt.js'
 import { BearerAuth, errors } from '../../schemas/common.js'
 import {
   AcceptBody, CallCreated, CallIdParams, CallView, candidatesBody, CreateCallBody, RejectBody, SdpBody,
@@ -28,9 +29,12 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       summary: 'Call a name with an SDP offer (the seed\'s "call")', security,
       body: CreateCallBody,
-      response: { 201: CallCreated, ...errors(400, 401, 404, 409, 413, 415, 429) },
+      response: { 201: CallCreated, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
     },
   }, async (request, reply) => {
+    if (!mayCall(request.session.mayCall, request.body.to)) {
+      throw new ApiError('forbidden', `Your credentials do not allow calling "${request.body.to}".`)
+    }
     description(request.body.sdpOffer)
     const call = await store.createCall(request.session.name, request.body.to, request.body.sdpOffer)
     reply.code(201)
@@ -56,7 +60,7 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
       params: CallIdParams, body: Type.Union([RejectBody, Type.Null()]),
       response: { 200: CallView, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
     },
-  }, async (request) => store.rejectCall(request.session.name, request.params.callId, request.body?.reason ?? 'declined'))
+  }, async (request) => store.rejectCall(request.session.name, request.params.callId, request.body?.reason ?? 'declined', request.body?.block === true))
 
   app.post('/calls/:callId/candidates', {
     config: send,

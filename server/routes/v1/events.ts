@@ -11,7 +11,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   const { config, store, hub } = app
 
   app.get('/events', {
-    onRequest: app.requireSessionOrQueryToken,
+    onRequest: app.requireStreamSession,
     config: { rateLimit: app.readRateLimit },
     schema: {
       summary: 'Receive your events as Server-Sent Events',

@@ -1,23 +1,44 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { hashToken, newToken } from '../../auth.js'
+import type { FastifyRequest } from 'fastify'
+import { hashToken, newToken, presentedToken } from '../../auth.js'
+import { directoryOn } from '../../config.js'
+import { ApiError } from '../../errors.js'
 import { BearerAuth, errors } from '../../schemas/common.js'
-import { CreateSessionBody, DIRECTORY_PAGE, SessionCreated, SessionList, SessionListQuery } from '../../schemas/sessions.js'
+import { CreateSessionBody, CreateVerifiedSessionBody, DIRECTORY_PAGE, SessionCreated, SessionList, SessionListQuery } from '../../schemas/sessions.js'
+import type { NewSession } from '../../store/types.js'
 import { iceServersFor } from './ice-servers.js'
 
 const sessions: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, store } = app
+  const { config, store, jwt } = app
+  const directory = directoryOn(config)
+
+  /** The name to hold and how: the body's (open mode), or the one a verified JWT grants. */
+  const identify = async (request: FastifyRequest, given: { name?: string; takeOver?: boolean } | null): Promise<[string, Omit<NewSession, 'ip'>]> => {
+    const body = given ?? {}
+    if (!jwt) {
+      if (body.takeOver) throw new ApiError('forbidden', 'Taking a name over needs verified names; this server gives names first come, first served.')
+      return [body.name!, {}]
+    }
+    const identity = await jwt.verify(presentedToken(request, false))
+    if (body.name !== undefined && body.name !== identity.name) {
+      throw new ApiError('name_not_allowed', `Your credentials grant the name "${identity.name}", not "${body.name}".`)
+    }
+    return [identity.name, { takeOver: body.takeOver === true, mayCall: identity.mayCall }]
+  }
 
   app.post('/sessions', {
     schema: {
-      summary: 'Register a name (the seed\'s "register")',
-      body: CreateSessionBody,
-      response: { 201: SessionCreated, ...errors(400, 409, 413, 415, 429) },
+      summary: jwt ? 'Register the name your JWT grants (Authorization: Bearer <JWT>)' : 'Register a name (the seed\'s "register")',
+      ...(jwt ? { security: BearerAuth } : {}),
+      body: jwt ? CreateVerifiedSessionBody : CreateSessionBody,
+      response: { 201: SessionCreated, ...errors(...(jwt ? [400, 401, 403, 409, 413, 415, 429, 503] : [400, 403, 409, 413, 415, 429])) },
     },
     config: { rateLimit: { max: config.rateRegisterPerWindow, timeWindow: config.rateWindowMs } },
   }, async (request, reply) => {
+    const [name, options] = await identify(request, request.body)
     const token = newToken()
-    const session = await store.createSession(request.body.name, hashToken(token), { ip: request.ip })
-    request.log.info({ name: session.name }, 'session registered')
+    const session = await store.createSession(name, hashToken(token), { ip: request.ip, ...options })
+    if (config.logRequests === 'all') request.log.info({ name: session.name }, 'session registered')
     reply.code(201)
     return {
       name: session.name,
@@ -32,11 +53,14 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: app.requireSession,
     config: { rateLimit: app.readRateLimit },
     schema: {
-      summary: 'Registered names, one page at a time in name order (the seed\'s "list")', security: BearerAuth,
+      summary: 'Registered names, one page at a time in name order (the seed\'s "list"); 403 when DIRECTORY is off', security: BearerAuth,
       querystring: SessionListQuery,
-      response: { 200: SessionList, ...errors(400, 401, 429) },
+      response: { 200: SessionList, ...errors(400, 401, 403, 429) },
     },
-  }, async (request) => store.listNames(request.query.after, request.query.limit ?? DIRECTORY_PAGE.default))
+  }, async (request) => {
+    if (!directory) throw new ApiError('forbidden', 'The directory of names is turned off on this server.')
+    return store.listNames(request.query.after, request.query.limit ?? DIRECTORY_PAGE.default)
+  })
 
   app.delete('/sessions/current', {
     onRequest: app.requireSession,

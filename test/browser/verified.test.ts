@@ -1,0 +1,119 @@
+/**
+ * Verified names in real Chromium, as a product embeds sigpost: the application's own server (another
+ * origin) serves the page, publishes its JWKS and mints an ES256 JWT for whoever is signed in; the page's
+ * `<rtc-call>` gets it through its `credentials` callback. Two such pages call each other, and no request
+ * URL of either page ever carries a session token (SSE opens with tickets, long-poll sends the header).
+ * A third page of the same user takes the name over: the first page's call ends, it fires
+ * `rtc-error {code: "replaced"}` and returns to idle; the peer sees `peer_gone`.
+ */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import type { Page } from 'playwright-core'
+import { startServer } from '../helpers/server.js'
+import { buildWeb, elementState, launchBrowser, openPeer, rtcEvents, waitForRtcEvent } from '../helpers/browser.js'
+import { mint, newKey } from '../helpers/jwks.js'
+
+buildWeb()
+const key = await newKey('ES256', 'app-key-1')
+
+/** The application backend: the page, its JWKS, and a JWT for the user named in the page's URL. */
+const app = http.createServer(async (request, response) => {
+  const url = new URL(request.url ?? '/', 'http://app')
+  if (url.pathname === '/.well-known/jwks.json') {
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [key.publicJwk] }))
+  } else if (url.pathname === '/sigpost-token') {
+    // A real backend would take the user from its own session cookie; here the page says who it is.
+    const user = url.searchParams.get('user') ?? ''
+    response.writeHead(200, { 'content-type': 'text/plain' }).end(await mint(key, { sub: user, aud: 'sigpost', exp: Math.floor(Date.now() / 1000) + 60 }))
+  } else if (url.pathname === '/') {
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(url.searchParams.get('transport') ?? 'auto'))
+  } else {
+    response.writeHead(404).end()
+  }
+})
+await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve))
+t.teardown(() => new Promise((resolve) => {
+  app.closeAllConnections()
+  app.close(resolve)
+}))
+const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`
+const { url: sigpost } = await startServer(t, { logger: false, authJwksUrl: `${appUrl}/.well-known/jwks.json`, authAudience: 'sigpost' })
+const browser = await launchBrowser(t)
+
+function page(transport: string): string {
+  return `<!doctype html>
+<script type="module" src="${sigpost}/rtc-call.js"></script>
+<rtc-call id="phone" server="${sigpost}" transport="${transport}" auto-answer></rtc-call>
+<script type="module">
+  const user = new URLSearchParams(location.search).get('user')
+  document.querySelector('#phone').credentials = async () => (await fetch('/sigpost-token?user=' + user)).text()
+</script>`
+}
+
+/** Every request URL of the page, and the session tokens its registrations received. */
+function watch(p: Page) {
+  const urls: string[] = []
+  const tokens: string[] = []
+  p.on('request', (request) => urls.push(request.url()))
+  p.on('response', async (response) => {
+    if (response.request().method() === 'POST' && new URL(response.url()).pathname === '/v1/sessions' && response.status() === 201) {
+      tokens.push((await response.json()).token)
+    }
+  })
+  return { urls, tokens }
+}
+
+const phone = (p: Page) => p.locator('#phone')
+
+t.test('two pages register through credentials callbacks and call; no session token in any URL; a third page takes over', async (t) => {
+  const alice = await openPeer(t, browser, `${appUrl}/?user=alice`, 'alice')
+  const bob = await openPeer(t, browser, `${appUrl}/?user=bob&transport=poll`, 'bob')
+  const seenA = watch(alice.page)
+  const seenB = watch(bob.page)
+  // register() without a name: the JWT names the session.
+  await Promise.all([phone(alice.page).evaluate((e: any) => e.register()), phone(bob.page).evaluate((e: any) => e.register())])
+  t.same((await waitForRtcEvent(alice.page, 'rtc-registered')).detail, { name: 'alice' })
+  t.same((await waitForRtcEvent(bob.page, 'rtc-registered')).detail, { name: 'bob' })
+  t.equal(await phone(alice.page).evaluate((e: any) => e.name), 'alice', 'the element learns its name from the registration')
+  t.equal(await phone(alice.page).evaluate((e: any) => e.transportInUse), 'sse')
+  t.equal(await phone(bob.page).evaluate((e: any) => e.transportInUse), 'poll')
+
+  const callId = await phone(alice.page).evaluate((e: any) => e.call('bob'))
+  await Promise.all([waitForRtcEvent(alice.page, 'rtc-connected'), waitForRtcEvent(bob.page, 'rtc-connected')])
+  t.pass('the call connects')
+
+  const tokens = [...seenA.tokens, ...seenB.tokens]
+  t.equal(tokens.length, 2, 'both pages got a session token')
+  const urls = [...seenA.urls, ...seenB.urls]
+  t.ok(seenA.urls.some((u) => u.startsWith(`${sigpost}/v1/events?ticket=`)), 'alice\'s stream opened with a ticket')
+  t.ok(seenB.urls.some((u) => u.startsWith(`${sigpost}/v1/poll?`)), 'bob long-polled')
+  const leaks = urls.filter((u) => tokens.some((token) => u.includes(token) || u.includes(encodeURIComponent(token))))
+  t.same(leaks, [], `no request URL of either page (${urls.length} requests) contains a session token`)
+  t.notOk(urls.some((u) => /[?&]token=/.test(u)), 'no ?token= at all')
+
+  // The same user opens the page again elsewhere and takes the name over.
+  const again = await openPeer(t, browser, `${appUrl}/?user=alice`, 'alice-2')
+  const seenC = watch(again.page)
+  const taken = await phone(again.page).evaluate((e: any) => e.register().then(() => 'registered', (error: any) => error.code))
+  t.equal(taken, 'name_taken', 'without takeOver the name is held')
+  await phone(again.page).evaluate((e: any) => e.takeOver())
+  t.same((await waitForRtcEvent(again.page, 'rtc-registered')).detail, { name: 'alice' }, 'takeOver() registers the name here')
+  t.match((await waitForRtcEvent(alice.page, 'rtc-error', { detail: { code: 'replaced' } })).detail, { code: 'replaced' },
+    'the first page is told its session was taken over')
+  t.same((await waitForRtcEvent(alice.page, 'rtc-ended')).detail, { callId, reason: 'hangup' }, 'its call ends')
+  t.equal(await elementState(alice.page, '#phone'), 'idle', 'and it is idle')
+  t.same((await waitForRtcEvent(bob.page, 'rtc-ended')).detail, { callId, reason: 'peer_gone' }, 'the peer sees peer_gone')
+  t.equal(await elementState(bob.page, '#phone'), 'registered')
+
+  const second = await phone(bob.page).evaluate((e: any) => e.call('alice'))
+  const incoming = await waitForRtcEvent(again.page, 'rtc-incoming')
+  t.equal(incoming.detail.callId, second, 'the new page takes alice\'s calls')
+  await Promise.all([waitForRtcEvent(again.page, 'rtc-connected'), waitForRtcEvent(bob.page, 'rtc-connected', { after: 1 })])
+  t.same(await rtcEvents(alice.page, 'rtc-incoming'), [], 'the replaced page did not ring')
+  t.equal(await elementState(alice.page, '#phone'), 'idle')
+  const everyToken = [...seenA.tokens, ...seenB.tokens, ...seenC.tokens]
+  t.equal(everyToken.length, 3)
+  const everyUrl = [...seenA.urls, ...seenB.urls, ...seenC.urls]
+  t.same(everyUrl.filter((u) => everyToken.some((token) => u.includes(token))), [], 'nor of the third page, to the end')
+})
