@@ -501,9 +501,15 @@ class Http2Out implements StreamOut {
 
   end(text?: string, now = false): void {
     if (this.stream.destroyed || !this.stream.writable) return
+    // Judged before the last text: an HTTP/2 stream's writes leave through its session a moment later,
+    // so the last text itself always waits, and cutting then would lose the `replaced` a reading client
+    // needs. Earlier bytes still waiting: the client does not read; cut this stream only (RST_STREAM),
+    // never the connection that the page's other requests share.
+    if (now && this.stream.writableLength > 0) {
+      this.stream.destroy()
+      return
+    }
     this.stream.end(text)
-    // Cuts this stream only (RST_STREAM), never the connection that the page's other requests share.
-    if (now && this.stream.writableLength > 0) this.stream.destroy()
   }
 
   destroy(): void {
