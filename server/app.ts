@@ -12,9 +12,8 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Ajv } from 'ajv'
-import { Redis } from 'ioredis'
 import { authenticate, presentedToken, requestTokenHash } from './auth.js'
-import { resolveConfig, tokenInUrlOn, verifiedNames, type Config } from './config.js'
+import { resolveConfig, tokenInUrlOn, usesRedis, verifiedNames, type Config } from './config.js'
 import { ConnectionLimiter } from './edge/connections.js'
 import { DescriptorMonitor } from './edge/descriptors.js'
 import { addWebRootPolicy, registerSecurityHeaders } from './edge/headers.js'
@@ -33,6 +32,7 @@ import sessions from './routes/v1/sessions.js'
 import operations from './routes/operations.js'
 import { MemoryStore } from './store/memory.js'
 import { RedisStore } from './store/redis.js'
+import { closeRedis, connectRedis, untilReady } from './store/redis-connection.js'
 import type { SessionInfo, Store } from './store/types.js'
 import { ReceiverHub } from './stream/receivers.js'
 
@@ -104,7 +104,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   const ajvQuery = new Ajv({ coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true })
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? ajvBody : ajvQuery).compile(schema))
 
-  const store = givenStore ?? (config.redisUrl ? await connectRedis(config) : new MemoryStore(config))
+  const store = givenStore ?? (usesRedis(config) ? await openRedisStore(config) : new MemoryStore(config))
   const metrics = new Metrics(store)
   const hub = new ReceiverHub(config.heartbeatMs, metrics, app.log)
   hub.logStreams = config.logRequests === 'all'
@@ -148,17 +148,18 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   await app.register(cors, {
     origin: config.corsOrigins.length > 0 ? config.corsOrigins : '*',
     methods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Last-Event-ID', 'Idempotency-Key'],
     exposedHeaders: ['Retry-After'],
     maxAge: 600,
     // An OPTIONS without the preflight headers gets the same 204, never a plain-text 400.
     strictPreflight: false,
   })
   // With Redis, the counts are shared too: a limit holds across instances, wherever requests land.
-  const rateRedis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : undefined
+  const rateRedis = usesRedis(config) ? connectRedis(config, 'rate-limit') : undefined
   if (rateRedis) {
-    rateRedis.on('error', () => {})
-    app.addHook('onClose', async () => rateRedis.disconnect())
+    app.addHook('onClose', async () => closeRedis(rateRedis))
+    // Until it is connected the limiter would let every request through (skipOnError).
+    await untilReady(rateRedis).catch(() => {})
   }
   await app.register(rateLimit, {
     global: false,
@@ -220,13 +221,14 @@ function tlsOptions(config: Config): object {
   }
 }
 
-async function connectRedis(config: Config): Promise<Store> {
+async function openRedisStore(config: Config): Promise<Store> {
   const store = new RedisStore(config)
   try {
     await store.ready()
   } catch (error) {
     await store.close()
-    throw new Error(`cannot reach Redis at REDIS_URL: ${(error as Error).message}`)
+    const where = config.redisSentinels.length > 0 ? `the primary "${config.redisSentinelName}" through REDIS_SENTINELS` : 'REDIS_URL'
+    throw new Error(`cannot reach Redis at ${where}: ${(error as Error).message}`)
   }
   return store
 }

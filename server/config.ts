@@ -51,6 +51,8 @@ export interface Config {
   rateSendPerWindow: number
   /** Authenticated reads (directory, call state, ICE servers, streams, polls) per session per rate window, per route. */
   rateReadPerWindow: number
+  /** Directory pages (GET /v1/sessions) per session per rate window. */
+  rateDirectoryPerWindow: number
   /** Length of the rate-limit window, in ms. */
   rateWindowMs: number
   /**
@@ -74,6 +76,28 @@ export interface Config {
   redisUrl: string
   /** Prefix of every Redis key and channel (several deployments can share one Redis). */
   redisPrefix: string
+  /**
+   * Redis Sentinels (`host:port` each): when set, every Redis connection (store, pub/sub, rate limits)
+   * asks them for the current primary of `redisSentinelName` and follows its failovers; redisUrl is unused.
+   */
+  redisSentinels: string[]
+  /** The primary's name in the Sentinels' configuration (`sentinel monitor <name> ...`). */
+  redisSentinelName: string
+  /** Password of the Redis primary and replicas (AUTH); empty: none (or the one in redisUrl). */
+  redisPassword: string
+  /** Password of the Sentinels themselves; empty: none. */
+  redisSentinelPassword: string
+  /**
+   * Replicas that must confirm a write (Redis WAIT) before a request answers 2xx; 0: acknowledged once the
+   * primary has it (asynchronous replication: a failover can lose the last writes).
+   */
+  redisMinReplicas: number
+  /** How long WAIT waits for those replicas before the request answers 503 store_unavailable, in ms. */
+  redisWaitTimeoutMs: number
+  /** A Redis command that gets no reply within this time fails (503), so no request hangs on a lost primary, in ms. */
+  redisCommandTimeoutMs: number
+  /** How long the result of a request sent with an Idempotency-Key is kept for its retries, in ms. */
+  idempotencyTtlMs: number
   /** With Redis: how often each instance looks for due timers (ring time-outs, grace expiry), in ms. */
   timerPollMs: number
   /** Folder of the built web assets served at `/` (index.html, rtc-call.js). */
@@ -158,6 +182,7 @@ export const defaults: Config = {
   rateRegisterPerWindow: 300,
   rateSendPerWindow: 1200,
   rateReadPerWindow: 1200,
+  rateDirectoryPerWindow: 60,
   rateWindowMs: 60_000,
   trustProxy: [],
   corsOrigins: [],
@@ -168,6 +193,14 @@ export const defaults: Config = {
   logLevel: 'info',
   redisUrl: '',
   redisPrefix: 'sigpost:',
+  redisSentinels: [],
+  redisSentinelName: 'mymaster',
+  redisPassword: '',
+  redisSentinelPassword: '',
+  redisMinReplicas: 0,
+  redisWaitTimeoutMs: 1_000,
+  redisCommandTimeoutMs: 5_000,
+  idempotencyTtlMs: 300_000,
   timerPollMs: 200,
   webRoot: 'web/dist',
   tlsCertFile: '',
@@ -223,6 +256,7 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   RATE_REGISTER_PER_WINDOW: ['rateRegisterPerWindow', 'int'],
   RATE_SEND_PER_WINDOW: ['rateSendPerWindow', 'int'],
   RATE_READ_PER_WINDOW: ['rateReadPerWindow', 'int'],
+  RATE_DIRECTORY_PER_WINDOW: ['rateDirectoryPerWindow', 'int'],
   RATE_WINDOW_MS: ['rateWindowMs', 'int'],
   TRUST_PROXY: ['trustProxy', 'list'],
   CORS_ORIGINS: ['corsOrigins', 'list'],
@@ -233,6 +267,14 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   LOG_LEVEL: ['logLevel', 'string'],
   REDIS_URL: ['redisUrl', 'string'],
   REDIS_PREFIX: ['redisPrefix', 'string'],
+  REDIS_SENTINELS: ['redisSentinels', 'list'],
+  REDIS_SENTINEL_NAME: ['redisSentinelName', 'string'],
+  REDIS_PASSWORD: ['redisPassword', 'string'],
+  REDIS_SENTINEL_PASSWORD: ['redisSentinelPassword', 'string'],
+  REDIS_MIN_REPLICAS: ['redisMinReplicas', 'int'],
+  REDIS_WAIT_TIMEOUT_MS: ['redisWaitTimeoutMs', 'int'],
+  REDIS_COMMAND_TIMEOUT_MS: ['redisCommandTimeoutMs', 'int'],
+  IDEMPOTENCY_TTL_MS: ['idempotencyTtlMs', 'int'],
   TIMER_POLL_MS: ['timerPollMs', 'int'],
   WEB_ROOT: ['webRoot', 'string'],
   TLS_CERT_FILE: ['tlsCertFile', 'string'],
@@ -285,6 +327,11 @@ function parseValue(variable: string, raw: string, kind: Kind): number | string 
     throw new Error(`${variable} must be a whole number >= 0, got "${raw}"`)
   }
   return value
+}
+
+/** True when sessions live in Redis (a plain URL, or Sentinels that name the primary). */
+export function usesRedis(config: Config): boolean {
+  return config.redisUrl !== '' || config.redisSentinels.length > 0
 }
 
 /** Names are verified (a JWT from the operator's backend) rather than first come, first served. */

@@ -105,6 +105,7 @@ export function toApiError(error: FastifyError | ApiError | Error): ApiError {
 function describeWhere(where: string | undefined): string {
   if (where === 'querystring') return 'Query parameter'
   if (where === 'params') return 'Path parameter'
+  if (where === 'headers') return 'Header'
   return 'Body field'
 }
 

@@ -16,6 +16,8 @@ import { SignalError, type SignalClient, type SignalEvent } from './signal-clien
 
 /** How long an accepted call may take to connect before it ends as `failed`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
+/** How often a candidate POST that got no answer is tried again before it is reported. */
+const CANDIDATE_RETRIES = 3
 
 export type CallRole = 'caller' | 'callee'
 export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'no_answer' | 'peer_gone' | 'failed'
@@ -30,8 +32,10 @@ export interface CallSessionOptions {
   remoteOffer?: RTCSessionDescriptionInit
   iceServers: RTCIceServer[]
   iceTransportPolicy?: RTCIceTransportPolicy
-  audio: boolean
-  video: boolean
+  /** Microphone: false for none, true or constraints (e.g. a remembered `deviceId`) for getUserMedia. */
+  audio: boolean | MediaTrackConstraints
+  /** Camera, as `audio`. */
+  video: boolean | MediaTrackConstraints
   /**
    * Milliseconds from the callee's accept to `connected` before the call ends as `failed`
    * (default DEFAULT_CONNECT_TIMEOUT_MS; 0 = wait forever).
@@ -40,6 +44,11 @@ export interface CallSessionOptions {
   onLocalStream?: (stream: MediaStream) => void
   onRemoteStream?: (stream: MediaStream) => void
   onConnectionState?: (state: RTCPeerConnectionState) => void
+  /**
+   * The RTCPeerConnection was created, before any offer or answer: the place to add what must be
+   * negotiated with the call (e.g. a negotiated RTCDataChannel).
+   */
+  onPeerConnection?: (pc: RTCPeerConnection) => void
   /** The peer connection reached `connected` for the first time. */
   onConnected?: () => void
   /** The call is active: the callee accepted (both sides). */
@@ -140,11 +149,12 @@ export class CallSession {
     void this.flushOutbox()
   }
 
-  /** Callee, while ringing. */
-  async reject(reason = 'declined'): Promise<void> {
+  /** Callee, while ringing. `block: true` also blocks the caller for the rest of the session (API.md "Blocking"). */
+  async reject(reason = 'declined', options: { block?: boolean } = {}): Promise<void> {
     if (this.role !== 'callee' || this.active) throw new SignalError('invalid_state', 'There is no incoming call to reject')
     try {
-      await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/reject`, { reason })
+      const body = options.block ? { reason, block: true } : { reason }
+      await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/reject`, body)
     } finally {
       this.end('rejected')
     }
@@ -197,6 +207,50 @@ export class CallSession {
   /** Turns the camera off or on (black frames while off, no renegotiation). */
   setVideoEnabled(enabled: boolean): void {
     for (const track of this.localStream?.getVideoTracks() ?? []) track.enabled = enabled
+  }
+
+  /** The call's RTCPeerConnection, once it exists (the caller's at once, the callee's from accept). */
+  get peerConnection(): RTCPeerConnection | undefined {
+    return this.ended ? undefined : this.pc
+  }
+
+  /**
+   * Replaces the local camera or microphone track (another device): it joins `localStream` in place of
+   * the old one, which is stopped; with `send` (default) the peer receives it at once (replaceTrack: no
+   * renegotiation). The new track keeps the old one's `enabled` (a muted microphone stays muted).
+   */
+  async useLocalTrack(track: MediaStreamTrack, options: { send?: boolean } = {}): Promise<void> {
+    if (this.ended) {
+      track.stop()
+      throw new SignalError('invalid_state', 'The call has ended')
+    }
+    const stream = this.localStream ?? new MediaStream()
+    this.localStream = stream
+    const old = stream.getTracks().find((t) => t.kind === track.kind)
+    if (old) {
+      track.enabled = old.enabled
+      stream.removeTrack(old)
+    }
+    stream.addTrack(track)
+    if (options.send !== false) await this.sendTrack(track.kind as 'audio' | 'video', track)
+    old?.stop()
+  }
+
+  /**
+   * Sends `track` for its kind instead of what is sent now (a screen instead of the camera); `localStream`
+   * is left alone. A call that received this kind only (`no-video`) starts sending it, which renegotiates
+   * over `/sdp`.
+   */
+  async sendTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<void> {
+    const pc = this.pc
+    if (!pc || this.ended) return // the callee before accept: openMedia picks the device up
+    const transceiver = pc.getTransceivers().find((t) => t.currentDirection !== 'stopped' && t.receiver.track.kind === kind)
+    if (!transceiver) throw new SignalError('invalid_state', `This call has no ${kind}`)
+    await transceiver.sender.replaceTrack(track)
+    if (track && (transceiver.direction === 'recvonly' || transceiver.direction === 'inactive')) {
+      if (this.localStream) transceiver.sender.setStreams(this.localStream)
+      transceiver.direction = transceiver.direction === 'recvonly' ? 'sendrecv' : 'sendonly'
+    }
   }
 
   /** Releases every track and the connection; `onEnded` fires once. Idempotent. */
@@ -274,7 +328,14 @@ export class CallSession {
     const { audio, video } = this.options
     if (!audio && !video) return
     try {
-      this.localStream = await navigator.mediaDevices.getUserMedia({ audio, video })
+      try {
+        this.localStream = await navigator.mediaDevices.getUserMedia({ audio, video })
+      } catch (error) {
+        // A chosen device (constraints) that is gone: the call goes ahead with the default ones.
+        const gone = ['OverconstrainedError', 'NotFoundError'].includes((error as Error)?.name)
+        if (!gone || (typeof audio !== 'object' && typeof video !== 'object')) throw error
+        this.localStream = await navigator.mediaDevices.getUserMedia({ audio: !!audio, video: !!video })
+      }
     } catch (error) {
       const name = (error as Error)?.name ?? 'Error'
       throw new SignalError('media_denied', `No ${[audio && 'microphone', video && 'camera'].filter(Boolean).join(' or ')}: ${name}`)
@@ -292,6 +353,7 @@ export class CallSession {
       iceTransportPolicy: this.options.iceTransportPolicy ?? 'all',
     })
     this.pc = pc
+    this.options.onPeerConnection?.(pc)
     pc.onicecandidate = ({ candidate }) => {
       // An empty `candidate` string is a per-m-line end-of-candidates (Firefox), not a candidate.
       if (candidate?.candidate) this.gathered++
@@ -412,16 +474,31 @@ export class CallSession {
     })
   }
 
-  /** POSTs queued local candidates in order; whatever gathers meanwhile goes in the next request. */
+  /**
+   * POSTs queued local candidates in order; whatever gathers meanwhile goes in the next request.
+   * A POST without an answer (`network_error`) is tried again, in order, up to CANDIDATE_RETRIES times
+   * before it is reported: a blip must not lose candidates, and Firefox rejects a leaving page's pending
+   * fetches before `pagehide` (seen with Firefox ESR: the navigation cancels the document's loads), which is
+   * no failure of the call — by the retry the page has gone, or `pagehide` has ended the call.
+   */
   private async flushOutbox(): Promise<void> {
     if (this.sending || this.callId === undefined) return
     this.sending = true
+    let failures = 0
     try {
       while (this.outbox.length > 0 && !this.ended) {
         const end = this.outbox.indexOf(null)
-        const batch = end === 0 ? [] : this.outbox.splice(0, end === -1 ? this.outbox.length : end)
-        const body = batch.length === 0 ? { candidate: this.outbox.shift() ?? null } : batch.length === 1 ? { candidate: batch[0] } : { candidates: batch }
-        await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId)}/candidates`, body)
+        const batch = end === 0 ? [] : this.outbox.slice(0, end === -1 ? this.outbox.length : end)
+        const body = batch.length === 0 ? { candidate: null } : batch.length === 1 ? { candidate: batch[0] } : { candidates: batch }
+        try {
+          await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId)}/candidates`, body)
+        } catch (error) {
+          if ((error as SignalError)?.code !== 'network_error' || ++failures > CANDIDATE_RETRIES) throw error
+          await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** failures))
+          continue
+        }
+        failures = 0
+        this.outbox.splice(0, Math.max(batch.length, 1))
       }
     } catch (error) {
       if (!this.ended) this.options.onWarning?.(error)

@@ -72,6 +72,7 @@ export const EVENT_TYPES = [
   'iceCandidate',
   'sdp',
   'stopCommunication',
+  'missedCall',
 ] as const
 
 type EventSourceCtor = new (url: string) => EventSource

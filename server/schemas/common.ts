@@ -33,3 +33,17 @@ export function errors(...statuses: number[]): Record<number, typeof ErrorRespon
 }
 
 export const BearerAuth = [{ bearer: [] as string[] }]
+
+/**
+ * The optional `Idempotency-Key` request header of every send (the IETF httpapi draft's header): a retry
+ * of a request with the same key, session, method, path and body gets the first attempt's answer and
+ * stores nothing again. 1-255 visible ASCII characters; a UUID per send is the usual choice.
+ */
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 255,
+    pattern: '^[\\x21-\\x7e]+$',
+    description: 'A client-chosen id of this send (e.g. a UUID), the same on every retry of it.',
+  })),
+})

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
 import { ApiError } from '../errors.js'
+import { RememberedReplies } from './idempotency.js'
 import { Mailbox, type NewEvent } from './mailbox.js'
 import { tooManyCandidates, tooManySessions } from './refusals.js'
 import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StreamListener } from './types.js'
@@ -55,12 +56,18 @@ export class MemoryStore implements Store {
   /** The names in order, built when the directory is read after a change. */
   private sorted?: string[]
   private readonly trimTimer: NodeJS.Timeout
+  private readonly remembered: RememberedReplies
 
   constructor(private readonly config: Config) {
+    this.remembered = new RememberedReplies(config.idempotencyTtlMs)
     this.trimTimer = setInterval(() => {
       const now = Date.now()
       for (const session of this.sessions.values()) session.mailbox.trim(now)
     }, Math.max(50, Math.min(TRIM_INTERVAL_MS, config.replayMaxAgeMs / 2))).unref()
+  }
+
+  withIdempotencyKey(scope: string): Store {
+    return this.remembered.view(this, scope)
   }
 
   async createSession(name: string, tokenHash: string, { ip, takeOver, mayCall }: NewSession): Promise<SessionInfo> {

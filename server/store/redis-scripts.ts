@@ -22,6 +22,8 @@
  *   {p}undelivered string  undelivered events, all mailboxes
  *   {p}w:<name>    channel "wake" | "attach:<streamId>" | "end" | "replace" (taken over), to the instance holding the stream
  *
+ *   {p}i:<scope>   string the reply of a request sent with an Idempotency-Key (see IDEMPOTENT below)
+ *
  * Errors come back as `ERR_<code>` replies that the store turns into ApiErrors.
  */
 
@@ -221,8 +223,29 @@ local function ended(name, reason, nowIso, retentionMs, notice)
 end
 `
 
+/**
+ * Every script runs as `main()` inside an idempotency wrapper: KEYS[1] is '' (no key) or the record of a
+ * request sent with an Idempotency-Key, KEYS[2] how long that record lives (ms). The first run that
+ * succeeds stores its reply in the record, in the same atomic step as its writes, so a failover keeps
+ * both or neither; a retry under the same key returns that reply and changes nothing, except that it
+ * renews the record: a write, so that a WAIT after it also covers the first attempt's writes.
+ */
+const IDEMPOTENT = `
+local record = KEYS[1]
+if record == '' then return main() end
+local kept = redis.call('GET', record)
+if kept then
+  redis.call('PEXPIRE', record, KEYS[2])
+  return cjson.decode(kept)
+end
+local result = main()
+if type(result) == 'table' and result.err then return result end
+redis.call('SET', record, cjson.encode(result), 'PX', KEYS[2])
+return result
+`
+
 function script(body: string): string {
-  return `${COMMON}\n${body}`
+  return `${COMMON}\nlocal function main()\n${body}\nend\n${IDEMPOTENT}`
 }
 
 export const SCRIPTS = {

@@ -11,10 +11,11 @@
  * ones atomically, so an instance that dies does not take its timers with it.
  */
 import { randomUUID } from 'node:crypto'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { ApiError, type ErrorCode } from '../errors.js'
 import type { EventType } from '../schemas/events.js'
+import { closeRedis, connectRedis, untilReady } from './redis-connection.js'
 import { SCRIPTS, type ScriptName } from './redis-scripts.js'
 import { MAILBOX_FULL, SHARE_FULL, tooManyCandidates, tooManySessions } from './refusals.js'
 import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from './types.js'
@@ -23,6 +24,15 @@ import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type 
 const CLAIM_RETRY_MS = 10_000
 
 type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>
+
+/**
+ * Scripts whose writes no 2xx acknowledges (reads, a stream's bookkeeping, timer claims): no WAIT after
+ * them. Every other script's writes are what a 2xx promises, so with redisMinReplicas they are confirmed
+ * by that many replicas first.
+ */
+const UNACKNOWLEDGED = new Set<string>(['find', 'attach', 'read', 'sent', 'detach', 'claimTimers'])
+
+const UNAVAILABLE = 'The store cannot be reached; retry shortly.'
 
 interface LocalStream {
   id: string
@@ -52,6 +62,11 @@ export class RedisStore implements Store {
   private readonly redis: Redis
   private readonly subscriber: Redis
   private readonly scripts = {} as Record<ScriptName, ScriptRunner>
+  /** The scripts as Redis sees them: idempotency record key ('' for none), its TTL, prefix, arguments. */
+  private readonly commands = {} as Record<ScriptName, ScriptRunner>
+  /** Set on the view that withIdempotencyKey returns: the record of that request's reply. */
+  private idempotencyRecord = ''
+  private readonly instanceId = randomUUID()
   private readonly local = new Map<string, Set<LocalStream>>()
   private readonly streamCounts = { sse: 0, poll: 0 }
   private readonly timer: NodeJS.Timeout
@@ -59,22 +74,14 @@ export class RedisStore implements Store {
   private closed = false
 
   constructor(private readonly config: Config) {
-    const options = {
-      // Fail fast while Redis is away (503 store_unavailable) instead of queueing requests forever.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
-      lazyConnect: false,
-    }
-    this.redis = new Redis(config.redisUrl, options)
-    this.subscriber = new Redis(config.redisUrl, { ...options, enableOfflineQueue: true })
-    // Connection errors surface as failed requests; ioredis reconnects by itself.
-    this.redis.on('error', () => {})
-    this.subscriber.on('error', () => {})
+    // A plain REDIS_URL or Sentinel mode, the same for both connections (redis-connection.ts).
+    this.redis = connectRedis(config, 'store')
+    this.subscriber = connectRedis(config, 'subscriber')
     for (const [name, lua] of Object.entries(SCRIPTS)) {
-      this.redis.defineCommand(name, { numberOfKeys: 0, lua })
+      this.redis.defineCommand(name, { numberOfKeys: 2, lua })
       const command = (this.redis as unknown as Record<string, ScriptRunner>)[name].bind(this.redis)
-      this.scripts[name as ScriptName] = (...args) => command(config.redisPrefix, ...args)
+      this.commands[name as ScriptName] = command
+      this.scripts[name as ScriptName] = (...args) => command('', 0, config.redisPrefix, ...args)
     }
     this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message))
     // Wake-ups published while the subscriber was away are lost (pub/sub keeps nothing), and reads failed
@@ -90,13 +97,7 @@ export class RedisStore implements Store {
 
   /** Resolves once both connections are ready (a start-up check, so a wrong REDIS_URL fails loudly). */
   async ready(timeoutMs = 5000): Promise<void> {
-    await Promise.all([this.redis, this.subscriber].map((connection) => connection.status === 'ready' ? undefined : new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs)
-      connection.once('ready', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-    })))
+    await Promise.all([untilReady(this.redis, timeoutMs), untilReady(this.subscriber, timeoutMs)])
   }
 
   async createSession(name: string, tokenHash: string, { ip, takeOver, mayCall }: NewSession): Promise<SessionInfo> {
@@ -148,6 +149,15 @@ export class RedisStore implements Store {
       read: async () => {
         const entries = (await this.run('read', name, stream.id, cursor, 512, READ_BATCH_BYTES)) as Array<[string, string[]]> | null
         if (!entries) return []
+        if (entries.length > 0) {
+          try {
+            await this.replicated()
+          } catch (error) {
+            // Nothing else may wake this stream (the events are already stored): look again shortly.
+            setTimeout(() => listener.wake(), 500).unref()
+            throw error
+          }
+        }
         return entries.map(([id, fields]): StoredEvent => ({ id: id.slice(2), event: fields[1] as EventType, json: fields[3] }))
       },
       sent: (id: string) => {
@@ -226,8 +236,30 @@ export class RedisStore implements Store {
     return (await this.call(() => this.redis.getdel(`${this.config.redisPrefix}tk:${ticketHash}`))) ?? undefined
   }
 
+  /**
+   * Ready means a write can be acknowledged now: both connections are up, the server reached is a
+   * primary (not a replica demoted by a failover), and it has the replicas that redisMinReplicas asks for.
+   */
   async ping(): Promise<void> {
-    await this.call(() => this.redis.ping())
+    if (this.subscriber.status !== 'ready') throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+    const info = await this.call(() => this.redis.info('replication'))
+    // slave0:ip=...,port=...,state=online,offset=...,lag=0 — lag: seconds since its last ack (sent every
+    // second), so a replica that stopped confirming stops counting within a few seconds.
+    const replicas = [...info.matchAll(/^slave\d+:.*\bstate=online\b.*\blag=(\d+)/gm)].filter((m) => Number(m[1]) <= 2).length
+    if (!/^role:master\b/m.test(info) || replicas < this.config.redisMinReplicas) {
+      throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+    }
+  }
+
+  /**
+   * A view of this store whose writes are idempotent under `scope` (redis-scripts.ts IDEMPOTENT): the
+   * record is written in the same script as the write it remembers, so no failover can keep one without
+   * the other.
+   */
+  withIdempotencyKey(scope: string): Store {
+    const view = Object.create(this) as RedisStore
+    view.idempotencyRecord = `${this.config.redisPrefix}i:${scope}`
+    return view
   }
 
   async stats(): Promise<StoreStats> {
@@ -247,8 +279,25 @@ export class RedisStore implements Store {
         stream.listener.close('ended')
       }
     }
-    this.redis.disconnect()
-    this.subscriber.disconnect()
+    closeRedis(this.redis)
+    closeRedis(this.subscriber)
+  }
+
+  /**
+   * With redisMinReplicas, a stream writes out only events that replicas hold: the events read may have
+   * been stored by another instance's connection, which this connection's WAIT does not cover, so a
+   * small write of its own comes first (WAIT counts replicas that have everything up to this
+   * connection's last write). A failover can then never take back an event a client has already seen.
+   * Throws store_unavailable when they do not confirm in time; the stream reads again on its next wake.
+   */
+  private async replicated(): Promise<void> {
+    const replicas = this.config.redisMinReplicas
+    if (replicas === 0) return
+    const [, confirmed] = await this.call(() => Promise.all([
+      this.redis.set(`${this.config.redisPrefix}fence:${this.instanceId}`, '1', 'PX', 60_000),
+      this.redis.wait(replicas, this.config.redisWaitTimeoutMs),
+    ]))
+    if (confirmed < replicas) throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
   }
 
   private limits(): [number, number] {
@@ -259,9 +308,24 @@ export class RedisStore implements Store {
     return [this.config.replayMaxEvents, this.config.replayMaxBytes, this.config.replayMaxAgeMs]
   }
 
-  /** Runs a script; its ERR_<code> replies become ApiErrors, anything else store_unavailable. */
+  /**
+   * Runs a script; its ERR_<code> replies become ApiErrors, anything else store_unavailable. With
+   * redisMinReplicas, a script whose writes a 2xx acknowledges is followed by WAIT on the same connection
+   * (WAIT cannot run inside a script; it covers every write this connection made so far): fewer replicas
+   * confirming in time is a 503, and the client's retry with the same Idempotency-Key is answered from
+   * the record instead of writing again.
+   */
   private async run(script: ScriptName, ...args: Array<string | number>): Promise<unknown> {
-    return this.call(() => this.scripts[script](...args))
+    const record = this.idempotencyRecord
+    const result = await this.call(() => this.commands[script](record, record ? this.config.idempotencyTtlMs : 0, this.config.redisPrefix, ...args))
+    const replicas = this.config.redisMinReplicas
+    if (replicas > 0 && !UNACKNOWLEDGED.has(script)) {
+      const confirmed = await this.call(() => this.redis.wait(replicas, this.config.redisWaitTimeoutMs))
+      if (confirmed < replicas) {
+        throw new ApiError('store_unavailable', `Stored, but confirmed by ${confirmed} of the ${replicas} replicas required in time; retry with the same Idempotency-Key.`, { 'Retry-After': '1' })
+      }
+    }
+    return result
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
@@ -280,7 +344,7 @@ export class RedisStore implements Store {
         const message = match?.[2] && known[0] === 'invalid_state' ? `${known[1]} (it is ${match[2]})` : known[1]
         throw new ApiError(known[0], message, known[0] === 'mailbox_full' ? { 'Retry-After': '1' } : {})
       }
-      throw new ApiError('store_unavailable', 'The store cannot be reached; retry shortly.', { 'Retry-After': '1' })
+      throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
     }
   }
 
@@ -299,7 +363,7 @@ export class RedisStore implements Store {
         await this.subscriber.subscribe(this.channel(name))
       } catch {
         this.forget(name, stream)
-        throw new ApiError('store_unavailable', 'The store cannot be reached; retry shortly.', { 'Retry-After': '1' })
+        throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
       }
     }
   }

@@ -133,7 +133,15 @@ export interface Store {
   /** Uses a ticket up: the token hash it was minted for, once; undefined when used, expired or unknown. */
   takeTicket(ticketHash: string): Promise<string | undefined>
 
-  /** For /readyz. */
+  /**
+   * The same store, with its writes made idempotent under `scope` (a hash of the session, the request and
+   * its Idempotency-Key): the first write that succeeds is remembered with its reply for idempotencyTtlMs,
+   * atomically with the write; a later one under the same scope returns that reply and changes nothing.
+   * A write that throws is not remembered (it changed nothing).
+   */
+  withIdempotencyKey(scope: string): Store
+
+  /** For /readyz: a write could be acknowledged now. */
   ping(): Promise<void>
   stats(): Promise<StoreStats>
   close(): Promise<void>

@@ -85,8 +85,9 @@ export interface RecordedEvent {
  * Records every `rtc-*` event (and every click, for timing) of the page in `window.__rtc`; runs before
  * any page script, on every navigation.
  */
-function recordRtcEvents(): void {
-  const types = ['rtc-registered', 'rtc-standby', 'rtc-incoming', 'rtc-connected', 'rtc-ended', 'rtc-transport', 'rtc-error', 'click']
+export function recordRtcEvents(): void {
+  const types = ['rtc-registered', 'rtc-standby', 'rtc-incoming', 'rtc-connected', 'rtc-ended', 'rtc-transport', 'rtc-error',
+    'rtc-peer-media', 'rtc-device', 'rtc-quality', 'rtc-missed', 'click']
   const w = window as unknown as { __rtc: unknown[] }
   w.__rtc = []
   for (const type of types) {
@@ -113,8 +114,8 @@ export interface Peer {
 }
 
 /** A new context (own storage, like another person's browser) with one page at `url`; e.g. `{ ignoreHTTPSErrors: true }`. */
-export async function openPeer(t: Test, browser: Browser, url: string, label = 'page', contextOptions: BrowserContextOptions = {}): Promise<Peer> {
-  const context = await browser.newContext(contextOptions)
+export async function openPeer(t: Test, browser: Browser, url: string, label = 'page', options: BrowserContextOptions = {}): Promise<Peer> {
+  const context = await browser.newContext(options)
   t.teardown(() => context.close().catch(() => {}))
   await context.addInitScript(recordRtcEvents)
   return { context, page: await openPage(t, context, url, label) }
@@ -254,6 +255,23 @@ export async function register(page: Page, name: string, transport: Transport = 
   await page.getByLabel('Your name').fill(name)
   await page.getByRole('button', { name: 'Register', exact: true }).click()
   return waitForRtcEvent(page, 'rtc-registered')
+}
+
+/**
+ * Two demo pages register `aliceName` and `bobName`, alice calls with the Call button and bob accepts with
+ * Accept; resolves once both peer connections are connected, with the call's id.
+ */
+export async function connectCall(alice: Page, bob: Page, aliceName: string, bobName: string, transport: Transport = 'auto'): Promise<string> {
+  await Promise.all([register(alice, aliceName, transport), register(bob, bobName, transport)])
+  const before = (await rtcEvents(bob, 'rtc-incoming')).length
+  await dial(alice, bobName)
+  const incoming = await waitForRtcEvent(bob, 'rtc-incoming', { after: before })
+  await bob.getByRole('button', { name: 'Accept', exact: true }).click()
+  await Promise.all([
+    waitForRtcEvent(alice, 'rtc-connected', { detail: { callId: incoming.detail.callId } }),
+    waitForRtcEvent(bob, 'rtc-connected', { detail: { callId: incoming.detail.callId } }),
+  ])
+  return incoming.detail.callId
 }
 
 /** On the demo page: calls `name` with the Call button. */

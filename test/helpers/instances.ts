@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { randomUUID } from 'node:crypto'
 import { freePort, startRedis, waitForPort } from './redis.js'
+import { startSentinelGroup, type SentinelGroup } from './sentinel.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -56,4 +57,12 @@ export async function startCluster(t: Teardown, count: number, env: Record<strin
   t.teardown(() => redis.stop())
   const shared = { REDIS_URL: redis.url, REDIS_PREFIX: `c-${randomUUID()}:`, TIMER_POLL_MS: '50', ...env }
   return Promise.all(Array.from({ length: count }, () => startInstance(t, shared)))
+}
+
+/** `count` sigpost processes on a Sentinel-managed primary with one replica (test/helpers/sentinel.ts). */
+export async function startSentinelCluster(t: Teardown, count: number, env: Record<string, string> = {}): Promise<{ group: SentinelGroup; instances: Instance[] }> {
+  const group = await startSentinelGroup(t)
+  const shared = { REDIS_SENTINELS: group.sentinels, REDIS_SENTINEL_NAME: group.name, REDIS_PREFIX: `c-${randomUUID()}:`, TIMER_POLL_MS: '50', ...env }
+  const instances = await Promise.all(Array.from({ length: count }, () => startInstance(t, shared)))
+  return { group, instances }
 }

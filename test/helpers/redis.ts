@@ -28,7 +28,15 @@ export async function freePort(): Promise<number> {
  * `durable` keeps every write on disk (appendfsync always) in `dir`, so that a restart on the same port
  * and dir comes back with the data, as a production Redis with persistence would.
  */
-export async function startRedis(options: { port?: number; dir?: string; durable?: boolean } = {}): Promise<RedisServer & { dir: string }> {
+export interface RedisOptions {
+  port?: number
+  dir?: string
+  durable?: boolean
+  /** More redis-server arguments (`--replicaof`, ...). */
+  args?: string[]
+}
+
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer & { dir: string }> {
   // A free port can be taken by another test process before redis binds it: then try another.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -39,12 +47,12 @@ export async function startRedis(options: { port?: number; dir?: string; durable
   }
 }
 
-async function startRedisOnce(options: { port?: number; dir?: string; durable?: boolean }): Promise<RedisServer & { dir: string }> {
+async function startRedisOnce(options: RedisOptions): Promise<RedisServer & { dir: string }> {
   const chosen = options.port ?? (await freePort())
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sigpost-redis-'))
   const log = join(dir, 'redis.log')
   const persistence = options.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']
-  const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--logfile', log, '--loglevel', 'warning'], { stdio: 'ignore' })
+  const child = spawn('redis-server', ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir, '--logfile', log, '--loglevel', 'warning', ...(options.args ?? [])], { stdio: 'ignore' })
   // The test process may end while it runs: the exit handler of the caller kills it by PID.
   child.unref()
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { buildApp, type BuildOptions } from '../../server/app.js'
 import { startRedis, type RedisServer } from './redis.js'
+import { startSentinelGroup, type SentinelGroup } from './sentinel.js'
 
 /**
  * SIGPOST_TEST_STORE=redis runs the same tests on the Redis store: one redis-server per test process,
@@ -16,6 +17,17 @@ function sharedRedis(): Promise<RedisServer> {
     process.once('exit', () => void redis?.then((r) => r.process.kill('SIGKILL')))
   }
   return redis
+}
+
+/**
+ * SIGPOST_TEST_STORE=sentinel: the same on a Sentinel-managed primary with one replica, reached through
+ * three sentinels, every acknowledged write confirmed by the replica (REDIS_MIN_REPLICAS=1).
+ */
+let group: Promise<SentinelGroup> | undefined
+function sharedSentinelGroup(): Promise<SentinelGroup> {
+  // Killed by PID when the test process exits (the helper registers that).
+  group ??= startSentinelGroup(undefined)
+  return group
 }
 
 export interface Started {
@@ -38,6 +50,13 @@ export async function startServer(t: Teardown, overrides: BuildOptions & { captu
     : false
   if (process.env.SIGPOST_TEST_STORE === 'redis' && !options.redisUrl && !options.store) {
     options.redisUrl = (await sharedRedis()).url
+    options.redisPrefix = `t-${randomUUID()}:`
+  }
+  if (process.env.SIGPOST_TEST_STORE === 'sentinel' && !options.redisUrl && !options.store) {
+    const sentinels = await sharedSentinelGroup()
+    options.redisSentinels = sentinels.sentinels.split(',')
+    options.redisSentinelName = sentinels.name
+    options.redisMinReplicas ??= 1
     options.redisPrefix = `t-${randomUUID()}:`
   }
   const app = await buildApp({ logger, ...options })

@@ -187,7 +187,7 @@ t.test('the replay window\'s age holds while nothing new arrives', async (t) => 
 })
 
 t.test('the directory comes in pages, in name order, rate-limited per session', async (t) => {
-  const { url } = await startServer(t, { rateReadPerWindow: 6 })
+  const { url } = await startServer(t, { rateDirectoryPerWindow: 6 })
   const names = ['delta', 'alpha', 'echo', 'charlie', 'bravo', 'foxtrot', 'golf']
   const peers = await Promise.all(names.map((name) => register(url, name)))
   const me = peers[0]

@@ -1,6 +1,5 @@
 import { LitElement, html, nothing, type PropertyValues } from 'lit'
 import { property, state } from 'lit/decorators.js'
-import { live } from 'lit/directives/live.js'
 import { CallSession, DEFAULT_CONNECT_TIMEOUT_MS, type CallRole, type EndReason } from '../call-session.js'
 import {
   SignalClient,
@@ -11,6 +10,16 @@ import {
 } from '../signal-client.js'
 import { styles } from './rtc-call.styles.js'
 import { TabLeader, tabsCanCoordinate } from './tab-leader.js'
+import { builtIn, sanitize, type Strings } from './strings.js'
+import { icons } from './icons.js'
+import { PeerMediaChannel, type MediaState } from './peer-media.js'
+import { DEVICE_KINDS, MediaDevicesController, type DeviceInfo, type DeviceKind } from './media-devices.js'
+import { ScreenShare } from './screen-share.js'
+import { CallQualityController, type Quality, type QualitySample } from './call-quality.js'
+import { CallClockController } from './call-clock.js'
+import { Ringtone } from './ringtone.js'
+import { MissedCalls, missedFromEvent, type MissedCall } from './missed-calls.js'
+import { deviceMenu, endedNotice, iconButton, missedList, stage, translator, type T } from './rtc-call.parts.js'
 
 /** The element's call state (API.md): one explicit union. */
 export type CallState = 'idle' | 'standby' | 'registered' | 'calling' | 'ringing' | 'in-call'
@@ -24,7 +33,13 @@ export interface RtcCallEventDetail {
   'rtc-ended': { callId: string; reason: EndReason }
   'rtc-transport': { transport: TransportKind }
   'rtc-error': { code: string; message: string }
+  'rtc-peer-media': MediaState
+  'rtc-device': { kind: DeviceKind; deviceId: string }
+  'rtc-quality': QualitySample
+  'rtc-missed': { callId: string; from: string; reason: string }
 }
+
+export type { DeviceInfo, DeviceKind, MediaState, MissedCall, Quality, QualitySample, Strings }
 
 declare global {
   interface GlobalEventHandlersEventMap {
@@ -35,6 +50,10 @@ declare global {
     'rtc-ended': CustomEvent<RtcCallEventDetail['rtc-ended']>
     'rtc-transport': CustomEvent<RtcCallEventDetail['rtc-transport']>
     'rtc-error': CustomEvent<RtcCallEventDetail['rtc-error']>
+    'rtc-peer-media': CustomEvent<RtcCallEventDetail['rtc-peer-media']>
+    'rtc-device': CustomEvent<RtcCallEventDetail['rtc-device']>
+    'rtc-quality': CustomEvent<RtcCallEventDetail['rtc-quality']>
+    'rtc-missed': CustomEvent<RtcCallEventDetail['rtc-missed']>
   }
 }
 
@@ -60,34 +79,67 @@ function coded(error: unknown): SignalError {
  * @fires rtc-ended - `{callId, reason}`: the call ended (both sides, also the side that ended it).
  * @fires rtc-transport - `{transport}`: `sse` or `poll` is now in use.
  * @fires rtc-error - `{code, message}`: something failed (`replaced`: this name was taken over elsewhere).
+ * @fires rtc-peer-media - `{audio, video, screen}`: what the peer sends changed (mute, camera, screen share).
+ * @fires rtc-device - `{kind, deviceId}`: a camera, microphone or speaker was chosen (`setDevice` or the menu).
+ * @fires rtc-quality - `{quality, rttMs, lossPercent}`: the call's quality level changed (`good` | `fair` | `poor`).
+ * @fires rtc-missed - `{callId, from, reason}`: a call was missed (it rang unanswered, or ended before it reached this page).
  * @slot - Extra content below the controls.
  * @csspart base - The wrapper of everything.
  * @csspart media - The video area.
  * @csspart remote-video - The peer's video.
- * @csspart local-video - Your own camera.
+ * @csspart local-video - Your own camera (or your shared screen).
+ * @csspart peer-placeholder - Shown instead of the peer's video while the peer's camera is off.
+ * @csspart peer-camera-off - The "camera off" line with the peer's name.
+ * @csspart peer-badges - The row of labels over the peer's video.
+ * @csspart peer-name - The peer's name over the video.
+ * @csspart peer-muted - "… is muted", with a crossed-out microphone.
+ * @csspart peer-sharing - "… is sharing the screen".
+ * @csspart sharing-badge - "You are sharing your screen".
+ * @csspart call-info - Duration and quality over the video.
+ * @csspart duration - The call's duration (mm:ss).
+ * @csspart quality - The quality indicator: bars (3 good, 2 fair, 1 poor) and its word; `data-quality` holds the level.
  * @csspart status - The state line (registered as…, calling…, connection state).
  * @csspart error - The last error.
  * @csspart register-form - Name field and Register button (state `idle`).
  * @csspart call-form - Peer field and Call button (state `registered`).
+ * @csspart incoming - The incoming-call panel (Accept, Reject, Block).
  * @csspart controls - The button row while calling, ringing or in a call.
+ * @csspart device-menu - The device pickers; `device-field`, `device-select`, `videoinput-select`,
+ *   `audioinput-select`, `audiooutput-select` inside it.
+ * @csspart ended - Why the last call ended (until the next action).
+ * @csspart missed - The missed-call list; `missed-title`, `missed-list`, `missed-item`, `call-back-button`,
+ *   `clear-missed-button` inside it.
  * @csspart input - Text fields.
- * @csspart button - Every button; also `register-button`, `call-button`, `accept-button`, `reject-button`,
- *   `hangup-button`, `mute-button`, `camera-button`, `unregister-button`, `speaker-button`, `takeover-button`
+ * @csspart button - Every button; also `icon-button` (round icon buttons), `register-button`, `call-button`,
+ *   `accept-button`, `reject-button`, `block-button`, `hangup-button`, `mute-button`, `camera-button`,
+ *   `screen-button`, `devices-button`, `unregister-button`, `speaker-button`, `device-menu-close`, `ended-dismiss`, `takeover-button`
  *   (state `standby`: use the name in this tab).
  * @cssproperty --rtc-call-background - Background of the element.
  * @cssproperty --rtc-call-foreground - Text colour.
+ * @cssproperty --rtc-call-muted-foreground - Secondary text (hints, times).
  * @cssproperty --rtc-call-accent - Background of primary buttons.
  * @cssproperty --rtc-call-accent-foreground - Text of primary buttons.
- * @cssproperty --rtc-call-secondary - Background of secondary and pressed toggle buttons.
+ * @cssproperty --rtc-call-accept - Background of Accept and Call back.
+ * @cssproperty --rtc-call-accept-foreground - Their icon and text.
+ * @cssproperty --rtc-call-secondary - Background of secondary and unpressed icon buttons.
+ * @cssproperty --rtc-call-secondary-foreground - Their icon and text.
+ * @cssproperty --rtc-call-pressed - Background of a pressed toggle (muted, camera off, sharing).
+ * @cssproperty --rtc-call-pressed-foreground - Its icon and text.
  * @cssproperty --rtc-call-danger - Hang-up and reject buttons, errors.
+ * @cssproperty --rtc-call-danger-foreground - Their icon and text.
  * @cssproperty --rtc-call-border - Border of the element.
+ * @cssproperty --rtc-call-border-color - Borders of fields, menus and notices.
  * @cssproperty --rtc-call-radius - Corner radius.
  * @cssproperty --rtc-call-gap - Space between parts.
  * @cssproperty --rtc-call-padding - Inner padding.
  * @cssproperty --rtc-call-font - Font shorthand.
  * @cssproperty --rtc-call-max-width - Largest width of the element.
+ * @cssproperty --rtc-call-button-size - Diameter of the round icon buttons.
  * @cssproperty --rtc-call-video-background - Behind the videos.
+ * @cssproperty --rtc-call-overlay-background - Labels over the video (name, muted, duration, quality).
+ * @cssproperty --rtc-call-overlay-foreground - Their text.
  * @cssproperty --rtc-call-local-video-width - Width of your own video, over the peer's.
+ * @cssproperty --rtc-call-panel-background - Incoming-call panel, device menu, notices, missed calls.
  * @cssproperty --rtc-call-focus-ring - Focus outline colour.
  */
 export class RtcCall extends LitElement {
@@ -114,6 +166,17 @@ export class RtcCall extends LitElement {
    * registration's Bearer. With credentials, `register()` may omit the name: the JWT names the session.
    */
   @property({ attribute: false }) credentials: Credentials | null = null
+  /** Plays a ringing tone (Web Audio) while a call rings here. */
+  @property({ type: Boolean, reflect: true }) ringtone = false
+  /**
+   * Built-in language of every text: `en` (default) or `de` (`de-AT` etc. too). Empty: the nearest
+   * ancestor's `lang` (the page's), else English.
+   */
+  @property() override lang = ''
+  /** Microphone muted (the peer hears silence and sees the muted icon). Kept across calls. */
+  @property({ type: Boolean }) muted = false
+  /** Camera off (the peer sees "camera off" with your name). Kept across calls. */
+  @property({ type: Boolean, attribute: 'camera-off' }) cameraOff = false
 
   @state() private _state: CallState = 'idle'
   @state() private _transportInUse: TransportKind | null = null
@@ -122,19 +185,32 @@ export class RtcCall extends LitElement {
   @state() private _callId: string | null = null
   @state() private _peer = ''
   @state() private _connectionState: RTCPeerConnectionState | null = null
-  @state() private _muted = false
-  @state() private _cameraOff = false
   @state() private _pending = false
   @state() private _error = ''
   @state() private _speakerBlocked = false
+  @state() private _peerMedia: MediaState | null = null
+  @state() private _sharing = false
+  @state() private _menuOpen = false
+  @state() private _ended: { callId: string; peer: string; reason: EndReason; durationMs: number } | null = null
+  @state() private _overrides: Partial<Strings> = {}
 
   private client: SignalClient | undefined
   private session: CallSession | undefined
+  private peerChannel: PeerMediaChannel | undefined
   /** The name a registration is under way for (so that reflecting `name` does not start another). */
   private registering: string | undefined
   private registeringDone: Promise<void> | undefined
   /** Leadership of the name among this browser's tabs (tab-leader.ts), while registered or in standby. */
   private tabs: TabLeader | undefined
+  private readonly devicesCtl = new MediaDevicesController(this)
+  private readonly quality_ = new CallQualityController(this, (sample) => this.emit('rtc-quality', sample))
+  private readonly clock = new CallClockController(this)
+  private readonly screen = new ScreenShare((sharing) => {
+    this._sharing = sharing
+    this.sendLocalMedia()
+  })
+  private readonly ring = new Ringtone()
+  private readonly missed = new MissedCalls()
 
   /** `idle` | `standby` | `registered` | `calling` | `ringing` | `in-call`. */
   get state(): CallState {
@@ -153,6 +229,46 @@ export class RtcCall extends LitElement {
   get callId(): string | null {
     return this._callId
   }
+  /** In a call: the peer's microphone is on (true until the peer says otherwise); false outside a call. */
+  get peerAudio(): boolean {
+    return this.session ? (this._peerMedia?.audio ?? true) : false
+  }
+  /** In a call: the peer sends video, camera or screen (true until the peer says otherwise); false outside a call. */
+  get peerVideo(): boolean {
+    return this.session ? (this._peerMedia?.video ?? true) : false
+  }
+  /** In a call: the peer shares a screen. */
+  get peerScreen(): boolean {
+    return this.session ? (this._peerMedia?.screen ?? false) : false
+  }
+  /** You are sharing a screen. */
+  get sharingScreen(): boolean {
+    return this._sharing
+  }
+  /** `good` | `fair` | `poor`, `null` until first measured in a connected call. */
+  get quality(): Quality | null {
+    return this.quality_.quality
+  }
+  /** Missed calls, newest first, until `clearMissedCalls()`. */
+  get missedCalls(): MissedCall[] {
+    return this.missed.list.map((m) => ({ ...m }))
+  }
+  /** Why the last call ended, until the next action (register, call, unregister, an incoming call, Dismiss); else null. */
+  get endedReason(): EndReason | null {
+    return this._ended?.reason ?? null
+  }
+
+  /**
+   * Every text by message id (see `strings.ts` / the README): the built-in set of `lang` with your
+   * overrides on top. Assigning replaces the overrides (unknown ids and non-strings are ignored);
+   * reading returns the merged set.
+   */
+  get strings(): Strings {
+    return { ...builtIn(this.effectiveLang()), ...this._overrides }
+  }
+  set strings(overrides: Partial<Strings> | null | undefined) {
+    this._overrides = sanitize(overrides)
+  }
 
   // ---- lifecycle -----------------------------------------------------------------------------------
 
@@ -168,6 +284,7 @@ export class RtcCall extends LitElement {
     super.disconnectedCallback()
     window.removeEventListener('pagehide', this.onPageHide)
     window.removeEventListener('pageshow', this.onPageShow)
+    this.ring.stop()
     // A move within the page disconnects and reconnects synchronously: only a real removal tears down.
     queueMicrotask(() => {
       if (!this.isConnected) this.teardown()
@@ -214,6 +331,12 @@ export class RtcCall extends LitElement {
       void this.client.setTransport(this.transport).catch((error) => this.fail(error))
     }
     if (changed.has('_remoteStream' as keyof RtcCall) && this._remoteStream) this.playRemote()
+    if (changed.has('muted') || changed.has('cameraOff')) this.applyLocalMedia()
+    if (changed.has('_state' as keyof RtcCall) && this._state === 'idle') this._menuOpen = false
+    if (changed.has('_state' as keyof RtcCall) || changed.has('ringtone')) {
+      if (this._state === 'ringing' && this.ringtone) this.ring.start()
+      else this.ring.stop()
+    }
   }
 
   /**
@@ -223,16 +346,21 @@ export class RtcCall extends LitElement {
    * https://html.spec.whatwg.org/multipage/media.html#dom-media-play
    */
   private playRemote(): void {
-    const video = this.renderRoot.querySelector<HTMLVideoElement>('video.remote')
+    const video = this.remoteVideo()
     if (!video) return
     // A new call tries with sound again; within a call, stay muted until the speaker button is pressed.
     video.muted = this._speakerBlocked
+    void this.devicesCtl.applySpeaker(video).catch((error) => console.warn('rtc-call:', error))
     video.play().catch((error: DOMException) => {
       if (error?.name !== 'NotAllowedError' || video.srcObject !== this._remoteStream) return
       video.muted = true
       this._speakerBlocked = true
       void video.play().catch(() => {})
     })
+  }
+
+  private remoteVideo(): HTMLVideoElement | null {
+    return this.renderRoot.querySelector<HTMLVideoElement>('video.remote')
   }
 
   // ---- public methods ------------------------------------------------------------------------------
@@ -243,7 +371,7 @@ export class RtcCall extends LitElement {
    * `credentials` the name may be omitted (the JWT names the session).
    */
   register(name?: string): Promise<void> {
-    return this.run(() => this.acquire(String(name ?? '').trim(), false))
+    return this.run(() => this.acquire(String(name ?? '').trim(), false), { next: true })
   }
 
   /**
@@ -253,7 +381,7 @@ export class RtcCall extends LitElement {
    * element's `name`, or with `credentials` alone the JWT's.
    */
   takeOver(name?: string): Promise<void> {
-    return this.run(() => this.acquire(String(name ?? this.name ?? '').trim(), true))
+    return this.run(() => this.acquire(String(name ?? this.name ?? '').trim(), true), { next: true })
   }
 
   private async acquire(name: string, takeOver: boolean): Promise<void> {
@@ -388,16 +516,13 @@ export class RtcCall extends LitElement {
         session.end('failed')
         throw error
       }
-    })
+    }, { next: true })
   }
 
   /** Accepts the ringing incoming call. */
   accept(): Promise<void> {
     return this.run(async () => {
-      const session = this.session
-      if (!session || session.role !== 'callee' || this._state !== 'ringing') {
-        throw new SignalError('invalid_state', 'There is no incoming call to accept')
-      }
+      const session = this.requireRinging('accept')
       try {
         await session.accept()
       } catch (error) {
@@ -411,11 +536,14 @@ export class RtcCall extends LitElement {
   /** Rejects the ringing incoming call (`reason` defaults to `declined`). */
   reject(reason?: string): Promise<void> {
     return this.run(async () => {
-      const session = this.session
-      if (!session || session.role !== 'callee' || this._state !== 'ringing') {
-        throw new SignalError('invalid_state', 'There is no incoming call to reject')
-      }
-      await session.reject(reason)
+      await this.requireRinging('reject').reject(reason)
+    })
+  }
+
+  /** Rejects the ringing incoming call and blocks its caller for the rest of this session (`block: true`). */
+  block(): Promise<void> {
+    return this.run(async () => {
+      await this.requireRinging('block').reject('declined', { block: true })
     })
   }
 
@@ -448,7 +576,7 @@ export class RtcCall extends LitElement {
         // After the session is gone, so that a waiting tab's registration finds the name free.
         tabs?.leave()
       }
-    })
+    }, { next: true })
   }
 
   /** Names registered on the server now (`GET /v1/sessions`). */
@@ -457,10 +585,69 @@ export class RtcCall extends LitElement {
       const client = this.requireRegistered()
       const { names } = await client.request<{ names: string[] }>('GET', '/v1/sessions')
       return names
-    }, true)
+    }, { read: true })
+  }
+
+  /** Cameras, microphones and speakers: `[{kind, deviceId, label}]` (labels need camera permission first). */
+  devices(): Promise<DeviceInfo[]> {
+    return this.run(async () => (await this.devicesCtl.refresh()).map((d) => ({ ...d })), { read: true })
+  }
+
+  /**
+   * Uses this camera (`videoinput`), microphone (`audioinput`) or speaker (`audiooutput`; '' = default)
+   * from now on: in a call at once (replaceTrack / setSinkId), and for later calls and visits (remembered
+   * per origin). Rejects with `device_not_found`, `media_denied`, `not_supported` (no setSinkId) or
+   * `invalid_argument`.
+   */
+  setDevice(kind: DeviceKind, deviceId: string): Promise<void> {
+    return this.run(async () => {
+      if (!DEVICE_KINDS.includes(kind)) throw new SignalError('invalid_argument', `kind must be one of ${DEVICE_KINDS.join(', ')}`)
+      deviceId = String(deviceId ?? '')
+      const session = this.session
+      if (kind === 'audiooutput') {
+        await this.devicesCtl.applySpeaker(this.remoteVideo(), deviceId)
+      } else {
+        const trackKind = kind === 'audioinput' ? 'audio' : 'video'
+        if (session?.localStream?.getTracks().some((t) => t.kind === trackKind)) {
+          const track = await this.devicesCtl.openInput(kind, deviceId)
+          // While sharing, the new camera waits in localStream for the share to end.
+          await session.useLocalTrack(track, { send: !(trackKind === 'video' && this._sharing) })
+          if (this.session === session) this._localStream = new MediaStream(session.localStream!.getTracks())
+        }
+      }
+      this.devicesCtl.choose(kind, deviceId)
+      this.emit('rtc-device', { kind, deviceId })
+    })
+  }
+
+  /** Shares a screen (the browser asks which) in place of the camera; in a connected call only. */
+  shareScreen(): Promise<void> {
+    return this.run(async () => {
+      const session = this.session
+      if (!session || this._state !== 'in-call') throw new SignalError('invalid_state', 'Screens are shared in a call')
+      await this.screen.start(session)
+    })
+  }
+
+  /** Stops sharing; the camera (if any) is sent again. */
+  stopScreenShare(): Promise<void> {
+    return this.run(async () => {
+      if (!this._sharing) throw new SignalError('invalid_state', 'No screen is being shared')
+      await this.screen.stop()
+    })
+  }
+
+  /** Empties the missed-call list. */
+  clearMissedCalls(): void {
+    this.missed.clear()
+    this.requestUpdate()
   }
 
   // ---- internals -----------------------------------------------------------------------------------
+
+  private effectiveLang(): string {
+    return this.lang || (this.parentElement?.closest('[lang]') as HTMLElement | null)?.lang || 'en'
+  }
 
   private emit<K extends keyof RtcCallEventDetail>(type: K, detail: RtcCallEventDetail[K]): void {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }))
@@ -474,11 +661,14 @@ export class RtcCall extends LitElement {
   }
 
   /**
-   * Runs a public method: clears the last error (unless `keepError`: a background read such as listNames()
-   * must not hide what the user was told), and turns every failure into a coded rejection + rtc-error.
+   * Runs a public method: clears the last error unless it only reads (and with `next`, the last "why it ended": the user's next
+   * action — register, call, unregister; an incoming call does too), and turns every failure into a coded
+   * rejection + rtc-error.
    */
-  private async run<T>(fn: () => Promise<T>, keepError = false): Promise<T> {
-    if (!keepError) this._error = ''
+  private async run<T>(fn: () => Promise<T>, options: { next?: boolean; read?: boolean } = {}): Promise<T> {
+    // A read (the names online, the devices) leaves the last error shown: a page may refresh it any time.
+    if (!options.read) this._error = ''
+    if (options.next) this._ended = null
     this._pending = true
     try {
       return await fn()
@@ -494,6 +684,14 @@ export class RtcCall extends LitElement {
     return this.client
   }
 
+  private requireRinging(what: string): CallSession {
+    const session = this.session
+    if (!session || session.role !== 'callee' || this._state !== 'ringing') {
+      throw new SignalError('invalid_state', `There is no incoming call to ${what}`)
+    }
+    return session
+  }
+
   private newSession(role: CallRole, peer: string, incoming?: { callId: string; sdpOffer: RTCSessionDescriptionInit }): CallSession {
     const client = this.client!
     const session: CallSession = new CallSession({
@@ -504,12 +702,14 @@ export class RtcCall extends LitElement {
       remoteOffer: incoming?.sdpOffer,
       iceServers: client.registration?.iceServers ?? [],
       iceTransportPolicy: this.iceTransportPolicy === 'relay' ? 'relay' : 'all',
-      audio: !this.noAudio,
-      video: !this.noVideo,
+      audio: this.devicesCtl.constraints('audioinput', !this.noAudio),
+      video: this.devicesCtl.constraints('videoinput', !this.noVideo),
       // A missing or malformed attribute (NaN) keeps the default rather than disabling the limit.
       connectTimeoutMs: Number.isFinite(this.connectTimeout) && this.connectTimeout >= 0 ? this.connectTimeout : DEFAULT_CONNECT_TIMEOUT_MS,
       onLocalStream: (stream) => {
-        if (this.session === session) this._localStream = stream
+        if (this.session !== session) return
+        this._localStream = stream
+        this.applyLocalMedia()
       },
       onRemoteStream: (stream) => {
         if (this.session === session) this._remoteStream = stream
@@ -517,11 +717,19 @@ export class RtcCall extends LitElement {
       onConnectionState: (connectionState) => {
         if (this.session === session) this._connectionState = connectionState
       },
+      onPeerConnection: (pc) => {
+        if (this.session !== session) return
+        this.peerChannel = new PeerMediaChannel(pc, (state) => this.onPeerMedia(session, state))
+        this.sendLocalMedia()
+      },
       onActive: () => {
         if (this.session === session) this._state = 'in-call'
       },
       onConnected: () => {
-        if (this.session === session) this.emit('rtc-connected', { callId: session.callId!, peer })
+        if (this.session !== session) return
+        this.clock.start()
+        if (session.peerConnection) this.quality_.start(session.peerConnection)
+        this.emit('rtc-connected', { callId: session.callId!, peer })
       },
       onEnded: (reason) => this.onEnded(session, reason),
       onWarning: (error) => console.warn('rtc-call:', error),
@@ -529,33 +737,83 @@ export class RtcCall extends LitElement {
     this.session = session
     this._peer = peer
     this._callId = incoming?.callId ?? null
-    this._muted = false
-    this._cameraOff = false
+    this._peerMedia = null
     return session
+  }
+
+  private onPeerMedia(session: CallSession, state: MediaState): void {
+    if (this.session !== session) return
+    const before = this._peerMedia
+    this._peerMedia = state
+    if (!before || before.audio !== state.audio || before.video !== state.video || before.screen !== state.screen) {
+      this.emit('rtc-peer-media', { ...state })
+    }
+  }
+
+  /** `muted` / `cameraOff` onto the local tracks, and tell the peer. */
+  private applyLocalMedia(): void {
+    const stream = this.session?.localStream
+    for (const track of stream?.getAudioTracks() ?? []) track.enabled = !this.muted
+    for (const track of stream?.getVideoTracks() ?? []) track.enabled = !this.cameraOff
+    this.sendLocalMedia()
+  }
+
+  private sendLocalMedia(): void {
+    const stream = this.session?.localStream
+    const sharing = this._sharing
+    this.peerChannel?.send({
+      audio: !this.muted && (stream?.getAudioTracks().length ?? 0) > 0,
+      video: sharing || (!this.cameraOff && (stream?.getVideoTracks().length ?? 0) > 0),
+      screen: sharing,
+    })
   }
 
   private onEnded(session: CallSession, reason: EndReason): void {
     if (this.session !== session) return
     this.session = undefined
+    const durationMs = this.clock.stop()
+    const rang = session.role === 'callee' && !session.active
     this.resetCall()
     if (this._state !== 'idle') this._state = this.client?.registration ? 'registered' : 'idle'
     // A call that was never placed (e.g. peer_not_found) did not exist: its failure is the rtc-error.
-    if (session.callId) this.emit('rtc-ended', { callId: session.callId, reason })
+    if (!session.callId) return
+    this._ended = { callId: session.callId, peer: session.peer, reason, durationMs }
+    if (rang && (reason === 'cancelled' || reason === 'no_answer')) {
+      this.addMissed({ callId: session.callId, from: session.peer, reason, at: new Date().toISOString() })
+    }
+    this.emit('rtc-ended', { callId: session.callId, reason })
+  }
+
+  private addMissed(entry: MissedCall): void {
+    if (!this.missed.add(entry)) return
+    this.requestUpdate()
+    this.emit('rtc-missed', { callId: entry.callId, from: entry.from, reason: entry.reason })
   }
 
   private resetCall(): void {
+    this.peerChannel?.close()
+    this.peerChannel = undefined
+    this.screen.release()
+    this.quality_.stop()
+    this.clock.stop()
     this._localStream = null
     this._remoteStream = null
     this._callId = null
     this._peer = ''
     this._connectionState = null
     this._speakerBlocked = false
+    this._peerMedia = null
   }
 
   private onSignal(client: SignalClient, event: SignalEvent): void {
     if (client !== this.client) return
     if (event.event === 'incomingCall') {
       this.onIncoming(client, event.data)
+      return
+    }
+    if (event.event === 'missedCall') {
+      const entry = missedFromEvent(event.data)
+      if (entry) this.addMissed(entry)
       return
     }
     const session = this.session
@@ -570,6 +828,7 @@ export class RtcCall extends LitElement {
       void client.request('POST', `/v1/calls/${encodeURIComponent(data.callId)}/reject`, { reason: 'busy' }).catch(() => {})
       return
     }
+    this._ended = null
     this.newSession('callee', data.from, data)
     this._state = 'ringing'
     this.emit('rtc-incoming', { callId: data.callId, from: data.from })
@@ -605,18 +864,8 @@ export class RtcCall extends LitElement {
     void this.call(input.value).catch(() => {})
   }
 
-  private toggleMute(): void {
-    this._muted = !this._muted
-    this.session?.setAudioEnabled(!this._muted)
-  }
-
-  private toggleCamera(): void {
-    this._cameraOff = !this._cameraOff
-    this.session?.setVideoEnabled(!this._cameraOff)
-  }
-
   private unblockSpeaker(): void {
-    const video = this.renderRoot.querySelector<HTMLVideoElement>('video.remote')
+    const video = this.remoteVideo()
     if (video) {
       video.muted = false
       void video.play().catch(() => {})
@@ -624,88 +873,174 @@ export class RtcCall extends LitElement {
     this._speakerBlocked = false
   }
 
-  private statusText(): string {
-    const name = this.client?.registration?.name ?? this.registering
-    switch (this._state) {
-      case 'idle':
-        return this.registering !== undefined ? `Registering${this.registering ? ` as ${this.registering}` : ''}…` : 'Not registered'
-      case 'standby':
-        return `${name} is in use in another tab of this browser. This tab waits and takes over when that tab closes or signs out.`
-      case 'registered':
-        return `Registered as ${name}${this._transportInUse ? ` (${this._transportInUse})` : ''}`
-      case 'calling':
-        return `Calling ${this._peer}…`
-      case 'ringing':
-        return `Incoming call from ${this._peer}`
-      case 'in-call':
-        return `In call with ${this._peer}: ${this._connectionState ?? 'new'}`
+  private toggleMenu(): void {
+    this._menuOpen = !this._menuOpen
+    if (this._menuOpen) {
+      void this.devicesCtl.refresh().catch(() => {})
+      void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLSelectElement>('.device-menu select')?.focus())
     }
   }
 
-  private renderControls() {
+  private closeMenu(): void {
+    this._menuOpen = false
+    void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLButtonElement>('[part~="devices-button"]')?.focus())
+  }
+
+  private statusText(t: T): string {
+    const name = this.client?.registration?.name ?? this.registering ?? ''
+    const peer = this._peer
+    switch (this._state) {
+      case 'idle':
+        return this.registering !== undefined ? t('registering', { name: this.registering }) : t('notRegistered')
+      case 'standby':
+        return t('standby', { name })
+      case 'registered':
+        return t('registeredAs', { name }) + (this._transportInUse ? ` (${this._transportInUse})` : '')
+      case 'calling':
+        return t('calling', { peer })
+      case 'ringing':
+        return t('incomingFrom', { peer })
+      case 'in-call':
+        return t('inCallWith', { peer, connection: t(`connection_${this._connectionState ?? 'new'}`) })
+    }
+  }
+
+  private devicesButton(t: T) {
+    return html`<span class="devices-toggle">${iconButton({
+      part: 'devices-button',
+      label: t('devices'),
+      icon: icons.settings,
+      onClick: () => this.toggleMenu(),
+      expanded: this._menuOpen,
+      controls: 'device-menu',
+    })}</span>`
+  }
+
+  private renderControls(t: T) {
     const pending = this._pending
     switch (this._state) {
       case 'idle':
         return html`<form part="register-form" @submit=${this.onRegisterSubmit}>
-          <label>Your name
+          <label>${t('yourName')}
             <input part="input" name="name" required maxlength="64" autocomplete="off" spellcheck="false" .value=${this.name} />
           </label>
-          <button part="button register-button" type="submit" ?disabled=${pending}>Register</button>
+          <button part="button register-button" type="submit" ?disabled=${pending}>${t('register')}</button>
         </form>`
       case 'standby':
         return html`<div part="controls" class="controls">
           <button part="button takeover-button" type="button" ?disabled=${pending}
-            @click=${() => void this.takeOver().catch(() => {})}>Use here</button>
+            @click=${() => void this.takeOver().catch(() => {})}>${t('useHere')}</button>
           <button part="button unregister-button" class="secondary" type="button" ?disabled=${pending}
-            @click=${() => void this.unregister().catch(() => {})}>Sign out</button>
+            @click=${() => void this.unregister().catch(() => {})}>${t('signOut')}</button>
         </div>`
       case 'registered':
         return html`<form part="call-form" @submit=${this.onCallSubmit}>
-          <label>Name to call
+          <label>${t('nameToCall')}
             <input part="input" name="peer" required maxlength="64" autocomplete="off" spellcheck="false" />
           </label>
-          <button part="button call-button" type="submit" ?disabled=${pending}>Call</button>
+          <button part="button call-button" type="submit" ?disabled=${pending}>${icons.phone}<span>${t('call')}</span></button>
+          <button part="button devices-button" class="secondary devices-toggle" type="button" aria-expanded=${this._menuOpen ? 'true' : 'false'}
+            aria-controls="device-menu" @click=${() => this.toggleMenu()}>${icons.settings}<span>${t('devices')}</span></button>
           <button part="button unregister-button" class="secondary" type="button" ?disabled=${pending}
-            @click=${() => void this.unregister().catch(() => {})}>Sign out</button>
+            @click=${() => void this.unregister().catch(() => {})}>${t('signOut')}</button>
         </form>`
       case 'calling':
-        return html`<div part="controls" class="controls">
-          <button part="button hangup-button" class="danger" type="button" @click=${() => void this.hangUp().catch(() => {})}>Cancel</button>
+        return html`<div part="controls" class="controls" role="group" aria-label=${t('callControls')}>
+          ${this.toggles(t)}
+          ${this.devicesButton(t)}
+          ${iconButton({ part: 'hangup-button', label: t('cancel'), icon: icons.hangUp, variant: 'danger', onClick: () => void this.hangUp().catch(() => {}) })}
         </div>`
       case 'ringing':
-        return html`<div part="controls" class="controls">
-          <button part="button accept-button" type="button" ?disabled=${pending} @click=${() => void this.accept().catch(() => {})}>Accept</button>
-          <button part="button reject-button" class="danger" type="button" ?disabled=${pending} @click=${() => void this.reject().catch(() => {})}>Reject</button>
+        return html`<div part="incoming" class="incoming" role="group" aria-label=${t('incomingFrom', { peer: this._peer })}>
+          <p class="incoming-title"><span class="avatar" aria-hidden="true">${(this._peer[0] ?? '?').toUpperCase()}</span>
+            <strong>${this._peer}</strong></p>
+          <div part="controls" class="controls">
+            ${iconButton({ part: 'accept-button', label: t('accept'), icon: icons.phone, variant: 'accept', disabled: pending, onClick: () => void this.accept().catch(() => {}) })}
+            ${iconButton({ part: 'reject-button', label: t('reject'), icon: icons.hangUp, variant: 'danger', disabled: pending, onClick: () => void this.reject().catch(() => {}) })}
+            ${iconButton({ part: 'block-button', label: t('block'), icon: icons.block, disabled: pending, onClick: () => void this.block().catch(() => {}) })}
+          </div>
         </div>`
       case 'in-call':
-        return html`<div part="controls" class="controls">
-          <button part="button mute-button" type="button" aria-pressed=${this._muted ? 'true' : 'false'} ?disabled=${this.noAudio}
-            @click=${this.toggleMute}>${this._muted ? 'Unmute' : 'Mute'}</button>
-          <button part="button camera-button" type="button" aria-pressed=${this._cameraOff ? 'true' : 'false'} ?disabled=${this.noVideo}
-            @click=${this.toggleCamera}>${this._cameraOff ? 'Camera on' : 'Camera off'}</button>
+        return html`<div part="controls" class="controls" role="group" aria-label=${t('callControls')}>
+          ${this.toggles(t)}
+          ${iconButton({
+            part: 'screen-button',
+            label: t('shareScreen'),
+            icon: this._sharing ? icons.screenStop : icons.screen,
+            pressed: this._sharing,
+            disabled: !navigator.mediaDevices?.getDisplayMedia,
+            onClick: () => void (this._sharing ? this.stopScreenShare() : this.shareScreen()).catch(() => {}),
+          })}
+          ${this.devicesButton(t)}
           ${this._speakerBlocked
-            ? html`<button part="button speaker-button" class="secondary" type="button" @click=${this.unblockSpeaker}>Unmute speaker</button>`
+            ? iconButton({ part: 'speaker-button', label: t('unmuteSpeaker'), icon: icons.speaker, onClick: () => this.unblockSpeaker() })
             : nothing}
-          <button part="button hangup-button" class="danger" type="button" @click=${() => void this.hangUp().catch(() => {})}>Hang up</button>
+          ${iconButton({ part: 'hangup-button', label: t('hangUp'), icon: icons.hangUp, variant: 'danger', onClick: () => void this.hangUp().catch(() => {}) })}
         </div>`
     }
   }
 
+  /** Mute, camera and devices: the same while calling and in the call. */
+  private toggles(t: T) {
+    return html`${iconButton({
+      part: 'mute-button',
+      label: t('mute'),
+      icon: this.muted ? icons.micOff : icons.mic,
+      pressed: this.muted,
+      disabled: this.noAudio,
+      onClick: () => (this.muted = !this.muted),
+    })}
+    ${iconButton({
+      part: 'camera-button',
+      label: t('cameraOff'),
+      icon: this.cameraOff ? icons.cameraOff : icons.camera,
+      pressed: this.cameraOff,
+      disabled: this.noVideo,
+      onClick: () => (this.cameraOff = !this.cameraOff),
+    })}`
+  }
+
   protected override render() {
+    const t = translator(this.strings)
+    const inCall = this._state === 'calling' || this._state === 'in-call'
     const showMedia = this._localStream !== null || this._remoteStream !== null
-    // `live()`: Lit commits an object-valued binding on every render, and every assignment to srcObject,
-    // even of the same stream, reloads the video (it goes blank, pauses and rejects pending play()s:
-    // https://html.spec.whatwg.org/multipage/media.html#dom-media-srcobject). Assign only a different stream.
-    return html`<div part="base" class="base">
-      <div part="media" class="media" ?hidden=${!showMedia}>
-        <video part="remote-video" class="remote" aria-label=${`Video of ${this._peer || 'the other party'}`}
-          autoplay playsinline .srcObject=${live(this._remoteStream)}></video>
-        <video part="local-video" class="local" aria-label="Your camera" autoplay playsinline
-          .muted=${true} .srcObject=${live(this._localStream)} ?hidden=${!this._localStream || this.noVideo}></video>
-      </div>
-      <p part="status" class="status" role="status" aria-live="polite">${this.statusText()}</p>
-      ${this.renderControls()}
-      ${this._error ? html`<p part="error" class="error" role="alert">${this._error}</p>` : nothing}
+    const sample = this.quality_.last
+    const menuAvailable = this._state === 'registered' || inCall
+    return html`<div part="base" class="base" lang=${this.effectiveLang()}>
+      ${showMedia
+        ? stage({
+            t,
+            peer: this._peer,
+            remoteStream: this._remoteStream,
+            localPreview: this.screen.stream ?? this._localStream,
+            showLocal: this.screen.stream !== null || (this._localStream !== null && !this.noVideo),
+            sharing: this._sharing,
+            peerMedia: this._peerMedia,
+            connected: this._state === 'in-call' && this.clock.startedAt !== null,
+            elapsedMs: this.clock.elapsedMs,
+            quality: this.quality_.quality,
+            rttMs: sample?.rttMs ?? null,
+            lossPercent: sample?.lossPercent ?? 0,
+          })
+        : nothing}
+      <p part="status" class="status" role="status" aria-live="polite">${this.statusText(t)}</p>
+      ${this.renderControls(t)}
+      ${menuAvailable && this._menuOpen
+        ? deviceMenu({
+            t,
+            id: 'device-menu',
+            list: this.devicesCtl.list,
+            chosen: (kind) => this.devicesCtl.chosenId(kind),
+            canChooseSpeaker: typeof (HTMLMediaElement.prototype as { setSinkId?: unknown }).setSinkId === 'function',
+            onChoose: (kind, deviceId) => void this.setDevice(kind, deviceId).catch(() => {}),
+            onClose: () => this.closeMenu(),
+          })
+        : nothing}
+      ${this._ended ? endedNotice(t, this._ended, () => (this._ended = null)) : nothing}
+      ${this._error ? html`<p part="error" class="error" role="alert">${icons.block}<span>${this._error}</span></p>` : nothing}
+      ${this.missed.list.length > 0
+        ? missedList(t, this.missed.list, this._state === 'registered', (from) => void this.call(from).catch(() => {}), () => this.clearMissedCalls())
+        : nothing}
       <slot></slot>
     </div>`
   }

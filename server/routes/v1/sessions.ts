@@ -51,7 +51,9 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/sessions', {
     onRequest: app.requireSession,
-    config: { rateLimit: app.readRateLimit },
+    // The directory has a budget of its own, far below other reads': a page of 500 names is the most
+    // expensive answer the API gives, and a UI refreshes it now and then, not many times a second.
+    config: { rateLimit: { ...app.readRateLimit, max: config.rateDirectoryPerWindow } },
     schema: {
       summary: 'Registered names, one page at a time in name order (the seed\'s "list"); 403 when DIRECTORY is off', security: BearerAuth,
       querystring: SessionListQuery,

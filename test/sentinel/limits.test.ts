@@ -1,0 +1,3 @@
+// The server's limits tests, unchanged, on a Sentinel-managed primary with a replica confirming every write.
+process.env.SIGPOST_TEST_STORE = 'sentinel'
+await import('../server/limits.test.js')
