@@ -3,10 +3,11 @@
  * into it or listen({ port: 0 }); main.ts listens. A thin wrapper around the plugin (plugin.ts): this
  * file holds what only the application can set, the Fastify server's own options.
  */
+import { readFileSync } from 'node:fs'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { resolveConfig } from './config.js'
+import { resolveConfig, type Config } from './config.js'
 import { loggerOptions } from './edge/logging.js'
 import { makeFrameworkErrors, makeClientErrorHandler, type ErrorCode } from './errors.js'
 import sigpost, { type SigpostOptions } from './plugin.js'
@@ -36,9 +37,29 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     frameworkErrors: makeFrameworkErrors(countError, config.logRequests !== 'none'),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
+    ...tlsOptions(config),
   }).withTypeProvider<TypeBoxTypeProvider>()
   // fastify-plugin: the standalone service keeps its decorators (store, hub, metrics...) and handlers
   // on the root instance, as tests and main.ts expect.
   await app.register(fp(sigpost, { name: 'sigpost' }), { serveWeb: true, ...pluginOptions } as SigpostOptions & { logLevel?: never })
   return app
+}
+
+/**
+ * HTTPS with HTTP/2 when a certificate and key are configured, HTTP/1.1 still negotiated through ALPN
+ * (curl, old clients, proxies that speak HTTP/1.1 to their upstream). Over HTTP/2 every tab of a site shares
+ * one connection, so the browser's six-connections-per-host limit no longer caps the open streams.
+ * Typed as `object`: the routes and receivers handle both servers' requests (receivers.ts streamOut), and
+ * Fastify's HTTP/2 instance type would only split every type of the app in two.
+ */
+function tlsOptions(config: Config): object {
+  if (!config.tlsCertFile && !config.tlsKeyFile) return {}
+  if (!config.tlsCertFile || !config.tlsKeyFile) throw new Error('TLS_CERT_FILE and TLS_KEY_FILE must be set together')
+  return {
+    http2: true,
+    https: { allowHTTP1: true, cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) },
+    // On Node 20 an HTTP/2 server's close() waits for every session to end by itself (up to
+    // http2SessionTimeout, 72 s): with this, Fastify closes them (GOAWAY, after the streams that preClose ended).
+    forceCloseConnections: true,
+  }
 }

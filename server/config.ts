@@ -103,6 +103,13 @@ export interface Config {
   /** Folder of the built web assets served at `/` (index.html, rtc-call.js). */
   webRoot: string
   /**
+   * PEM certificate (chain) file: with tlsKeyFile, the server speaks HTTPS with HTTP/2 (HTTP/1.1 still
+   * offered through ALPN); empty: plain HTTP/1.1.
+   */
+  tlsCertFile: string
+  /** PEM private key file of tlsCertFile. */
+  tlsKeyFile: string
+  /**
    * Verified names (API.md "Verified names"): a JWKS URL (RS256/ES256/EdDSA keys) and/or an HS256 secret;
    * either turns verified mode on. Empty: open mode (any free name, first come).
    */
@@ -196,6 +203,8 @@ export const defaults: Config = {
   idempotencyTtlMs: 300_000,
   timerPollMs: 200,
   webRoot: 'web/dist',
+  tlsCertFile: '',
+  tlsKeyFile: '',
   authJwksUrl: '',
   authJwtSecret: '',
   authIssuer: '',
@@ -268,6 +277,8 @@ export const ENV: Record<string, [keyof Config, Kind]> = {
   IDEMPOTENCY_TTL_MS: ['idempotencyTtlMs', 'int'],
   TIMER_POLL_MS: ['timerPollMs', 'int'],
   WEB_ROOT: ['webRoot', 'string'],
+  TLS_CERT_FILE: ['tlsCertFile', 'string'],
+  TLS_KEY_FILE: ['tlsKeyFile', 'string'],
   AUTH_JWKS_URL: ['authJwksUrl', 'string'],
   AUTH_JWT_SECRET: ['authJwtSecret', 'string'],
   AUTH_ISSUER: ['authIssuer', 'string'],

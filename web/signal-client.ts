@@ -7,15 +7,28 @@
  * Receiving (API.md "Receiving"): Server-Sent Events (`GET /v1/events?ticket=`) or long-poll
  * (`GET /v1/poll?after=<id>&wait=<s>` with `Authorization: Bearer`), both driven by the same cursor (the
  * last seen id), so the client can resume after any drop and switch transports without losing or
- * repeating an event. The session token never goes into a URL (API.md "Stream tickets"): each
- * EventSource open first gets a single-use ticket (`POST /v1/stream-tickets`), since EventSource cannot
- * set headers.
- * `auto` starts with SSE and falls back to long-poll when the stream does not deliver its `ready` within
- * `readyTimeoutMs` (5 s, as API.md promises; half the session's grace if that is shorter, so that the
- * session cannot expire before the fallback) or fails `maxSseErrors` times in a row — what a proxy that
- * buffers streaming responses looks like from a browser. Once on long-poll, `auto` stays there.
+ * repeating an event. The session token never goes into a URL (API.md "Stream tickets"): every
+ * EventSource open — the probe and each resume included — first gets a single-use ticket
+ * (`POST /v1/stream-tickets`), since EventSource cannot set headers. The time an open may take to say
+ * `ready` covers the ticket request too, which is aborted with it.
+ *
+ * `auto` (API.md "The element, second edition"; engine.io's model with SSE in place of WebSocket) receives
+ * over long-poll from the first moment, so `register()` resolves after one round trip behind any proxy, and
+ * in parallel opens a probe stream (`?probe=1`, with its own ticket). Only when the probe's `ready` and first `heartbeat` both
+ * arrive within PROBE_MS does it open the real stream with the cursor; that stream replaces the long-poll on
+ * the server, the poll loop stops issuing polls meanwhile, and de-duplication by id absorbs any overlap, so
+ * the upgrade loses and repeats nothing. A failed probe is not retried in that registration.
+ *
+ * Watchdogs, because a black-holed connection never errors: any SSE event (heartbeats included) counts as
+ * life; a stream silent for 2.5 × heartbeatMs is resumed with the cursor; a resume whose `ready` does not
+ * come within RESUME_READY_MS is abandoned and tried again (a browser may have reused a dead keep-alive
+ * connection; an abandoned request's connection is not reused); after MAX_FAILED_RESUMES failed resumes in
+ * a row `auto` goes back to long-poll for the rest of the registration. A long-poll unanswered
+ * 2 × heartbeatMs past its wait is abandoned and re-issued.
+ *
  * A stream that receives `replaced` (a newer stream of the session took over) stops for good: reconnecting
  * would take it back and start a ping-pong. A 401 means the session is gone: the client stops and says so.
+ * Every request, and `register()` as a whole, settles within REQUEST_TIMEOUT_MS (`network_error`).
  */
 
 export type TransportChoice = 'auto' | 'sse' | 'poll'
@@ -64,14 +77,35 @@ export const EVENT_TYPES = [
 
 type EventSourceCtor = new (url: string) => EventSource
 
+/** `auto`: the probe stream must bring `ready` and its first heartbeat within this time of opening. */
+export const PROBE_MS = 3000
+/** A resumed (or upgraded) stream whose `ready` takes longer than this is abandoned. */
+export const RESUME_READY_MS = 2000
+/** `auto` goes back to long-poll after this many failed resumes in a row. */
+export const MAX_FAILED_RESUMES = 3
+/** A stream with no event for this many heartbeat intervals is dead. */
+export const SILENCE_HEARTBEATS = 2.5
+/** A long-poll unanswered this many heartbeat intervals past its wait is abandoned. */
+export const POLL_GRACE_HEARTBEATS = 2
+/** Every request (and `register()` as a whole) settles within this time. */
+export const REQUEST_TIMEOUT_MS = 20_000
+/** A stream that falls silent again this soon after its `ready` counts as a failed resume too. */
+const SHORT_LIVED_MS = 60_000
+
+/** Why a request can hang in a browser: said in the `network_error` message (and so in the element's UI). */
+const HANG_HINT =
+  'The network may be down, or this browser already holds too many connections to the server: over ' +
+  'HTTP/1.1 a browser opens at most six per host, and every open tab of the site holds one for its events ' +
+  '(close a tab, or serve sigpost over HTTP/2, which lifts the limit).'
+
 export interface SignalClientOptions {
   /** Base URL of the sigpost server, e.g. `https://host` (no trailing path needed). */
   server: string
   transport?: TransportChoice
-  /** `auto`: fall back to long-poll when SSE has not said `ready` within this time, in ms (default 5000, capped at graceMs / 2). */
+  /** `sse`: the first stream must say `ready` within this time, in ms (default 5000, capped at graceMs / 2). */
   readyTimeoutMs?: number
-  /** `auto`: fall back to long-poll after this many consecutive SSE failures. */
-  maxSseErrors?: number
+  /** Every request, and `register()` as a whole, rejects with `network_error` after this long, in ms (default 20000). */
+  requestTimeoutMs?: number
   /** Long-poll `wait`, in seconds. */
   pollWaitS?: number
   /** Longest pause between reconnect attempts, in ms. */
@@ -83,6 +117,8 @@ export interface SignalClientOptions {
   onEvent?: (event: SignalEvent) => void
   /** The transport in use changed (first attach included). */
   onTransport?: (transport: TransportKind) => void
+  /** `auto`: what the probe stream found (`proven`: streaming works on this path, the upgrade follows). */
+  onProbe?: (proven: boolean) => void
   /** The stream stopped for good: `unauthorized` (session gone) or `replaced` (another stream took over). */
   onError?: (error: SignalError) => void
 }
@@ -110,11 +146,21 @@ export class SignalClient {
   /** Bumped whenever streams are (re)started or stopped; callbacks of an older generation do nothing. */
   private generation = 0
   private eventSource: EventSource | undefined
+  /** Bumped by every EventSource open and by sseTrouble: callbacks of an abandoned open do nothing. */
+  private sseAttempt = 0
+  /** The ticket request of the stream being opened, aborted when that open is abandoned. */
+  private ticketAbort: AbortController | undefined
+  /** `auto`: the probe under way (its ticket request, then its stream). */
+  private probe: { abort: AbortController; source?: EventSource } | undefined
   private pollAbort: AbortController | undefined
   private timers = new Set<ReturnType<typeof setTimeout>>()
-  private sseErrors = 0
-  /** Bumped by every EventSource open and by sseTrouble: a ticket that arrives for an abandoned open is dropped. */
-  private sseAttempt = 0
+  private watchdog: ReturnType<typeof setTimeout> | undefined
+  /** Resumes in a row whose `ready` did not come (or whose stream failed or fell silent again at once). */
+  private failedResumes = 0
+  /** `auto`: streaming did not work on this path; long-poll for the rest of the registration. */
+  private streamingFailed = false
+  /** `auto`: an upgrade from long-poll to SSE under way; the poll loop waits for its outcome. */
+  private upgrading: { done: Promise<boolean>; settle: (ok: boolean) => void; startedAt: number } | undefined
   private waiter: Waiter | undefined
   private readonly seen = new Set<string>()
   private readonly seenOrder: string[] = []
@@ -152,8 +198,9 @@ export class SignalClient {
     this.lastEventId = undefined
     this.seen.clear()
     this.seenOrder.length = 0
+    this.streamingFailed = false
     try {
-      await this.connect()
+      await this.settleWithin(this.connect(), `The event stream of ${this.server} did not become ready within ${this.requestTimeoutMs / 1000} s. ${HANG_HINT}`)
     } catch (error) {
       this.close()
       throw error
@@ -165,7 +212,22 @@ export class SignalClient {
   async setTransport(choice: TransportChoice): Promise<void> {
     if (choice === this.choice) return
     this.choice = choice
+    // A choice made by hand gives `auto` a fresh chance to upgrade.
+    this.streamingFailed = false
     if (this.registration) await this.connect()
+  }
+
+  private get requestTimeoutMs(): number {
+    return this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS
+  }
+
+  /** `promise`, or `network_error` with `message` once requestTimeoutMs has passed. */
+  private settleWithin<T>(promise: Promise<T>, message: string): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SignalError('network_error', message)), this.requestTimeoutMs)
+    })
+    return Promise.race([promise, deadline]).finally(() => clearTimeout(timer))
   }
 
   /** Ends the session on the server (`DELETE /v1/sessions/current`) and stops the stream. */
@@ -195,7 +257,7 @@ export class SignalClient {
     method: string,
     path: string,
     body?: unknown,
-    options: { auth?: boolean; token?: string; keepalive?: boolean; bearer?: string } = {},
+    options: { auth?: boolean; token?: string; keepalive?: boolean; bearer?: string; signal?: AbortSignal } = {},
   ): Promise<T> {
     const headers: Record<string, string> = {}
     if (body !== undefined) headers['content-type'] = 'application/json'
@@ -207,6 +269,14 @@ export class SignalClient {
       headers.authorization = `Bearer ${options.bearer}`
     }
     let response: Response
+    // A request that cannot start (no free connection) or finish (a dead network) must still settle.
+    const abort = new AbortController()
+    const timer = setTimeout(() => abort.abort(), this.requestTimeoutMs)
+    // The caller may give up sooner (a stream open abandoned while its ticket is on its way).
+    const giveUp = () => abort.abort()
+    if (options.signal?.aborted) abort.abort()
+    options.signal?.addEventListener('abort', giveUp, { once: true })
+    let text: string
     try {
       response = await this.fetchImpl(this.server + path, {
         method,
@@ -214,11 +284,20 @@ export class SignalClient {
         body: body === undefined ? undefined : JSON.stringify(body),
         keepalive: options.keepalive,
         cache: 'no-store',
+        signal: abort.signal,
       })
+      text = await response.text()
     } catch {
-      throw new SignalError('network_error', `Cannot reach ${this.server}`)
+      throw new SignalError(
+        'network_error',
+        abort.signal.aborted
+          ? `${method} ${path} did not finish within ${this.requestTimeoutMs / 1000} s. ${HANG_HINT}`
+          : `Cannot reach ${this.server}`,
+      )
+    } finally {
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', giveUp)
     }
-    const text = await response.text().catch(() => '')
     let data: any
     try {
       data = text ? JSON.parse(text) : undefined
@@ -235,6 +314,7 @@ export class SignalClient {
     return data as T
   }
 
+
   // ---- streams -------------------------------------------------------------------------------------
 
   /** (Re)starts receiving with the current transport choice; resolves when the stream is ready. */
@@ -247,9 +327,11 @@ export class SignalClient {
     })
     // A restart while a caller still waits hands the wait over to the new attempt.
     if (previous) ready.then(previous.resolve, previous.reject)
-    this.sseErrors = 0
+    this.failedResumes = 0
     if (this.choice === 'poll' || !this.EventSourceImpl) void this.pollLoop(generation)
-    else void this.openEventSource(generation)
+    else if (this.choice === 'sse') this.openEventSource(generation, 'first')
+    // auto: long-poll at once; the probe starts once the first poll has answered (pollLoop).
+    else void this.pollLoop(generation)
     return ready
   }
 
@@ -257,22 +339,42 @@ export class SignalClient {
     this.generation++
     this.eventSource?.close()
     this.eventSource = undefined
+    this.ticketAbort?.abort()
+    this.ticketAbort = undefined
+    this.probe?.abort.abort()
+    this.probe?.source?.close()
+    this.probe = undefined
     this.pollAbort?.abort()
     this.pollAbort = undefined
+    this.upgrading?.settle(false)
+    this.upgrading = undefined
+    clearTimeout(this.watchdog)
+    this.watchdog = undefined
     for (const timer of this.timers) clearTimeout(timer)
     this.timers.clear()
   }
 
-  private later(generation: number, ms: number, fn: () => void): void {
+  private later(generation: number, ms: number, fn: () => void): ReturnType<typeof setTimeout> {
     const timer = setTimeout(() => {
       this.timers.delete(timer)
       if (generation === this.generation) fn()
     }, ms)
     this.timers.add(timer)
+    return timer
+  }
+
+  private cancel(timer: ReturnType<typeof setTimeout> | undefined): void {
+    if (timer === undefined) return
+    clearTimeout(timer)
+    this.timers.delete(timer)
   }
 
   private backoff(failures: number): number {
     return Math.min(250 * 2 ** Math.max(0, failures - 1), this.options.maxBackoffMs ?? 5000)
+  }
+
+  private get heartbeatMs(): number {
+    return this.registration?.heartbeatMs || 15_000
   }
 
   private streamUrl(path: string, params: Record<string, string | undefined>): string {
@@ -314,46 +416,88 @@ export class SignalClient {
     }
   }
 
+  // ---- SSE -----------------------------------------------------------------------------------------
+
   /**
-   * A fresh single-use ticket for one EventSource open: the session token stays out of URLs, where
-   * proxies and access logs keep it. undefined: the request failed and sseTrouble has taken over (a
-   * server without tickets thus ends up on long-poll, which sends the token in a header).
+   * A fresh single-use ticket for one EventSource open (`POST /v1/stream-tickets` with the Bearer
+   * header): the session token stays out of URLs, where proxies and access logs keep it. A SignalError
+   * when the request failed or was aborted (a server without tickets thus ends up on long-poll, which
+   * sends the token in a header).
    */
-  private async streamTicket(generation: number, attempt: number): Promise<string | undefined> {
+  private async streamTicket(signal: AbortSignal): Promise<string | SignalError> {
     try {
-      return (await this.request<{ ticket: string }>('POST', '/v1/stream-tickets')).ticket
+      return (await this.request<{ ticket: string }>('POST', '/v1/stream-tickets', undefined, { signal })).ticket
     } catch (error) {
-      const e = error as SignalError
-      if (generation !== this.generation || attempt !== this.sseAttempt) return undefined
-      if (e.status === 401) this.fail(new SignalError('unauthorized', 'The session has ended on the server', 401))
-      else void this.sseTrouble(generation, 'error')
-      return undefined
+      return error instanceof SignalError ? error : new SignalError('network_error', String(error))
     }
   }
 
-  private async openEventSource(generation: number): Promise<void> {
+  /**
+   * Opens the session's stream from the cursor, with a fresh ticket. `first`: the first stream of
+   * `transport="sse"`; `upgrade`: `auto` moving from long-poll to SSE; `resume`: after a drop, an error or
+   * a silence. The time `ready` may take counts from before the ticket request, which it aborts: a ticket
+   * request that hangs (a dead keep-alive connection, no free connection) is a failed open like any other.
+   */
+  private openEventSource(generation: number, mode: 'first' | 'upgrade' | 'resume'): void {
+    this.eventSource?.close()
+    this.eventSource = undefined
+    this.ticketAbort?.abort()
     const attempt = ++this.sseAttempt
-    let ready = false
-    // Within the session's grace, or a silent stream would let the session expire before the fallback.
-    const readyTimeoutMs = Math.min(this.options.readyTimeoutMs ?? 5000, this.registration!.graceMs / 2 || Infinity)
-    // The ready time-out covers getting the ticket too: a proxy that holds requests back is caught either way.
-    this.later(generation, readyTimeoutMs, () => {
-      if (!ready) this.sseTrouble(generation, 'timeout')
+    const abort = new AbortController()
+    this.ticketAbort = abort
+    const current = () => generation === this.generation && attempt === this.sseAttempt
+    // Within the session's grace, or a silent stream would let the session expire before giving up.
+    const readyTimeoutMs = mode === 'first'
+      ? Math.min(this.options.readyTimeoutMs ?? 5000, this.registration!.graceMs / 2 || Infinity)
+      : RESUME_READY_MS
+    const readyTimer = this.later(generation, readyTimeoutMs, () => {
+      if (current()) this.sseTrouble(generation, this.eventSource, mode, 'timeout')
     })
-    const ticket = await this.streamTicket(generation, attempt)
-    // Timed out (and perhaps on long-poll by now), stopped or restarted while the ticket was on its way.
-    if (!ticket || generation !== this.generation || attempt !== this.sseAttempt) return
-    // We reconnect ourselves (closing on every error) so that the cursor is always ours, in the URL.
-    const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { ticket, lastEventId: this.lastEventId }))
-    this.eventSource = source
+    void this.streamTicket(abort.signal).then((ticket) => {
+      // Timed out, stopped or restarted while the ticket was on its way.
+      if (!current()) return
+      this.ticketAbort = undefined
+      if (typeof ticket !== 'string') {
+        if (ticket.status === 401) this.fail(new SignalError('unauthorized', 'The session has ended on the server', 401))
+        else void this.sseTrouble(generation, undefined, mode, 'error')
+        return
+      }
+      // We reconnect ourselves (closing on every error) so that the cursor is always ours, in the URL.
+      const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { ticket, lastEventId: this.lastEventId }))
+      this.eventSource = source
+      this.watchStream(generation, source, mode, readyTimer)
+    })
+  }
+
+  /** The listeners of one opened stream: ready, heartbeats and events as life, replaced, errors. */
+  private watchStream(generation: number, source: EventSource, mode: 'first' | 'upgrade' | 'resume', readyTimer: ReturnType<typeof setTimeout>): void {
+    const openedAt = Date.now()
+    let readyAt = 0
+    const alive = () => {
+      if (this.eventSource !== source) return
+      clearTimeout(this.watchdog)
+      this.watchdog = setTimeout(() => {
+        if (generation !== this.generation || this.eventSource !== source) return
+        // Silent again soon after a resume: that resume did not really work (a proxy that buffers after
+        // its first bytes, a path that drops streams at once).
+        if (Date.now() - readyAt < SHORT_LIVED_MS && mode !== 'first') this.failedResumes++
+        this.sseTrouble(generation, source, 'resume', 'silence')
+      }, SILENCE_HEARTBEATS * this.heartbeatMs)
+    }
     source.addEventListener('ready', () => {
-      if (generation !== this.generation) return
-      ready = true
-      this.sseErrors = 0
+      if (this.eventSource !== source) return
+      readyAt = Date.now()
+      this.cancel(readyTimer)
+      this.failedResumes = 0
+      alive()
+      if (mode === 'upgrade') this.upgrading?.settle(true)
+      this.upgrading = undefined
       this.markReady('sse')
     })
+    source.addEventListener('heartbeat', alive)
     const onMessage = (type: string) => (message: Event) => {
-      if (generation !== this.generation) return
+      if (this.eventSource !== source) return
+      alive()
       const { data, lastEventId } = message as MessageEvent<string>
       let parsed: unknown
       try {
@@ -365,47 +509,132 @@ export class SignalClient {
     }
     for (const type of EVENT_TYPES) source.addEventListener(type, onMessage(type))
     source.addEventListener('message', onMessage('message'))
-    // A newer stream of this session took over; reconnecting would only take it back (ping-pong).
     source.addEventListener('replaced', () => {
-      if (generation !== this.generation) return
+      if (this.eventSource !== source) return
+      // A poll of ours that was already on its way when the upgrade began took the stream back: not
+      // another connection of the session, just the overlap. Stay on long-poll.
+      if (mode === 'upgrade' && Date.now() - openedAt < PROBE_MS) {
+        this.upgradeFailed(generation, source)
+        return
+      }
+      // A newer stream of this session took over; reconnecting would only take it back (ping-pong).
       this.fail(new SignalError('replaced', 'Another connection of this session took over its event stream'))
     })
     source.onerror = () => {
-      if (generation !== this.generation) return
-      this.sseTrouble(generation, 'error')
+      if (this.eventSource !== source) return
+      this.sseTrouble(generation, source, mode, 'error')
     }
   }
 
-  private async sseTrouble(generation: number, why: 'timeout' | 'error'): Promise<void> {
+  /** Ends an open under way: its ticket request, or its stream (undefined while the ticket was on its way). */
+  private abandonOpen(source: EventSource | undefined): void {
     this.sseAttempt++
-    this.eventSource?.close()
-    this.eventSource = undefined
-    for (const timer of this.timers) clearTimeout(timer)
-    this.timers.clear()
-    this.sseErrors++
+    this.ticketAbort?.abort()
+    this.ticketAbort = undefined
+    source?.close()
+    if (this.eventSource === source) this.eventSource = undefined
+    clearTimeout(this.watchdog)
+  }
+
+  private upgradeFailed(generation: number, source: EventSource | undefined): void {
+    this.abandonOpen(source)
+    this.streamingFailed = true
+    const upgrading = this.upgrading
+    this.upgrading = undefined
+    upgrading?.settle(false)
+    // Was the upgrade's stream ready already? Then the poll loop has stopped: start it again.
+    if (!upgrading && generation === this.generation) void this.pollLoop(generation)
+  }
+
+  private async sseTrouble(generation: number, source: EventSource | undefined, mode: 'first' | 'upgrade' | 'resume', why: 'timeout' | 'error' | 'silence'): Promise<void> {
+    this.abandonOpen(source)
+    if (mode === 'upgrade' && this.upgrading) {
+      // The proven path did not carry the real stream after all: stay on long-poll.
+      this.upgradeFailed(generation, source)
+      return
+    }
     if (why === 'error') {
       // EventSource hides the status; a cheap authenticated GET tells a lost session from a lost network.
-      const status = await this.probe()
+      const status = await this.sessionStatus()
       if (generation !== this.generation) return
       if (status === 401) {
         this.fail(new SignalError('unauthorized', 'The session has ended on the server', 401))
         return
       }
     }
-    const maxErrors = this.options.maxSseErrors ?? 3
-    if (this.choice === 'auto' && (why === 'timeout' || this.sseErrors >= maxErrors)) {
+    if (why !== 'silence') this.failedResumes++
+    if (this.waiter && mode === 'first') {
+      // transport="sse" and the very first stream did not come up.
+      if (why === 'timeout' || this.failedResumes >= MAX_FAILED_RESUMES) {
+        this.fail(new SignalError('network_error', 'The event stream did not become ready'))
+        return
+      }
+    }
+    if (this.choice === 'auto' && this.failedResumes >= MAX_FAILED_RESUMES) {
+      // Streaming stopped working on this path: long-poll for the rest of the registration.
+      this.streamingFailed = true
       void this.pollLoop(generation)
       return
     }
-    if (this.waiter && (why === 'timeout' || this.sseErrors >= maxErrors)) {
-      this.fail(new SignalError('network_error', 'The event stream did not become ready'))
-      return
+    // A silence or a resume that did not say ready: at once, on a new connection. An error: with back-off.
+    const pause = why === 'error' ? this.backoff(this.failedResumes) : 0
+    this.later(generation, pause, () => this.openEventSource(generation, 'resume'))
+  }
+
+  /**
+   * `auto` on long-poll: a probe stream tells whether streaming works on this path. Proven (its `ready`
+   * and first `heartbeat` within PROBE_MS of starting, its ticket request included): the real stream
+   * opens with the cursor. Not proven: long-poll stays, and the probe is not tried again in this
+   * registration. The probe's ticket is used up like any stream open's.
+   */
+  private startProbe(generation: number): void {
+    if (this.probe || this.streamingFailed || !this.EventSourceImpl) return
+    const probe: { abort: AbortController; source?: EventSource } = { abort: new AbortController() }
+    this.probe = probe
+    let ready = false
+    let beat = false
+    const settle = (proven: boolean) => {
+      if (this.probe !== probe) return
+      probe.abort.abort()
+      probe.source?.close()
+      this.probe = undefined
+      this.cancel(timer)
+      if (generation !== this.generation) return
+      if (!proven) this.streamingFailed = true
+      this.options.onProbe?.(proven)
+      if (proven) this.upgrade(generation)
     }
-    this.later(generation, this.backoff(this.sseErrors), () => void this.openEventSource(generation))
+    const timer = this.later(generation, PROBE_MS, () => settle(false))
+    void this.streamTicket(probe.abort.signal).then((ticket) => {
+      if (this.probe !== probe) return
+      // No ticket (a server without tickets, a path that holds the request back): no streaming.
+      if (typeof ticket !== 'string') {
+        settle(false)
+        return
+      }
+      const source = new this.EventSourceImpl!(this.streamUrl('/v1/events', { ticket, probe: '1' }))
+      probe.source = source
+      source.addEventListener('ready', () => {
+        ready = true
+        if (beat) settle(true)
+      })
+      source.addEventListener('heartbeat', () => {
+        beat = true
+        if (ready) settle(true)
+      })
+      source.onerror = () => settle(false)
+    })
+  }
+
+  private upgrade(generation: number): void {
+    let settle!: (ok: boolean) => void
+    const done = new Promise<boolean>((resolve) => (settle = resolve))
+    this.upgrading = { done, settle, startedAt: Date.now() }
+    this.openEventSource(generation, 'upgrade')
   }
 
   /** Status of `GET /v1/sessions` with our token, 0 when the server is unreachable. */
-  private async probe(): Promise<number> {
+  private async sessionStatus(): Promise<number> {
     try {
       await this.request('GET', '/v1/sessions')
       return 200
@@ -414,17 +643,28 @@ export class SignalClient {
     }
   }
 
+  // ---- long-poll -----------------------------------------------------------------------------------
+
+  /**
+   * Polls until the generation changes, or (auto) an upgrade to SSE succeeds. While an upgrade is under
+   * way no new poll is sent: the SSE stream replaces the current one, and a new poll would take it back.
+   */
   private async pollLoop(generation: number): Promise<void> {
     let first = true
     let failures = 0
     while (generation === this.generation) {
+      if (this.upgrading) {
+        const upgraded = await this.upgrading.done
+        if (upgraded || generation !== this.generation) return
+      }
+      if (this.transportInUse === 'sse' && this.eventSource) return
       const abort = new AbortController()
       this.pollAbort = abort
       // The first poll does not wait, so that `register()` resolves as soon as the stream is attached.
       const wait = first ? 0 : (this.options.pollWaitS ?? 25)
       const url = this.streamUrl('/v1/poll', { after: this.lastEventId, wait: String(wait) })
       // A poll that outlives its wait by far went into a black hole (a half-open connection): ask again.
-      const watchdog = setTimeout(() => abort.abort(), (wait + 15) * 1000)
+      const watchdog = setTimeout(() => abort.abort(), wait * 1000 + POLL_GRACE_HEARTBEATS * this.heartbeatMs)
       let status = 0
       let body: { events?: SignalEvent[]; replaced?: boolean } | undefined
       let retryAfterMs = 0
@@ -458,17 +698,20 @@ export class SignalClient {
         continue
       }
       failures = 0
-      if (first) {
-        first = false
-        this.markReady('poll')
-      }
-      if (body.replaced) {
-        this.fail(new SignalError('replaced', 'Another connection of this session took over its event stream'))
-        return
-      }
       for (const event of body.events) {
         if (generation !== this.generation) return
         this.receive(event)
+      }
+      if (body.replaced) {
+        // Our own upgrade's stream took over: not a ping-pong with another tab.
+        if (this.upgrading || (this.transportInUse === 'sse' && this.eventSource)) continue
+        this.fail(new SignalError('replaced', 'Another connection of this session took over its event stream'))
+        return
+      }
+      if (first) {
+        first = false
+        this.markReady('poll')
+        if (this.choice === 'auto') this.startProbe(generation)
       }
     }
   }

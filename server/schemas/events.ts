@@ -15,6 +15,9 @@ export const EventsQuery = Type.Object({
   token: Type.Optional(Type.String({ maxLength: 256 })),
   ticket: Type.Optional(Type.String({ maxLength: 256, description: 'A stream ticket from POST /v1/stream-tickets (single use).' })),
   lastEventId: Type.Optional(EventId),
+  probe: Type.Optional(Type.Union([Type.Literal('1'), Type.Literal('true')], {
+    description: 'A probe stream: `ready` and heartbeats only, no session events; it replaces nothing.',
+  })),
 })
 
 export const PollQuery = Type.Object({

@@ -1,10 +1,13 @@
 /**
  * The two receiving transports over one cursor and one envelope: an SSE stream (written to the socket,
  * events framed by fastify-sse-v2's serializer) and a long-poll responder. Both attach to the store as the
- * session's one live stream; a newer one replaces an older one. A single shared interval sends every
- * stream's heartbeat, instead of a timer per stream.
+ * session's one live stream; a newer one replaces an older one. A probe stream (`?probe=1`) is an SSE
+ * stream with no attachment: `ready` and heartbeats only. Heartbeats are `event: heartbeat` (EventSource
+ * shows them, so a client can tell a silent stream from a live one), sent by shared timers instead of a
+ * timer per stream: one queue for each stream's first heartbeat 1 s after `ready`, one interval for all.
  */
 import { validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http'
+import type { Http2ServerResponse, OutgoingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import { Socket } from 'node:net'
 import type { FastifyBaseLogger, FastifyReply } from 'fastify'
 import { serializeSSEEvent } from 'fastify-sse-v2/lib/sse.js'
@@ -45,12 +48,22 @@ interface Closable {
 
 /** How long shutdown waits for ended responses to flush before it cuts their sockets. */
 const SHUTDOWN_FLUSH_MS = 2000
+/** A stream's first heartbeat comes this long after its `ready` (API.md), whatever heartbeatMs is. */
+export const FIRST_HEARTBEAT_MS = 1000
+/**
+ * A probe stream ends once it is this old (at the next heartbeat after it): its client decides within 3 s,
+ * and a probe must outlive that by far, or a buffering proxy would flush it in time and pass it as streaming.
+ */
+const PROBE_LIFETIME_MS = 30_000
 
 /** Every open receiver of one app: heartbeats, and closing them all on shutdown. */
 export class ReceiverHub {
   private readonly open = new Set<Closable>()
   private readonly sse = new Set<SseReceiver>()
   private readonly timer: NodeJS.Timeout
+  /** Streams waiting for their first heartbeat, oldest first (all wait the same time: a FIFO). */
+  private readonly fresh: Array<{ stream: SseReceiver; due: number }> = []
+  private freshTimer: NodeJS.Timeout | undefined
   private closing = false
   /** Whether each stream's end is logged (LOG_REQUESTS=all only: one line per stream is one per request). */
   logStreams = false
@@ -63,6 +76,26 @@ export class ReceiverHub {
     this.timer = setInterval(() => {
       for (const stream of this.sse) stream.heartbeat()
     }, heartbeatMs).unref()
+  }
+
+  /** The stream's first heartbeat, FIRST_HEARTBEAT_MS after its `ready`, from one timer for all streams. */
+  firstHeartbeat(stream: SseReceiver): void {
+    this.fresh.push({ stream, due: Date.now() + FIRST_HEARTBEAT_MS })
+    if (!this.freshTimer) this.armFresh()
+  }
+
+  private armFresh(): void {
+    const head = this.fresh[0]
+    this.freshTimer = head && !this.closing
+      ? setTimeout(() => {
+          const now = Date.now()
+          while (this.fresh.length > 0 && this.fresh[0].due <= now) {
+            const { stream } = this.fresh.shift()!
+            if (this.sse.has(stream)) stream.heartbeat()
+          }
+          this.armFresh()
+        }, Math.max(0, head.due - Date.now())).unref()
+      : undefined
   }
 
   add(receiver: Closable): void {
@@ -87,6 +120,8 @@ export class ReceiverHub {
   async shutdown(): Promise<void> {
     this.closing = true
     clearInterval(this.timer)
+    clearTimeout(this.freshTimer)
+    this.fresh.length = 0
     const receivers = [...this.open]
     for (const receiver of receivers) receiver.close('shutdown')
     // Read after closing: a receiver that was still setting up has no response, and nothing to wait for.
@@ -111,12 +146,14 @@ export class SseReceiver implements StreamListener, Closable {
   private out?: StreamOut
   private readonly opened = Date.now()
 
+  /** `probe`: no attachment to the session (no events, replaces nothing), ends after PROBE_LIFETIME_MS. */
   constructor(
     private readonly hub: ReceiverHub,
     private readonly name: string,
     private readonly requestId: string,
     /** Bytes that may wait unread in the connection before it is closed (the client is not reading). */
     private readonly maxUnreadBytes: number,
+    private readonly probe = false,
   ) {
     hub.add(this)
   }
@@ -126,6 +163,10 @@ export class SseReceiver implements StreamListener, Closable {
   }
 
   heartbeat(): void {
+    if (this.probe && Date.now() - this.opened >= PROBE_LIFETIME_MS) {
+      this.close('ended')
+      return
+    }
     this.attachment?.touch()
     // A socket that has taken nothing since the last heartbeat, twice running, is not being read.
     this.stalledBeats = this.out?.needDrain ? this.stalledBeats + 1 : 0
@@ -146,7 +187,7 @@ export class SseReceiver implements StreamListener, Closable {
    * about 24 KiB of heap per idle stream and several promise hops per event (`npm run bench -- --heap`).
    * Its serializer still frames every event. Bounded memory: see pump().
    */
-  start(reply: FastifyReply, attachment: Attachment, retryMs: number): void {
+  start(reply: FastifyReply, attachment: Attachment | undefined, retryMs: number): void {
     this.attachment = attachment
     reply.hijack()
     // The client may have gone while the session was looked up: let go of the stream at once.
@@ -169,6 +210,7 @@ export class SseReceiver implements StreamListener, Closable {
       this.signal.fire()
     })
     out.write(`retry: ${retryMs}\n\n${serializeSSEEvent({ event: 'ready', data: JSON.stringify({ name: this.name }) })}`)
+    this.hub.firstHeartbeat(this)
     void this.pump(out, attachment)
   }
 
@@ -198,7 +240,7 @@ export class SseReceiver implements StreamListener, Closable {
    * A closed stream's unwritten events stay undelivered; written ones stay in the replay window, so the
    * next resume gets them.
    */
-  private async pump(out: StreamOut, attachment: Attachment): Promise<void> {
+  private async pump(out: StreamOut, attachment: Attachment | undefined): Promise<void> {
     let caughtUp = false
     while (!this.closed) {
       if (caughtUp && out.unread > this.maxUnreadBytes) {
@@ -211,7 +253,7 @@ export class SseReceiver implements StreamListener, Closable {
       }
       let batch: StoredEvent[]
       try {
-        batch = await attachment.read()
+        batch = attachment ? await attachment.read() : []
       } catch {
         // The store is unreachable: keep the stream (and its heartbeats) and read again on the next wake;
         // the store wakes every stream when it is back, so a blip costs latency, never an event.
@@ -222,15 +264,18 @@ export class SseReceiver implements StreamListener, Closable {
       if (batch.length > 0) {
         let chunk = ''
         for (const e of batch) chunk += serializeSSEEvent({ id: e.id, event: e.event, data: e.json })
+        // Busy or idle: a due heartbeat rides along with the batch.
+        if (this.heartbeatDue) chunk += HEARTBEAT
+        this.heartbeatDue = false
         // Handed to the socket: written. A socket that can no longer take it is a client gone.
         if (!out.write(chunk)) break
-        attachment.sent(batch[batch.length - 1].id)
+        attachment!.sent(batch[batch.length - 1].id)
         this.hub.metrics.countDelivered('sse', batch)
       } else if (this.heartbeatDue) {
         caughtUp = true
         this.heartbeatDue = false
         // A socket that is behind gets no heartbeat on top; it is watched by heartbeat() instead.
-        if (!out.needDrain && !out.write(': heartbeat\n\n')) break
+        if (!out.needDrain && !out.write(HEARTBEAT)) break
       } else {
         caughtUp = true
         await this.signal.wait()
@@ -246,6 +291,9 @@ export class SseReceiver implements StreamListener, Closable {
     out.end(this.closed === 'replaced' ? serializeSSEEvent({ event: 'replaced', data: '{}' }) : undefined, this.closed === 'replaced')
   }
 }
+
+/** No id (a heartbeat is not an event of the session, and must not move the client's cursor). */
+const HEARTBEAT = 'event: heartbeat\ndata: {}\n\n'
 
 /** A response's headers as Fastify's reply holds them. */
 type Headers = Record<string, string | number | string[] | undefined>
@@ -271,8 +319,11 @@ interface StreamOut {
 }
 
 function streamOut(reply: FastifyReply, headers: Headers): StreamOut {
+  const raw = reply.raw as ServerResponse | Http2ServerResponse
+  // HTTP/2: the response's own stream. HTTP/1.x on a real connection (TLS included: a TLSSocket is a
+  // Socket): the socket. app.inject() (a fake socket) goes through the response object.
+  if ('stream' in raw && raw.stream) return new Http2Out(raw.stream, headers)
   const socket = reply.raw.socket
-  // HTTP/1.x on a real connection; app.inject() (a fake socket) goes through the response object.
   return socket instanceof Socket && reply.request.raw.httpVersionMajor === 1 ? new SocketOut(reply, socket, headers) : new ResponseOut(reply.raw, headers)
 }
 
@@ -413,6 +464,72 @@ class ResponseOut implements StreamOut {
 
   onClose(listener: () => void): void {
     this.res.once('close', listener)
+  }
+}
+
+/** Headers that HTTP/2 forbids (connection-specific, RFC 9113 §8.2.2) or that frame an HTTP/1 body. */
+const NOT_IN_HTTP2 = new Set([...FRAMING, 'upgrade', 'proxy-connection', 'te'])
+
+/**
+ * The stream's bytes as DATA frames of its HTTP/2 stream: the stream is the flow-controlled unit (one
+ * slow tab does not hold up the others on the same connection), and ending it ends only this response,
+ * never the connection that the page's other requests share.
+ */
+class Http2Out implements StreamOut {
+  readonly finished: Promise<void>
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    headers: Headers,
+  ) {
+    const head: OutgoingHttpHeaders = { ':status': 200 }
+    for (const [name, value] of Object.entries(headers)) {
+      if (value !== undefined && !NOT_IN_HTTP2.has(name.toLowerCase())) head[name.toLowerCase()] = value
+    }
+    stream.respond(head)
+    this.finished = new Promise((resolve) => {
+      stream.once('close', () => resolve())
+      stream.once('finish', () => resolve())
+    })
+  }
+
+  write(text: string): boolean {
+    if (this.stream.destroyed || !this.stream.writable) return false
+    this.stream.write(text)
+    return true
+  }
+
+  end(text?: string, now = false): void {
+    if (this.stream.destroyed || !this.stream.writable) return
+    // Judged before the last text: an HTTP/2 stream's writes leave through its session a moment later,
+    // so the last text itself always waits, and cutting then would lose the `replaced` a reading client
+    // needs. Earlier bytes still waiting: the client does not read; cut this stream only (RST_STREAM),
+    // never the connection that the page's other requests share.
+    if (now && this.stream.writableLength > 0) {
+      this.stream.destroy()
+      return
+    }
+    this.stream.end(text)
+  }
+
+  destroy(): void {
+    this.stream.destroy()
+  }
+
+  get unread(): number {
+    return this.stream.writableLength
+  }
+
+  get needDrain(): boolean {
+    return this.stream.writableNeedDrain
+  }
+
+  onDrain(listener: () => void): void {
+    this.stream.on('drain', listener)
+  }
+
+  onClose(listener: () => void): void {
+    this.stream.once('close', listener)
   }
 }
 

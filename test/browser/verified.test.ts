@@ -76,6 +76,8 @@ t.test('two pages register through credentials callbacks and call; no session to
   t.same((await waitForRtcEvent(alice.page, 'rtc-registered')).detail, { name: 'alice' })
   t.same((await waitForRtcEvent(bob.page, 'rtc-registered')).detail, { name: 'bob' })
   t.equal(await phone(alice.page).evaluate((e: any) => e.name), 'alice', 'the element learns its name from the registration')
+  // auto registers on long-poll, then upgrades once its probe (opened with a ticket too) proves the path.
+  await waitForRtcEvent(alice.page, 'rtc-transport', { detail: { transport: 'sse' } })
   t.equal(await phone(alice.page).evaluate((e: any) => e.transportInUse), 'sse')
   t.equal(await phone(bob.page).evaluate((e: any) => e.transportInUse), 'poll')
 
@@ -86,7 +88,11 @@ t.test('two pages register through credentials callbacks and call; no session to
   const tokens = [...seenA.tokens, ...seenB.tokens]
   t.equal(tokens.length, 2, 'both pages got a session token')
   const urls = [...seenA.urls, ...seenB.urls]
-  t.ok(seenA.urls.some((u) => u.startsWith(`${sigpost}/v1/events?ticket=`)), 'alice\'s stream opened with a ticket')
+  const aliceStreams = seenA.urls.filter((u) => u.startsWith(`${sigpost}/v1/events?`))
+  t.ok(aliceStreams.length >= 2 && aliceStreams.every((u) => u.startsWith(`${sigpost}/v1/events?ticket=`)),
+    'alice\'s probe and stream opened with tickets')
+  t.ok(aliceStreams.some((u) => u.includes('probe=1')) && aliceStreams.some((u) => !u.includes('probe=1')), 'a probe, then the real stream')
+  t.equal(new Set(aliceStreams.map((u) => new URL(u).searchParams.get('ticket'))).size, aliceStreams.length, 'a fresh ticket for each')
   t.ok(seenB.urls.some((u) => u.startsWith(`${sigpost}/v1/poll?`)), 'bob long-polled')
   const leaks = urls.filter((u) => tokens.some((token) => u.includes(token) || u.includes(encodeURIComponent(token))))
   t.same(leaks, [], `no request URL of either page (${urls.length} requests) contains a session token`)

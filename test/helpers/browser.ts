@@ -86,7 +86,7 @@ export interface RecordedEvent {
  * any page script, on every navigation.
  */
 export function recordRtcEvents(): void {
-  const types = ['rtc-registered', 'rtc-incoming', 'rtc-connected', 'rtc-ended', 'rtc-transport', 'rtc-error',
+  const types = ['rtc-registered', 'rtc-standby', 'rtc-incoming', 'rtc-connected', 'rtc-ended', 'rtc-transport', 'rtc-error',
     'rtc-peer-media', 'rtc-device', 'rtc-quality', 'rtc-missed', 'click']
   const w = window as unknown as { __rtc: unknown[] }
   w.__rtc = []
@@ -113,7 +113,7 @@ export interface Peer {
   page: Page
 }
 
-/** A new context (own storage, like another person's browser) with one page at `url`. */
+/** A new context (own storage, like another person's browser) with one page at `url`; e.g. `{ ignoreHTTPSErrors: true }`. */
 export async function openPeer(t: Test, browser: Browser, url: string, label = 'page', options: BrowserContextOptions = {}): Promise<Peer> {
   const context = await browser.newContext(options)
   t.teardown(() => context.close().catch(() => {}))

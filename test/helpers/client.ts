@@ -56,10 +56,13 @@ export interface SseEvent {
 
 /**
  * Reads /v1/events over a real socket and parses the stream as EventSource would. `next()` resolves with
- * the next event (not comments); `comments` counts comment lines; `ended` resolves when the server ends it.
+ * the next event (not comments, not heartbeats: those go to `heartbeats`, see nextHeartbeat());
+ * `comments` counts comment lines; `ended` resolves when the server ends it.
  */
 export class SseClient {
   readonly events: SseEvent[] = []
+  /** `event: heartbeat`s, with the time each arrived (Date.now()). */
+  readonly heartbeats: Array<SseEvent & { at: number }> = []
   comments: string[] = []
   retry?: number
   status = 0
@@ -119,6 +122,15 @@ export class SseClient {
     }
   }
 
+  /** Resolves with the next heartbeat that arrives (or the n-th one, counted from the stream's start). */
+  async nextHeartbeat(n = this.heartbeats.length): Promise<SseEvent & { at: number }> {
+    while (this.heartbeats.length <= n) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+      if (this.heartbeats.length <= n && this.done) throw new Error('stream ended before the next heartbeat')
+    }
+    return this.heartbeats[n]
+  }
+
   async nextComment(): Promise<string> {
     const count = this.comments.length
     while (this.comments.length === count) await new Promise<void>((resolve) => this.commentWaiters.push(resolve))
@@ -176,7 +188,9 @@ export class SseClient {
     if (line === '') {
       if (this.current.data.length > 0 || this.current.event) {
         const data = this.current.data.join('\n')
-        this.events.push({ id: this.current.id, event: this.current.event ?? 'message', data: data ? JSON.parse(data) : undefined })
+        const event = { id: this.current.id, event: this.current.event ?? 'message', data: data ? JSON.parse(data) : undefined }
+        if (event.event === 'heartbeat') this.heartbeats.push({ ...event, at: Date.now() })
+        else this.events.push(event)
         this.flushWaiters()
       }
       this.current = { data: [] }

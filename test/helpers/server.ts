@@ -40,7 +40,7 @@ function sharedSentinelGroup(): Promise<SentinelGroup> {
 
 export interface Started {
   app: FastifyInstance
-  /** Base URL, e.g. http://127.0.0.1:41234 */
+  /** Base URL, e.g. http://127.0.0.1:41234 (https:// with tlsCertFile) */
   url: string
   /** Every log line written so far (only when `captureLog` was set). */
   log: string[]
@@ -72,5 +72,5 @@ export async function startServer(t: Teardown, overrides: BuildOptions & { captu
   const address = app.server.address()
   if (!address || typeof address === 'string') throw new Error('server did not bind a TCP port')
   t.teardown(() => app.close())
-  return { app, url: `http://127.0.0.1:${address.port}`, log }
+  return { app, url: `${options.tlsCertFile ? 'https' : 'http'}://127.0.0.1:${address.port}`, log }
 }

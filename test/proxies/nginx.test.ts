@@ -1,9 +1,10 @@
 /**
  * A call through nginx as a reverse proxy, in real Chromium:
  * 1. a plain `proxy_pass` (no Upgrade headers, default buffering): the server's `X-Accel-Buffering: no`
- *    is honoured, the SSE stream flows, and the call runs over SSE;
+ *    is honoured, the SSE stream flows: `transport="auto"` registers on long-poll, its probe stream proves
+ *    the path, and it upgrades to SSE; the call runs over SSE;
  * 2. an nginx that buffers every response (`proxy_ignore_headers X-Accel-Buffering`): the stream never
- *    flushes, `transport="auto"` falls back to long-poll on its own, and the call runs over long-poll.
+ *    flushes, `auto` registers on long-poll at once, its probe fails, and the call runs over long-poll.
  */
 import http from 'node:http'
 import t from 'tap'
@@ -11,6 +12,7 @@ import { startServer } from '../helpers/server.js'
 import { buildWeb, launchBrowser, openPeer } from '../helpers/browser.js'
 import { register as registerApi } from '../helpers/client.js'
 import { startNginx, type Nginx } from '../helpers/middleboxes.js'
+import { waitForRtcEvent } from '../helpers/browser.js'
 import { callConnectHangUp, register, transportInUse, transports } from './flow.js'
 
 buildWeb()
@@ -70,8 +72,9 @@ t.test('nginx with a plain proxy_pass: SSE streams through it and the call runs 
   const alice = await openPeer(t, browser, `${nginx.url}/`, 'alice')
   const bob = await openPeer(t, browser, `${nginx.url}/`, 'bob')
   await Promise.all([register(alice.page, 'alice-nginx'), register(bob.page, 'bob-nginx')])
-  t.same(await transports(alice.page), ['sse'], 'alice receives over SSE, no fallback')
-  t.same(await transports(bob.page), ['sse'], 'bob too')
+  for (const page of [alice.page, bob.page]) await waitForRtcEvent(page, 'rtc-transport', { detail: { transport: 'sse' } })
+  t.same(await transports(alice.page), ['poll', 'sse'], 'alice registered on long-poll, then upgraded to SSE')
+  t.same(await transports(bob.page), ['poll', 'sse'], 'bob too')
   t.equal(await transportInUse(alice.page), 'sse')
   t.equal(await transportInUse(bob.page), 'sse')
 
@@ -80,15 +83,17 @@ t.test('nginx with a plain proxy_pass: SSE streams through it and the call runs 
   t.equal(await transportInUse(bob.page), 'sse', 'bob too')
 
   const log = nginx.accessLog()
-  // nginx logs a request when it ends: the elements' streams are still open, the probe's has ended.
-  t.match(log, /"GET \/v1\/events\?token=/, 'the streams went through nginx')
+  // nginx logs a request when it ends: the elements' streams are still open, the probes' have ended.
+  t.match(log, /"GET \/v1\/poll\?[^"]*wait=0/, 'the first poll went through nginx')
   t.match(log, /"POST \/v1\/stream-tickets HTTP\/1\.1" 201/, 'the elements got their stream tickets through nginx')
+  t.match(log, /"GET \/v1\/events\?ticket=[^"&\s]+&probe=1/, 'then the probe, opened with a ticket')
+  const fromPages = log.split('\n').filter((line) => line.includes('HeadlessChrome')).join('\n')
+  t.notMatch(fromPages, /[?&]token=/, 'no request of the pages carried the session token in its URL')
   t.match(log, /"POST \/v1\/calls HTTP\/1\.1" 201/, 'the call was placed through nginx')
   t.match(log, /"DELETE \/v1\/calls\/\S+ HTTP\/1\.1" 204/, 'and hung up through it')
-  t.notMatch(log, /"GET \/v1\/poll/, 'nobody had to long-poll')
 })
 
-t.test('nginx that buffers every response: auto falls back to long-poll and the call connects', async (t) => {
+t.test('nginx that buffers every response: auto registers on long-poll at once, its probe fails, and the call connects', async (t) => {
   const server = await startServer(t, { logger: false })
   const nginx = await startNginx(t, { upstreams: [server.url.replace('http://', '')], buffering: 'all' })
   t.comment(`nginx.conf:\n${nginx.config}`)
@@ -105,15 +110,25 @@ t.test('nginx that buffers every response: auto falls back to long-poll and the 
   const alice = await openPeer(t, browser, `${nginx.url}/`, 'alice')
   const bob = await openPeer(t, browser, `${nginx.url}/`, 'bob')
   await Promise.all([register(alice.page, 'alice-buffered'), register(bob.page, 'bob-buffered')])
-  t.same(await transports(alice.page), ['poll'], 'alice’s element fell back to long-poll by itself (rtc-transport poll)')
+  t.same(await transports(alice.page), ['poll'], 'alice’s element registered on long-poll (rtc-transport poll)')
   t.same(await transports(bob.page), ['poll'], 'bob’s too')
   t.equal(await transportInUse(alice.page), 'poll')
   t.equal(await transportInUse(bob.page), 'poll')
 
   await callConnectHangUp(t, alice.page, bob.page, 'bob-buffered', 'nginx buffering everything (auto → poll)')
+  // nginx logs a request when it ends: the probes, closed by the pages when they failed, end with 499.
+  const probes = () => (nginx.accessLog().match(/"GET \/v1\/events\?[^"]*probe=1[^"]*" 499/g) ?? []).length
+  while (probes() < 2) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(await transports(alice.page), ['poll'], 'alice stayed on long-poll after her probe failed')
+  t.same(await transports(bob.page), ['poll'], 'bob too')
 
   const log = nginx.accessLog()
-  t.match(log, /"GET \/v1\/events\?ticket=/, 'the elements tried SSE first')
-  t.match(log, /"GET \/v1\/poll\?/, 'then long-polled through nginx')
+  t.match(log, /"GET \/v1\/poll\?/, 'they long-polled through nginx')
+  t.equal(probes(), 2, 'one probe each, given up by the page (499), not retried')
+  t.match(log, /"POST \/v1\/stream-tickets HTTP\/1\.1" 201/, 'the probes got their stream tickets through nginx')
+  const fromPages = log.split('\n').filter((line) => line.includes('HeadlessChrome')).join('\n')
+  t.match(fromPages, /"GET \/v1\/events\?ticket=[^"&\s]+&probe=1/, 'the probes opened with tickets')
+  t.notMatch(fromPages, /"GET \/v1\/events\?(?![^"]*probe=1)/, 'no page opened a real stream')
+  t.notMatch(fromPages, /[?&]token=/, 'no request of the pages carried the session token in its URL')
   t.match(log, /"POST \/v1\/calls HTTP\/1\.1" 201/, 'the call was placed through nginx')
 })

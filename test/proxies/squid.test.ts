@@ -8,7 +8,7 @@
 import t from 'tap'
 import { WebSocketServer, WebSocket } from 'ws'
 import { startServer } from '../helpers/server.js'
-import { buildWeb, launchBrowser, openPeer } from '../helpers/browser.js'
+import { buildWeb, launchBrowser, openPeer, waitForRtcEvent } from '../helpers/browser.js'
 import { startSquid } from '../helpers/middleboxes.js'
 import { callConnectHangUp, register, transportInUse, transports } from './flow.js'
 
@@ -77,6 +77,9 @@ t.test('a call through squid: the page reaches sigpost only through the proxy', 
   const alice = await openPeer(t, browser, `${server.url}/`, 'alice')
   const bob = await openPeer(t, browser, `${server.url}/`, 'bob')
   await Promise.all([register(alice.page, 'alice-squid'), register(bob.page, 'bob-squid')])
+  // auto registers on long-poll, then upgrades once its probe stream has come through squid.
+  for (const page of [alice.page, bob.page]) await waitForRtcEvent(page, 'rtc-transport', { detail: { transport: 'sse' } })
+  t.same([await transports(alice.page), await transports(bob.page)], [['poll', 'sse'], ['poll', 'sse']], 'both registered on long-poll and upgraded')
   const used = [await transportInUse(alice.page), await transportInUse(bob.page)]
   t.comment(`through squid: alice reports ${JSON.stringify(await transports(alice.page))}, bob ${JSON.stringify(await transports(bob.page))}`)
   t.same(used, ['sse', 'sse'], 'squid passes the SSE stream through: both receive over SSE')

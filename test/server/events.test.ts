@@ -38,13 +38,55 @@ t.test('SSE: headers, retry, ready first, then id/event/data', async (t) => {
   stream.close()
 })
 
-t.test('SSE: a heartbeat comment every heartbeatMs', async (t) => {
+t.test('SSE: `event: heartbeat` (no id, data {}) soon after ready, then every heartbeatMs, busy or idle', async (t) => {
+  // A heartbeat interval far beyond the test: the first heartbeat can only come from the 1 s after ready.
+  const slow = await startServer(t, { heartbeatMs: 600_000 })
+  const carol = await register(slow.url, 'carol')
+  const first = await openStream(slow.url, carol)
+  t.same(await first.nextHeartbeat(), { id: undefined, event: 'heartbeat', data: {}, at: first.heartbeats[0]?.at }, 'the first heartbeat comes without waiting for heartbeatMs')
+  first.close()
+
   const { url } = await startServer(t, { heartbeatMs: 50 })
   const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
   const stream = await openStream(url, alice)
-  t.equal(await stream.nextComment(), 'heartbeat')
-  t.equal(await stream.nextComment(), 'heartbeat')
+  await stream.nextHeartbeat(2)
+  // Busy: while events flow, heartbeats keep coming, and they never move the cursor (no id).
+  const callId = await ring(bob, alice)
+  const beatsBefore = stream.heartbeats.length
+  for (let round = 0; stream.heartbeats.length < beatsBefore + 2; round++) await sendCandidates(bob, callId, round * 5, 5)
+  t.ok(stream.heartbeats.every((h) => h.id === undefined && h.event === 'heartbeat'), 'heartbeats carry no id')
+  t.equal((await stream.next()).event, 'incomingCall', 'session events still come in order between them')
   stream.close()
+})
+
+t.test('SSE probe (?probe=1): ready and heartbeats, no session events, replaces nothing', async (t) => {
+  const { url } = await startServer(t, { heartbeatMs: 100 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const live = await openStream(url, alice)
+  const probe = new SseClient(url, { token: alice.token, query: 'probe=1' })
+  await probe.opened
+  t.equal(probe.status, 200)
+  t.match(probe.headers['content-type'], /^text\/event-stream/)
+  t.same(await probe.next(), { id: undefined, event: 'ready', data: { name: 'alice' } })
+  await probe.nextHeartbeat(1)
+  const callId = await ring(bob, alice)
+  t.equal((await live.next()).event, 'incomingCall', 'the live stream still gets the session’s events')
+  await sendCandidates(bob, callId, 0, 2)
+  t.equal((await live.next()).event, 'iceCandidate')
+  await probe.nextHeartbeat(probe.heartbeats.length)
+  t.same(probe.events.map((e) => e.event), ['ready'], 'the probe got no session event')
+  t.equal(live.events.filter((e) => e.event === 'replaced').length, 0, 'the live stream was not replaced')
+  const unauthorized = new SseClient(url, { query: 'probe=1' })
+  await unauthorized.opened
+  t.equal(unauthorized.status, 401, 'a probe is authenticated like a stream')
+  const bad = new SseClient(url, { token: alice.token, query: 'probe=yes' })
+  await bad.opened
+  t.equal(bad.status, 400)
+  t.equal((await bad.errorBody()).error, 'invalid_query')
+  probe.close()
+  live.close()
 })
 
 t.test('SSE: 401 without a valid token, 400 for a bad Last-Event-ID', async (t) => {

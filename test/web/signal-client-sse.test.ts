@@ -29,12 +29,14 @@ const harness = `<!doctype html><title>signal client</title><link rel="icon" hre
   import { SignalClient } from '/__test/signal-client.js'
   // One client per page; what it tells its owner goes to window.log.
   window.start = async (name, options) => {
-    const log = (window.log = { events: [], transports: [], errors: [] })
+    const log = (window.log = { events: [], transports: [], errors: [], probes: [] })
     const client = (window.client = new SignalClient({
       server: location.origin,
       ...options,
-      onEvent: (e) => log.events.push(e),
+      // The transport in use when each event arrived, to see an upgrade happen under traffic.
+      onEvent: (e) => log.events.push({ ...e, via: client.transportInUse }),
       onTransport: (transport) => log.transports.push(transport),
+      onProbe: (proven) => log.probes.push(proven),
       onError: (e) => log.errors.push({ code: e.code, status: e.status }),
     }))
     const registration = await client.register(name)
@@ -44,9 +46,10 @@ const harness = `<!doctype html><title>signal client</title><link rel="icon" hre
 </script>`
 
 interface Log {
-  events: Array<{ id: string; event: string; data: any }>
+  events: Array<{ id: string; event: string; data: any; via?: string }>
   transports: string[]
   errors: Array<{ code: string; status: number }>
+  probes: boolean[]
 }
 
 /**
@@ -55,10 +58,12 @@ interface Log {
  */
 async function startProxy(t: Test) {
   const streams = new Set<http.ServerResponse>()
+  const upstreams = new Map<http.ServerResponse, http.IncomingMessage>()
   const proxy = http.createServer((req, res) => {
     const upstream = http.request(`${url}${req.url}`, { method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers)
       answer.pipe(res)
+      upstreams.set(res, answer)
     })
     upstream.on('error', () => res.destroy())
     res.on('close', () => upstream.destroy())
@@ -77,6 +82,17 @@ async function startProxy(t: Test) {
     url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
     cutStreams: () => {
       for (const res of streams) res.destroy()
+    },
+    /** The open streams stop flowing, but stay open: a black hole (no error, no end). */
+    freezeStreams: () => {
+      for (const res of streams) {
+        const answer = upstreams.get(res)
+        answer?.unpipe(res)
+        answer?.resume()
+      }
+      const frozen = streams.size
+      streams.clear()
+      return frozen
     },
   }
 }
@@ -163,29 +179,96 @@ t.test('switching sse → poll → sse keeps the cursor', async (t) => {
   t.same((await log()).transports, ['sse', 'poll', 'sse'], 'the page is told each switch')
 })
 
-t.test('auto: a stream that never says ready (a buffering proxy) falls back to long-poll', async (t) => {
-  const started = Date.now()
+t.test('auto: long-poll first, then a probe; proven, it upgrades to SSE with the cursor, losing and repeating nothing under steady traffic', async (t) => {
+  const { name, peer, log, until, transportInUse, streams } = await setup(t, { transport: 'auto' })
+  t.equal(transportInUse, 'poll', 'register() resolves on the first long-poll')
+  t.equal(pathOf(streams[0]), '/v1/poll', 'the first request is a poll')
+  // Candidates flow all through the upgrade: one every few ms until the page is on SSE, then a few more.
+  const callId = await callAndTrickle(peer, name, 0)
+  let sent = 0
+  let onSse = false
+  const traffic = (async () => {
+    for (let extra = 0; extra < 20 && sent < 2000; sent++) {
+      await trickle(peer, callId, sent)
+      if (onSse) extra++
+    }
+  })()
+  await until('log.transports.includes("sse")')
+  onSse = true
+  await traffic
+  await until(`log.events.length >= ${sent + 1}`)
+  const { events, transports, probes, errors } = await log()
+  t.same(transports, ['poll', 'sse'], 'the page hears poll, then sse')
+  t.same(probes, [true], 'one probe, proven')
+  const probe = streams.find((r) => pathOf(r) === '/v1/events')!
+  t.equal(new URL(probe.url()).searchParams.get('probe'), '1', 'the first stream request is the probe')
+  const real = streams.filter((r) => pathOf(r) === '/v1/events' && !new URL(r.url()).searchParams.has('probe'))
+  t.equal(real.length, 1, 'one real stream')
+  const candidates = events.filter((e) => e.event === 'iceCandidate')
+  const viaPoll = candidates.filter((e) => e.via === 'poll').length
+  t.ok(viaPoll > 0 && candidates.length - viaPoll > 0, `candidates arrived over long-poll (${viaPoll}) and then over SSE (${candidates.length - viaPoll})`)
+  t.same(ports({ events } as Log), Array.from({ length: sent }, (_, n) => 50000 + n), 'every candidate once, in order, across the switch')
+  t.equal(new Set(events.map((e) => e.id)).size, events.length, 'no id twice')
+  t.same(errors, [])
+})
+
+t.test('auto: a probe that never flows (a buffering proxy) keeps long-poll, and is not tried again', async (t) => {
   const { name, peer, log, until, transportInUse, streams } = await setup(t, { transport: 'auto' }, async (page) => {
     // The request goes nowhere: no byte, no error, like a proxy that buffers the whole response.
     await page.route((u) => u.pathname === '/v1/events', () => {})
   })
-  t.comment(`auto fell back to long-poll after ${Date.now() - started} ms (page load included)`)
-  t.equal(transportInUse, 'poll', 'register() resolves on the long-poll')
-  t.same((await log()).transports, ['poll'], 'the page hears about poll only')
-  t.same(streams.map(pathOf).slice(0, 2), ['/v1/events', '/v1/poll'])
+  t.equal(transportInUse, 'poll', 'register() resolves on the long-poll at once')
+  await until('log.probes.length >= 1')
+  t.same((await log()).probes, [false], 'the probe failed')
   await callAndTrickle(peer, name, 1)
   await until('log.events.length >= 2')
   t.same((await log()).events.map((e) => e.event), ['incomingCall', 'iceCandidate'])
+  t.same((await log()).transports, ['poll'], 'the page hears about poll only')
+  t.same(streams.filter((r) => pathOf(r) === '/v1/events').map((r) => new URL(r.url()).searchParams.get('probe')), ['1'], 'one probe, no real stream')
 })
 
-t.test('auto: a stream that keeps failing falls back to long-poll', async (t) => {
+t.test('auto: a probe that fails at once keeps long-poll', async (t) => {
   const { name, peer, log, until, transportInUse, streams } = await setup(t, { transport: 'auto' }, async (page) => {
     await page.route((u) => u.pathname === '/v1/events', (route) => route.abort('connectionreset'))
   })
   t.equal(transportInUse, 'poll')
-  t.ok(streams.filter((r) => pathOf(r) === '/v1/events').length >= 2, 'after repeated attempts')
+  await until('log.probes.length >= 1')
+  t.same((await log()).probes, [false])
   await callAndTrickle(peer, name, 0)
   await until('log.events.length >= 1')
+  t.equal(streams.filter((r) => pathOf(r) === '/v1/events').length, 1, 'the failed probe was not retried')
+  t.same((await log()).errors, [])
+})
+
+t.test('sse: a stream that goes silent without closing (a black hole) is resumed with the cursor', async (t) => {
+  const proxy = await startProxy(t)
+  const { name, peer, log, until, streams } = await setup(t, { transport: 'sse' }, undefined, proxy.url)
+  const callId = await callAndTrickle(peer, name, 1)
+  await until('log.events.length >= 2')
+  const lastSeen = (await log()).events[1].id
+  t.equal(proxy.freezeStreams(), 1, 'the stream is frozen, still open')
+  await trickle(peer, callId, 1)
+  await until('log.events.length >= 3')
+  const resumed = streams.filter((r) => pathOf(r) === '/v1/events').slice(1)
+  t.equal(new URL(resumed[0].url()).searchParams.get('lastEventId'), lastSeen, 'resumed from the last id it saw')
+  t.same(ports(await log()), [50000, 50001], 'nothing lost, nothing twice')
+  t.same((await log()).transports, ['sse'])
+})
+
+t.test('auto: when resumes keep failing (every stream a black hole), it goes back to long-poll', async (t) => {
+  const proxy = await startProxy(t)
+  const { page, name, peer, log, until } = await setup(t, { transport: 'auto' }, undefined, proxy.url)
+  await until('log.transports.includes("sse")')
+  const callId = await callAndTrickle(peer, name, 1)
+  await until('log.events.length >= 2')
+  // From now on no stream gets a byte; polls still work.
+  await page.route((u) => u.pathname === '/v1/events', () => {})
+  proxy.freezeStreams()
+  await trickle(peer, callId, 1)
+  await until('log.transports.length >= 3')
+  await until('log.events.length >= 3')
+  t.same((await log()).transports, ['poll', 'sse', 'poll'], 'back on long-poll')
+  t.same(ports(await log()), [50000, 50001], 'nothing lost, nothing twice')
   t.same((await log()).errors, [])
 })
 
@@ -199,8 +282,8 @@ t.test('sse: a stream replaced by a newer one stops and never takes it back', as
   t.same((await log()).errors, [{ code: 'replaced', status: 0 }])
   const count = streams.length
   // Two heartbeats later the newer stream is still live: we did not reconnect and replace it.
-  await theirs.nextComment()
-  await theirs.nextComment()
+  await theirs.nextHeartbeat(2)
+  await theirs.nextHeartbeat(3)
   t.notOk(theirs.events.some((e) => e.event === 'replaced'), 'the newer stream was left alone')
   t.equal(streams.length, count, 'no new request')
 })

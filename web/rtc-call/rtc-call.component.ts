@@ -9,6 +9,7 @@ import {
   type TransportKind,
 } from '../signal-client.js'
 import { styles } from './rtc-call.styles.js'
+import { TabLeader, tabsCanCoordinate } from './tab-leader.js'
 import { builtIn, sanitize, type Strings } from './strings.js'
 import { icons } from './icons.js'
 import { PeerMediaChannel, type MediaState } from './peer-media.js'
@@ -21,11 +22,12 @@ import { MissedCalls, missedFromEvent, type MissedCall } from './missed-calls.js
 import { deviceMenu, endedNotice, iconButton, missedList, stage, translator, type T } from './rtc-call.parts.js'
 
 /** The element's call state (API.md): one explicit union. */
-export type CallState = 'idle' | 'registered' | 'calling' | 'ringing' | 'in-call'
+export type CallState = 'idle' | 'standby' | 'registered' | 'calling' | 'ringing' | 'in-call'
 
 /** `detail` of each event the element fires. */
 export interface RtcCallEventDetail {
   'rtc-registered': { name: string }
+  'rtc-standby': { name: string }
   'rtc-incoming': { callId: string; from: string }
   'rtc-connected': { callId: string; peer: string }
   'rtc-ended': { callId: string; reason: EndReason }
@@ -42,6 +44,7 @@ export type { DeviceInfo, DeviceKind, MediaState, MissedCall, Quality, QualitySa
 declare global {
   interface GlobalEventHandlersEventMap {
     'rtc-registered': CustomEvent<RtcCallEventDetail['rtc-registered']>
+    'rtc-standby': CustomEvent<RtcCallEventDetail['rtc-standby']>
     'rtc-incoming': CustomEvent<RtcCallEventDetail['rtc-incoming']>
     'rtc-connected': CustomEvent<RtcCallEventDetail['rtc-connected']>
     'rtc-ended': CustomEvent<RtcCallEventDetail['rtc-ended']>
@@ -70,6 +73,7 @@ function coded(error: unknown): SignalError {
  * `rtc-error`, so that a page learns about failures of the built-in buttons too.
  *
  * @fires rtc-registered - `{name}`: registered and the event stream is ready.
+ * @fires rtc-standby - `{name}`: another tab of this browser holds the name; this one waits for it.
  * @fires rtc-incoming - `{callId, from}`: a call is ringing here.
  * @fires rtc-connected - `{callId, peer}`: the peer connection is connected.
  * @fires rtc-ended - `{callId, reason}`: the call ended (both sides, also the side that ended it).
@@ -108,7 +112,8 @@ function coded(error: unknown): SignalError {
  * @csspart input - Text fields.
  * @csspart button - Every button; also `icon-button` (round icon buttons), `register-button`, `call-button`,
  *   `accept-button`, `reject-button`, `block-button`, `hangup-button`, `mute-button`, `camera-button`,
- *   `screen-button`, `devices-button`, `unregister-button`, `speaker-button`, `device-menu-close`, `ended-dismiss`.
+ *   `screen-button`, `devices-button`, `unregister-button`, `speaker-button`, `device-menu-close`, `ended-dismiss`, `takeover-button`
+ *   (state `standby`: use the name in this tab).
  * @cssproperty --rtc-call-background - Background of the element.
  * @cssproperty --rtc-call-foreground - Text colour.
  * @cssproperty --rtc-call-muted-foreground - Secondary text (hints, times).
@@ -195,6 +200,8 @@ export class RtcCall extends LitElement {
   /** The name a registration is under way for (so that reflecting `name` does not start another). */
   private registering: string | undefined
   private registeringDone: Promise<void> | undefined
+  /** Leadership of the name among this browser's tabs (tab-leader.ts), while registered or in standby. */
+  private tabs: TabLeader | undefined
   private readonly devicesCtl = new MediaDevicesController(this)
   private readonly quality_ = new CallQualityController(this, (sample) => this.emit('rtc-quality', sample))
   private readonly clock = new CallClockController(this)
@@ -205,7 +212,7 @@ export class RtcCall extends LitElement {
   private readonly ring = new Ringtone()
   private readonly missed = new MissedCalls()
 
-  /** `idle` | `registered` | `calling` | `ringing` | `in-call`. */
+  /** `idle` | `standby` | `registered` | `calling` | `ringing` | `in-call`. */
   get state(): CallState {
     return this._state
   }
@@ -270,7 +277,7 @@ export class RtcCall extends LitElement {
     window.addEventListener('pagehide', this.onPageHide)
     window.addEventListener('pageshow', this.onPageShow)
     // Re-attached after a removal tore the registration down.
-    if (this.hasUpdated && this.name && !this.client) void this.register(this.name).catch(() => {})
+    if (this.hasUpdated && this.name && !this.client && !this.tabs) void this.register(this.name).catch(() => {})
   }
 
   override disconnectedCallback(): void {
@@ -287,14 +294,21 @@ export class RtcCall extends LitElement {
   private onPageHide = (): void => this.teardown()
 
   private onPageShow = (event: PageTransitionEvent): void => {
-    if (event.persisted && this.name && !this.client) void this.register(this.name).catch(() => {})
+    if (event.persisted && this.name && !this.client && !this.tabs) void this.register(this.name).catch(() => {})
   }
 
   /** Ends the call and the session without waiting (the page or the element is going away). */
   private teardown(): void {
     const client = this.client
     this.session?.end('hangup')
-    if (!client) return
+    // The browser would release the lock with the page anyway; an element removed from a live page must too.
+    this.tabs?.leave()
+    this.tabs = undefined
+    if (!client) {
+      if (this._state === 'standby') this._state = 'idle'
+      this.registering = undefined
+      return
+    }
     this.client = undefined
     this.registering = undefined
     // keepalive: the request outlives the page. Deleting the session also ends its call (as `hangup`).
@@ -307,7 +321,8 @@ export class RtcCall extends LitElement {
   protected override updated(changed: PropertyValues<this>): void {
     if (changed.has('name')) {
       const registered = this.client?.registration?.name
-      if (!this.name && this.client && this.registering === undefined) void this.unregister().catch(() => {})
+      // Cleared: sign out, also of a standby (which keeps `registering` while it waits).
+      if (!this.name && (this.client || this.tabs) && (this.registering === undefined || this._state === 'standby')) void this.unregister().catch(() => {})
       else if (this.name && this.name !== registered && this.name !== this.registering) {
         void this.register(this.name).catch(() => {})
       }
@@ -351,28 +366,110 @@ export class RtcCall extends LitElement {
   // ---- public methods ------------------------------------------------------------------------------
 
   /**
-   * Registers `name` and attaches the event stream; resolves once the stream is ready. With `credentials`
-   * the name may be omitted (the JWT names the session).
+   * Registers `name` and attaches the event stream; resolves once the stream is ready, or once this tab
+   * waits in `standby` because another tab of this browser holds the name (`state` says which). With
+   * `credentials` the name may be omitted (the JWT names the session).
    */
   register(name?: string): Promise<void> {
-    return this.run(() => this.registerAs(name, false), { next: true })
+    return this.run(() => this.acquire(String(name ?? '').trim(), false), { next: true })
   }
 
-  /** Registers like `register(name?)`, ending this name's session elsewhere (verified names: `takeOver: true`). */
+  /**
+   * Registers like register(), taking the name over: from the tab of this browser that holds it (open mode
+   * too; that tab goes to standby), or, when no tab holds it, from the server (`takeOver: true`: ends the
+   * name's session elsewhere; verified names only, open mode answers `forbidden`). Without a name: the
+   * element's `name`, or with `credentials` alone the JWT's.
+   */
   takeOver(name?: string): Promise<void> {
-    return this.run(() => this.registerAs(name, true), { next: true })
+    return this.run(() => this.acquire(String(name ?? this.name ?? '').trim(), true), { next: true })
   }
 
-  private async registerAs(given: string | undefined, takeOver: boolean): Promise<void> {
-    let name = String(given ?? '').trim()
+  private async acquire(name: string, takeOver: boolean): Promise<void> {
     if (!name && !this.credentials) throw new SignalError('invalid_name', 'A name is needed (or credentials that name you)')
-    if (this.client) {
-      if (this.registering === name) return this.registeringDone
-      if (name && this.client.registration?.name === name) return
-      await this.unregister()
+    if (this.client || this.tabs) {
+      const same = (this.client?.registration?.name ?? this.registering) === name
+      if (same && this.client && this.registering === undefined) return
+      if (same && !(takeOver && this._state === 'standby')) return this.registeringDone
+      if (!same) await this.unregister()
     }
     this.registering = name
     if (name) this.name = name
+    // Tabs coordinate on the name: with credentials alone it is known only once registered, so such a
+    // registration goes straight to the server (another tab holding the name makes it `name_taken`).
+    if (!name || !tabsCanCoordinate()) {
+      this.registeringDone = this.registerNow(name, { takeOver })
+      return this.registeringDone
+    }
+    let tabs = this.tabs
+    if (!tabs) {
+      tabs = new TabLeader(new URL(this.server || location.origin, location.href).href.replace(/\/+$/, ''), name, {
+        lead: (after) => this.run(() => this.registerNow(name, { waitForName: after === 'wait' ? 40_000 : 10_000 })).catch(() => {}),
+        yield: () => this.yieldName(),
+        standby: () => this.enterStandby(name),
+      })
+      this.tabs = tabs
+      const role = await tabs.join()
+      if (this.tabs !== tabs) throw new SignalError('invalid_state', 'Unregistered while registering')
+      // No tab of this browser holds the name: only now may takeOver() go to the server with takeOver: true.
+      if (role === 'leader') {
+        this.registeringDone = this.registerNow(name, { takeOver })
+        return this.registeringDone
+      }
+      this.enterStandby(name)
+      if (!takeOver) return
+    }
+    // Waiting here, and taking over from the holder tab: it hands over, then this tab registers.
+    this.registeringDone = tabs.takeOver()
+    return this.registeringDone
+  }
+
+  /** This tab waits for the name held by another tab of this browser. */
+  private enterStandby(name: string): void {
+    this.registering = name
+    this.registeringDone = Promise.resolve()
+    this._state = 'standby'
+    this.emit('rtc-standby', { name })
+  }
+
+  /** Another tab takes the name over: end our call and session, and wait (tab-leader.ts). */
+  private async yieldName(): Promise<void> {
+    const client = this.client
+    this.client = undefined
+    this.session?.end('hangup')
+    this.resetCall()
+    this._transportInUse = null
+    if (client?.registration) await client.unregister().catch(() => {})
+    else client?.close()
+  }
+
+  /**
+   * The registration itself. `waitForName`: this tab was just granted the name after another tab of this
+   * browser held it, whose session may still be ending (a closing tab's goodbye is on its way; a crashed
+   * tab's session lasts graceMs): `name_taken` is retried for up to this many ms, in standby.
+   */
+  private async registerNow(name: string, options: { takeOver?: boolean; waitForName?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (options.waitForName ?? 0)
+    for (;;) {
+      try {
+        return await this.registerOnce(name, options.takeOver)
+      } catch (error) {
+        const retry = (error as SignalError).code === 'name_taken' && Date.now() < deadline && this.registering === name
+        if (!retry) {
+          if (this.registering === name && !this.client) {
+            this.tabs?.leave()
+            this.tabs = undefined
+            this.registering = undefined
+            if (this._state === 'standby') this._state = 'idle'
+          }
+          throw error
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500))
+      }
+    }
+  }
+
+  /** One `POST /v1/sessions` with fresh credentials (if any); `name` '' lets the JWT name the session. */
+  private async registerOnce(name: string, takeOver = false): Promise<void> {
     const client: SignalClient = new SignalClient({
       server: this.server || location.origin,
       transport: this.transport,
@@ -385,17 +482,13 @@ export class RtcCall extends LitElement {
       onError: (error) => this.onStreamError(client, error),
     })
     this.client = client
+    let registered: string
     try {
-      this.registeringDone = (async () => {
-        const credentials = typeof this.credentials === 'function' ? await this.credentials() : this.credentials ?? undefined
-        const registration = await client.register(name || undefined, { credentials, takeOver })
-        name = registration.name
-      })()
-      await this.registeringDone
+      const credentials = typeof this.credentials === 'function' ? await this.credentials() : (this.credentials ?? undefined)
+      registered = (await client.register(name || undefined, { credentials, takeOver })).name
     } catch (error) {
       if (this.client === client) {
         this.client = undefined
-        this.registering = undefined
         this._transportInUse = null
       }
       throw error
@@ -403,9 +496,9 @@ export class RtcCall extends LitElement {
     if (this.client !== client) throw new SignalError('invalid_state', 'Unregistered while registering')
     this.registering = undefined
     // The JWT's name, which is the one asked for when a name was given (the server checks).
-    this.name = name
+    this.name = registered
     this._state = 'registered'
-    this.emit('rtc-registered', { name })
+    this.emit('rtc-registered', { name: registered })
   }
 
   /** Calls `peerName`; resolves with the callId once the call is placed (not when it connects). */
@@ -467,15 +560,22 @@ export class RtcCall extends LitElement {
   unregister(): Promise<void> {
     return this.run(async () => {
       const client = this.client
-      if (!client) throw new SignalError('invalid_state', 'Not registered')
+      const tabs = this.tabs
+      if (!client && !tabs) throw new SignalError('invalid_state', 'Not registered')
       this.client = undefined
+      this.tabs = undefined
       this.registering = undefined
       this.session?.end('hangup')
       this._state = 'idle'
       this._transportInUse = null
       this.name = ''
-      if (client.registration) await client.unregister()
-      else client.close()
+      try {
+        if (client?.registration) await client.unregister()
+        else client?.close()
+      } finally {
+        // After the session is gone, so that a waiting tab's registration finds the name free.
+        tabs?.leave()
+      }
     }, { next: true })
   }
 
@@ -739,8 +839,10 @@ export class RtcCall extends LitElement {
     if (client !== this.client) return
     this.client = undefined
     this.registering = undefined
+    this.tabs?.leave()
+    this.tabs = undefined
     client.close()
-    // `replaced`: this name was taken over elsewhere (its owner's other device or tab); that ends our call.
+    // `replaced`: this name was taken over elsewhere (its owner's other device); that ends our call.
     this.session?.end(error.code === 'replaced' ? 'hangup' : 'failed')
     this.resetCall()
     this._state = 'idle'
@@ -790,6 +892,8 @@ export class RtcCall extends LitElement {
     switch (this._state) {
       case 'idle':
         return this.registering !== undefined ? t('registering', { name: this.registering }) : t('notRegistered')
+      case 'standby':
+        return t('standby', { name })
       case 'registered':
         return t('registeredAs', { name }) + (this._transportInUse ? ` (${this._transportInUse})` : '')
       case 'calling':
@@ -822,6 +926,13 @@ export class RtcCall extends LitElement {
           </label>
           <button part="button register-button" type="submit" ?disabled=${pending}>${t('register')}</button>
         </form>`
+      case 'standby':
+        return html`<div part="controls" class="controls">
+          <button part="button takeover-button" type="button" ?disabled=${pending}
+            @click=${() => void this.takeOver().catch(() => {})}>${t('useHere')}</button>
+          <button part="button unregister-button" class="secondary" type="button" ?disabled=${pending}
+            @click=${() => void this.unregister().catch(() => {})}>${t('signOut')}</button>
+        </div>`
       case 'registered':
         return html`<form part="call-form" @submit=${this.onCallSubmit}>
           <label>${t('nameToCall')}

@@ -15,8 +15,9 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     config: { rateLimit: app.readRateLimit },
     schema: {
       summary: 'Receive your events as Server-Sent Events',
-      description: 'retry:, then `event: ready`, then `id:`/`event:`/`data:` per event and a heartbeat comment every heartbeatMs. '
-        + 'Resume with the Last-Event-ID header or ?lastEventId=. A stream replaced by a newer one gets `event: replaced` and ends.',
+      description: 'retry:, then `event: ready`, then `id:`/`event:`/`data:` per event, and `event: heartbeat` (no id, data {}) 1 s after ready '
+        + 'and then every heartbeatMs. Resume with the Last-Event-ID header or ?lastEventId=. A stream replaced by a newer one gets `event: replaced` and ends. '
+        + '?probe=1: ready and heartbeats only (no events, replaces nothing), to learn whether streaming works on this path; it ends after 30 s.',
       querystring: EventsQuery,
       produces: ['text/event-stream'],
       response: errors(400, 401, 429),
@@ -30,6 +31,11 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     // never takes the place of the session's live stream.
     if (request.method === 'HEAD') {
       return reply.type('text/event-stream; charset=utf-8').headers({ 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' }).send('' as never)
+    }
+    // A probe is never attached to the session: it neither takes events nor replaces the live stream.
+    if (request.query.probe !== undefined) {
+      new SseReceiver(hub, request.session.name, request.id, config.streamMaxUnreadBytes, true).start(reply, undefined, config.sseRetryMs)
+      return reply
     }
     const after = header ?? request.query.lastEventId
     const receiver = new SseReceiver(hub, request.session.name, request.id, config.streamMaxUnreadBytes)
