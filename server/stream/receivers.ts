@@ -383,12 +383,14 @@ class SocketOut implements StreamOut {
 
   end(text?: string, now = false): void {
     if (!this.socket.writable) return
-    const last = text ? this.frame(text) : ''
-    this.socket.write(this.chunked ? `${last}0\r\n\r\n` : last)
+    // Judged before the last text: a client that has not read what it was sent is cut at once, while one
+    // that reads gets its `replaced` (the last write itself may still count as waiting when it is made).
     if (now && this.socket.writableLength > 0) {
       this.socket.destroy()
       return
     }
+    const last = text ? this.frame(text) : ''
+    this.socket.write(this.chunked ? `${last}0\r\n\r\n` : last)
     // Sends what is left, then closes: a client that vanished cannot keep the connection (and a
     // shutdown) waiting for its side of the close.
     this.socket.destroySoon()
@@ -442,8 +444,11 @@ class ResponseOut implements StreamOut {
 
   end(text?: string, now = false): void {
     if (!this.res.writable) return
+    if (now && this.res.writableLength > 0) {
+      this.res.destroy()
+      return
+    }
     this.res.end(text)
-    if (now && this.res.writableLength > 0) this.res.destroy()
   }
 
   destroy(): void {
