@@ -53,7 +53,7 @@ t.test('time-outs: slow headers and a slow body are cut with 408; streams, long-
   const alice = await register(url, 'alice')
   const bob = await register(url, 'bob')
   const bobIn = await openStream(url, bob)
-  for (let i = 0; i < 4; i++) await bobIn.nextComment()
+  for (let i = 0; i < 4; i++) await bobIn.nextHeartbeat()
   t.equal((await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).status, 201, 'the honest client calls')
   t.equal((await bobIn.nextOf('incomingCall')).data.from, 'alice', 'the stream still delivers')
   bobIn.close()
