@@ -169,7 +169,17 @@ export async function waitForRtcEvent(page: Page, type: string, query: EventQuer
     },
     { type, query },
     { timeout: 60_000 },
-  )
+  ).catch(async (error: Error) => {
+    // Say what the page did see, so that a time-out in CI tells why without a rerun.
+    const seen = await page
+      .evaluate(() => {
+        const element = document.querySelector('rtc-call') as any
+        const events = ((window as unknown as { __rtc: RecordedEvent[] }).__rtc ?? []).map((e) => `${e.type} ${JSON.stringify(e.detail ?? {})}`)
+        return { state: element?.state, transportInUse: element?.transportInUse, events }
+      })
+      .catch(() => ({ state: 'unknown (page gone)', transportInUse: null, events: [] as string[] }))
+    throw new Error(`no ${type} event ${JSON.stringify(query)}: ${error.message}; the element is ${seen.state} on ${seen.transportInUse}; events seen: ${seen.events.slice(-20).join(' | ') || 'none'}`)
+  })
   return (await handle.jsonValue()) as RecordedEvent
 }
 
