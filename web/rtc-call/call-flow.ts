@@ -10,7 +10,7 @@ import { SignalError, type SignalClient, type SignalEvent } from '../signal-clie
 import type { MediaDevicesController } from './media-devices.js'
 import { CallQualityController } from './call-quality.js'
 import { CallClockController } from './call-clock.js'
-import type { CallMedia } from './call-media.js'
+import type { CallMediaController } from './call-media.js'
 import { changes, type CallStatus } from './call-status.js'
 
 export interface CallFlowHost extends ReactiveControllerHost {
@@ -32,7 +32,7 @@ export class CallFlow {
   constructor(
     private readonly host: CallFlowHost,
     private readonly status: CallStatus,
-    private readonly media: CallMedia,
+    private readonly media: CallMediaController,
     private readonly devices: MediaDevicesController,
     /** The registered client (calls go through it). */
     private readonly client: () => SignalClient | undefined,

@@ -17,7 +17,7 @@ export interface CallMediaHost extends ReactiveControllerHost {
   readonly renderRoot: HTMLElement | DocumentFragment
 }
 
-export class CallMedia implements ReactiveController {
+export class CallMediaController implements ReactiveController {
   private _localStream: MediaStream | null = null
   private _remoteStream: MediaStream | null = null
   private _speakerBlocked = false

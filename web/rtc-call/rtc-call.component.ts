@@ -11,7 +11,7 @@ import type { Quality, QualitySample } from './call-quality.js'
 import { missedFromEvent, type MissedCall } from './missed-calls.js'
 import { CallStatus } from './call-status.js'
 import { RegistrationController } from './registration.js'
-import { CallMedia } from './call-media.js'
+import { CallMediaController } from './call-media.js'
 import { CallFlow } from './call-flow.js'
 import { IncomingCallController } from './incoming-call.js'
 import { controls, statusText, type ControlActions } from './rtc-call.controls.js'
@@ -175,7 +175,7 @@ export class RtcCall extends LitElement {
   private readonly devicesCtl = new MediaDevicesController(this)
   /** State line, errors, "why it ended", missed calls; fires the events and runs the public methods. */
   private readonly status = new CallStatus(this)
-  private readonly media: CallMedia = new CallMedia(this, this.status, this.devicesCtl, () => this.flow.session)
+  private readonly media: CallMediaController = new CallMediaController(this, this.status, this.devicesCtl, () => this.flow.session)
   private readonly registration: RegistrationController = new RegistrationController(this, this.status, {
     onSignal: (client, event) => this.onSignal(client, event),
     endCall: (reason) => this.flow.end(reason),

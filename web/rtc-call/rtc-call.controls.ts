@@ -91,7 +91,7 @@ function devicesButton(m: ControlsModel) {
     })}</span>`
 }
 
-/** Mute, camera and devices: the same while calling and in the call. */
+/** Mute and camera: the same while calling and in the call. */
 function toggles(m: ControlsModel) {
   const { t } = m
   return html`${iconButton({
