@@ -7,14 +7,15 @@
 import { Type, type Static, type TSchema, type TSchemaOptions } from 'typebox'
 import {
   END_REASONS, MISSED_REASONS, SESSION_EVENT_TYPES, STOP_REASONS, STREAM_EVENT_TYPES,
-  type SessionEventType, type StreamEventType,
+  type EventType, type SessionEventType, type StreamEventType,
 } from './names.js'
 import { ERRORS, type ErrorCode } from './errors.js'
 
-const literals = <T extends string>(values: readonly T[], options: TSchemaOptions = {}) => Type.Union(values.map((value) => Type.Literal(value)), options)
+const literals = <T extends string>(values: readonly T[], options: TSchemaOptions = {}) => Type.Unsafe<T>(Type.Union(values.map((value) => Type.Literal(value)), options))
 
 /** An event id as sent in `id:` lines and the poll envelope: a decimal integer, opaque to clients. */
-export const EventId = Type.String({ pattern: '^[0-9]{1,16}$', description: 'An event id; ids increase within a session.' })
+export const EVENT_ID_PATTERN = '^[0-9]{1,16}$'
+export const EventId = Type.String({ pattern: EVENT_ID_PATTERN, description: 'An event id; ids increase within a session.' })
 
 // No maxLength on the SDP text itself: a description's size is checked as serialised JSON (413
 // body_too_large, MAX_DESCRIPTION_BYTES), and the body limit bounds it before that.
@@ -45,42 +46,47 @@ const MissedReasonSchema = literals(MISSED_REASONS)
 
 const CallId = Type.String({ description: 'The call this event belongs to.' })
 
-/** An event of the stream: `event` is its name (a const), `data` its payload; session events also carry `id`. */
-function streamEvent<E extends StreamEventType, D extends TSchema>(event: E, data: D, $id: string, description: string) {
-  return Type.Object({ event: Type.Literal(event), data }, { $id, title: $id, description })
+/** The name of an event's schema (its `$id`, its key in /docs/json's components.schemas): `incomingCall` → `IncomingCallEvent`. */
+export function eventSchemaId(event: EventType): string {
+  return `${event[0].toUpperCase()}${event.slice(1)}Event`
 }
-function sessionEvent<E extends SessionEventType, D extends TSchema>(event: E, data: D, $id: string, description: string) {
-  return Type.Object({ id: EventId, event: Type.Literal(event), data }, { $id, title: $id, description })
+
+/** An event of the stream: `event` is its name (a const), `data` its payload; session events also carry `id`. */
+function streamEvent<E extends StreamEventType, D extends TSchema>(event: E, data: D, description: string) {
+  return Type.Object({ event: Type.Literal(event), data }, { $id: eventSchemaId(event), title: eventSchemaId(event), description })
+}
+function sessionEvent<E extends SessionEventType, D extends TSchema>(event: E, data: D, description: string) {
+  return Type.Object({ id: EventId, event: Type.Literal(event), data }, { $id: eventSchemaId(event), title: eventSchemaId(event), description })
 }
 
 /** Each event schema by its event name. */
 export const EVENTS = {
-  ready: streamEvent('ready', Type.Object({ name: Type.String() }), 'ReadyEvent',
+  ready: streamEvent('ready', Type.Object({ name: Type.String() }),
     'First on every stream (after retry:), no id: the stream is attached.'),
-  heartbeat: streamEvent('heartbeat', Type.Object({}), 'HeartbeatEvent',
+  heartbeat: streamEvent('heartbeat', Type.Object({}),
     'No id: 1 s after ready, then every heartbeatMs, busy or idle; a stream silent for longer has gone.'),
-  replaced: streamEvent('replaced', Type.Object({}), 'ReplacedEvent',
+  replaced: streamEvent('replaced', Type.Object({}),
     'No id, last on the stream: a newer stream or poll of this session (or a take-over of the name) replaced it.'),
-  incomingCall: sessionEvent('incomingCall', Type.Object({ callId: CallId, from: Type.String(), sdpOffer: SdpOffer }), 'IncomingCallEvent',
+  incomingCall: sessionEvent('incomingCall', Type.Object({ callId: CallId, from: Type.String(), sdpOffer: SdpOffer }),
     'Someone calls you (POST /v1/calls).'),
   callResponse: sessionEvent('callResponse', Type.Union([
     Type.Object({ callId: CallId, response: Type.Literal('accepted'), sdpAnswer: SdpAnswer }),
     Type.Object({ callId: CallId, response: Type.Literal('rejected'), message: Type.String({ description: 'The callee\'s reason, e.g. "declined" or "busy".' }) }),
-  ]), 'CallResponseEvent', 'To the caller: the callee accepted (with its answer) or rejected the call.'),
-  startCommunication: sessionEvent('startCommunication', Type.Object({ callId: CallId }), 'StartCommunicationEvent',
+  ]), 'To the caller: the callee accepted (with its answer) or rejected the call.'),
+  startCommunication: sessionEvent('startCommunication', Type.Object({ callId: CallId }),
     'To the callee: its accept went through; the call is active.'),
-  iceCandidate: sessionEvent('iceCandidate', Type.Object({ callId: CallId, candidate: Candidate }), 'IceCandidateEvent',
+  iceCandidate: sessionEvent('iceCandidate', Type.Object({ callId: CallId, candidate: Candidate }),
     'One of the other party\'s ICE candidates, in order; null: end of candidates.'),
-  sdp: sessionEvent('sdp', Type.Object({ callId: CallId, description: SessionDescription }), 'SdpEvent',
+  sdp: sessionEvent('sdp', Type.Object({ callId: CallId, description: SessionDescription }),
     'The other party renegotiates (an offer, or the answer to yours) in an active call.'),
-  stopCommunication: sessionEvent('stopCommunication', Type.Object({ callId: CallId, reason: StopReasonSchema }), 'StopCommunicationEvent',
+  stopCommunication: sessionEvent('stopCommunication', Type.Object({ callId: CallId, reason: StopReasonSchema }),
     'The call ended: the other party hung up or cancelled, nobody answered in time, or the other party\'s session is gone.'),
   missedCall: sessionEvent('missedCall', Type.Object({
     callId: CallId,
     from: Type.String(),
     reason: MissedReasonSchema,
     at: Type.String({ description: 'ISO 8601 time the call ended.' }),
-  }), 'MissedCallEvent', 'A call that ended before any of its events reached you: its events are replaced by this one.'),
+  }), 'A call that ended before any of its events reached you: its events are replaced by this one.'),
 }
 
 type Events = typeof EVENTS
