@@ -90,17 +90,20 @@ export const EVENTS = {
 }
 
 type Events = typeof EVENTS
-/** Every event the stream can carry, discriminated on `event`. */
-export type SignalEvent = { [K in keyof Events]: Static<Events[K]> }[keyof Events]
-/** The events of a session (they have ids; the poll envelope's `events`). */
-export type SessionEvent = Extract<SignalEvent, { event: SessionEventType }>
+/** Every event the SSE stream can carry (the session's and the stream's own), discriminated on `event`. */
+export type StreamEvent = { [K in keyof Events]: Static<Events[K]> }[keyof Events]
+/**
+ * An event of the session, discriminated on `event`: each has an id; the poll envelope's `events`, and
+ * what SignalClient's `onEvent` receives.
+ */
+export type SignalEvent = Extract<StreamEvent, { event: SessionEventType }>
 /** The payload of one event. */
 export type EventData<K extends keyof Events> = Static<Events[K]>['data']
 
 // The lists in names.ts and the schemas above name the same events: a mismatch fails the type-check.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const sameEvents: Same<keyof Events, SessionEventType | StreamEventType> = true
-const sameSessionEvents: Same<SessionEvent['event'], SessionEventType> = true
+const sameSessionEvents: Same<SignalEvent['event'], SessionEventType> = true
 void sameEvents, void sameSessionEvents, void SESSION_EVENT_TYPES, void STREAM_EVENT_TYPES
 
 /** `{"error", "message"}` with `error` one of `codes` (all codes when none are given). */

@@ -34,7 +34,7 @@ function oneEventOf(types: readonly EventType[], description: string) {
 }
 
 /** GET /v1/events: every event the stream can carry (on the wire: `id:` for session events, `event:`, `data:` as JSON). */
-export const StreamEvent = oneEventOf([...STREAM_EVENT_TYPES, ...SESSION_EVENT_TYPES],
+export const EventStreamItem = oneEventOf([...STREAM_EVENT_TYPES, ...SESSION_EVENT_TYPES],
   'Each event is written as `id: <id>` (session events only), `event: <event>`, `data: <data as JSON>`, then a blank line.')
 
 export const PollResponse = Type.Object({

@@ -1,6 +1,6 @@
 import { LitElement, html, nothing, type PropertyValues } from 'lit'
 import { property, state } from 'lit/decorators.js'
-import { CallSession, DEFAULT_CONNECT_TIMEOUT_MS, type CallRole, type EndReason } from '../call-session.js'
+import { CallSession, DEFAULT_CONNECT_TIMEOUT_MS, type CallRole, type CallEndReason } from '../call-session.js'
 import {
   SignalClient,
   SignalError,
@@ -30,7 +30,7 @@ export interface RtcCallEventDetail {
   'rtc-standby': { name: string }
   'rtc-incoming': { callId: string; from: string }
   'rtc-connected': { callId: string; peer: string }
-  'rtc-ended': { callId: string; reason: EndReason }
+  'rtc-ended': { callId: string; reason: CallEndReason }
   'rtc-transport': { transport: TransportKind }
   'rtc-error': { code: string; message: string }
   'rtc-peer-media': MediaState
@@ -191,7 +191,7 @@ export class RtcCall extends LitElement {
   @state() private _peerMedia: MediaState | null = null
   @state() private _sharing = false
   @state() private _menuOpen = false
-  @state() private _ended: { callId: string; peer: string; reason: EndReason; durationMs: number } | null = null
+  @state() private _ended: { callId: string; peer: string; reason: CallEndReason; durationMs: number } | null = null
   @state() private _overrides: Partial<Strings> = {}
 
   private client: SignalClient | undefined
@@ -254,7 +254,7 @@ export class RtcCall extends LitElement {
     return this.missed.list.map((m) => ({ ...m }))
   }
   /** Why the last call ended, until the next action (register, call, unregister, an incoming call, Dismiss); else null. */
-  get endedReason(): EndReason | null {
+  get endedReason(): CallEndReason | null {
     return this._ended?.reason ?? null
   }
 
@@ -768,7 +768,7 @@ export class RtcCall extends LitElement {
     })
   }
 
-  private onEnded(session: CallSession, reason: EndReason): void {
+  private onEnded(session: CallSession, reason: CallEndReason): void {
     if (this.session !== session) return
     this.session = undefined
     const durationMs = this.clock.stop()

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ApiError } from '../../errors.js'
 import { tokenInUrlOn } from '../../config.js'
 import { AUTHENTICATED, errors, Tags } from '../../schemas/common.js'
-import { EventsQuery, PollQuery, PollResponse, StreamEvent } from '../../schemas/events.js'
+import { EventsQuery, PollQuery, PollResponse, EventStreamItem } from '../../schemas/events.js'
 import type { Attachment } from '../../store/types.js'
 import { PollReceiver, SseReceiver } from '../../stream/receivers.js'
 
@@ -32,7 +32,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
             'Cache-Control': { type: 'string', const: 'no-cache, no-transform' },
             'X-Accel-Buffering': { type: 'string', const: 'no', description: 'nginx: do not buffer this response.' },
           },
-          content: { 'text/event-stream': { schema: StreamEvent } },
+          content: { 'text/event-stream': { schema: EventStreamItem } },
         },
         ...streamErrors,
       },
