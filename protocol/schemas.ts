@@ -6,7 +6,7 @@
  */
 import { Type, type Static, type TSchema, type TSchemaOptions } from 'typebox'
 import {
-  END_REASONS, MISSED_REASONS, SESSION_EVENT_TYPES, STOP_REASONS, STREAM_EVENT_TYPES,
+  END_REASONS, MISSED_REASONS, STOP_REASONS,
   type EventType, type SessionEventType, type StreamEventType,
 } from './names.js'
 import { ERRORS, type ErrorCode } from './errors.js'
@@ -104,7 +104,7 @@ export type EventData<K extends keyof Events> = Static<Events[K]>['data']
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 const sameEvents: Same<keyof Events, SessionEventType | StreamEventType> = true
 const sameSessionEvents: Same<SignalEvent['event'], SessionEventType> = true
-void sameEvents, void sameSessionEvents, void SESSION_EVENT_TYPES, void STREAM_EVENT_TYPES
+void sameEvents, void sameSessionEvents
 
 /** `{"error", "message"}` with `error` one of `codes` (all codes when none are given). */
 export function ErrorResponse(codes: readonly ErrorCode[] = Object.keys(ERRORS) as ErrorCode[]) {
