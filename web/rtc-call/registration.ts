@@ -5,7 +5,7 @@
  * a back/forward restore or a re-attach).
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit'
-import type { EndReason } from '../call-session.js'
+import type { CallEndReason } from '../call-session.js'
 import { SignalClient, SignalError, type SignalEvent, type TransportChoice } from '../signal-client.js'
 import { TabLeader, tabsCanCoordinate } from './tab-leader.js'
 import type { CallStatus } from './call-status.js'
@@ -26,7 +26,7 @@ export interface RegistrationHooks {
   /** An event of the current registration's stream (a replaced client's never get here). */
   onSignal(client: SignalClient, event: SignalEvent): void
   /** The session goes away: end the call in progress, if any, at once. */
-  endCall(reason: EndReason): void
+  endCall(reason: CallEndReason): void
   /** Clear what the call left on screen. */
   resetCall(): void
 }
