@@ -7,6 +7,7 @@ import type { Page } from 'playwright-core'
 import { startServer } from '../helpers/server.js'
 import {
   buildWeb,
+  describePage,
   dial,
   register,
   captureTracks,
@@ -224,7 +225,9 @@ t.test('no camera allowed: calling and accepting fail with media_denied, and nob
   t.equal(await elementState(alice.page), 'registered')
 
   await dial(bob.page, 'alice-denied')
-  await waitForRtcEvent(alice.page, 'rtc-incoming')
+  await waitForRtcEvent(alice.page, 'rtc-incoming').catch(async (error: Error) => {
+    throw new Error(`${error.message}; the caller: ${await describePage(bob.page)}`)
+  })
   await alice.page.getByRole('button', { name: 'Accept', exact: true }).click()
   const again = await waitForRtcEvent(alice.page, 'rtc-error', { after: 1 })
   t.equal(again.detail.code, 'media_denied', 'accepting says why')

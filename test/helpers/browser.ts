@@ -155,6 +155,20 @@ export async function rtcEvents(page: Page, type: string, query: EventQuery = {}
   )
 }
 
+/** The element's state and transport, and the page's last recorded events: for failure messages. */
+export async function describePage(page: Page): Promise<string> {
+  const seen = await page
+    .evaluate(() => {
+      const element = document.querySelector('rtc-call') as any
+      const events = ((window as unknown as { __rtc: RecordedEvent[] }).__rtc ?? [])
+        .filter((e) => e.type !== 'click')
+        .map((e) => `${e.type} ${JSON.stringify(e.detail ?? {})} at ${Math.round(e.t)} ms`)
+      return { state: element?.state, transportInUse: element?.transportInUse, events, now: Math.round(performance.now()) }
+    })
+    .catch(() => ({ state: 'unknown (page gone)', transportInUse: null, events: [] as string[], now: 0 }))
+  return `the element is ${seen.state} on ${seen.transportInUse} at ${seen.now} ms; events seen: ${seen.events.slice(-20).join(' | ') || 'none'}`
+}
+
 /** Waits until the page has fired an event of `type` (the `after + 1`-th match), and returns it. */
 export async function waitForRtcEvent(page: Page, type: string, query: EventQuery = {}): Promise<RecordedEvent> {
   const handle = await page.waitForFunction(
@@ -169,7 +183,10 @@ export async function waitForRtcEvent(page: Page, type: string, query: EventQuer
     },
     { type, query },
     { timeout: 60_000 },
-  )
+  ).catch(async (error: Error) => {
+    // Say what the page did see, so that a time-out in CI tells why without a rerun.
+    throw new Error(`no ${type} event ${JSON.stringify(query)}: ${error.message}; ${await describePage(page)}`)
+  })
   return (await handle.jsonValue()) as RecordedEvent
 }
 
@@ -265,7 +282,9 @@ export async function connectCall(alice: Page, bob: Page, aliceName: string, bob
   await Promise.all([register(alice, aliceName, transport), register(bob, bobName, transport)])
   const before = (await rtcEvents(bob, 'rtc-incoming')).length
   await dial(alice, bobName)
-  const incoming = await waitForRtcEvent(bob, 'rtc-incoming', { after: before })
+  const incoming = await waitForRtcEvent(bob, 'rtc-incoming', { after: before }).catch(async (error: Error) => {
+    throw new Error(`${error.message}; the caller: ${await describePage(alice)}`)
+  })
   await bob.getByRole('button', { name: 'Accept', exact: true }).click()
   await Promise.all([
     waitForRtcEvent(alice, 'rtc-connected', { detail: { callId: incoming.detail.callId } }),
