@@ -22,6 +22,9 @@ import { launchBrowser, openPeer, remoteVideoState, waitForRtcEvent } from '../h
 import { startServer } from '../helpers/server.js'
 
 const run = promisify(execFile)
+// Packing builds everything (bundles, declarations, the manifest) before the tests proper, and the last one
+// drives a browser: about a minute alone, but past tap's 300 s on a loaded 2-core machine (seen at load 20).
+t.setTimeout(600_000)
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'sigpost-pack-'))
 process.once('exit', () => rmSync(work, { recursive: true, force: true }))
