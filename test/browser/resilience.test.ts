@@ -118,7 +118,7 @@ t.test('an ICE restart renegotiates over /sdp while the call stays up', async (t
   const offered = alice.page.waitForRequest((request) => request.url().endsWith('/sdp'))
   const answered = bob.page.waitForRequest((request) => request.url().endsWith('/sdp'))
   // What the element does by itself when the connection fails (connectionState 'failed').
-  await alice.page.locator('rtc-call').evaluate((element: any) => element.session.pc.restartIce())
+  await alice.page.locator('rtc-call').evaluate((element: any) => element.flow.session.pc.restartIce())
   const offer = (await offered).postDataJSON().description
   const answer = (await answered).postDataJSON().description
   t.equal(offer.type, 'offer', 'the restarting side offers over /sdp')

@@ -182,7 +182,9 @@ export async function waitForRtcEvent(page: Page, type: string, query: EventQuer
       return matches[query.after ?? 0]
     },
     { type, query },
-    { timeout: 60_000 },
+    // Polled on a timer, not on animation frames: a page that renders no frame (a starved compositor,
+    // a background tab) still records its events.
+    { timeout: 60_000, polling: 200 },
   ).catch(async (error: Error) => {
     // Say what the page did see, so that a time-out in CI tells why without a rerun.
     throw new Error(`no ${type} event ${JSON.stringify(query)}: ${error.message}; ${await describePage(page)}`)

@@ -34,7 +34,9 @@ function sharedRedis(): Promise<RedisServer> {
 let group: Promise<SentinelGroup> | undefined
 function sharedSentinelGroup(): Promise<SentinelGroup> {
   // Killed by PID when the test process exits (the helper registers that).
-  group ??= startSentinelGroup(undefined)
+  // Nothing here kills the primary: a slow down-after keeps a loaded CI machine (a primary or a sentinel
+  // not scheduled for a moment) from failing over in the middle of tests that are not about failover.
+  group ??= startSentinelGroup(undefined, { downAfterMs: 5000 })
   return group
 }
 

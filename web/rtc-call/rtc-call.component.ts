@@ -1,25 +1,21 @@
 import { LitElement, html, nothing, type PropertyValues } from 'lit'
 import { property, state } from 'lit/decorators.js'
-import { CallSession, DEFAULT_CONNECT_TIMEOUT_MS, type CallRole, type EndReason } from '../call-session.js'
-import {
-  SignalClient,
-  SignalError,
-  type SignalEvent,
-  type TransportChoice,
-  type TransportKind,
-} from '../signal-client.js'
+import { DEFAULT_CONNECT_TIMEOUT_MS, type EndReason } from '../call-session.js'
+import type { SignalClient, SignalEvent, TransportChoice, TransportKind } from '../signal-client.js'
 import { styles } from './rtc-call.styles.js'
-import { TabLeader, tabsCanCoordinate } from './tab-leader.js'
 import { builtIn, sanitize, type Strings } from './strings.js'
 import { icons } from './icons.js'
-import { PeerMediaChannel, type MediaState } from './peer-media.js'
-import { DEVICE_KINDS, MediaDevicesController, type DeviceInfo, type DeviceKind } from './media-devices.js'
-import { ScreenShare } from './screen-share.js'
-import { CallQualityController, type Quality, type QualitySample } from './call-quality.js'
-import { CallClockController } from './call-clock.js'
-import { Ringtone } from './ringtone.js'
-import { MissedCalls, missedFromEvent, type MissedCall } from './missed-calls.js'
-import { deviceMenu, endedNotice, iconButton, missedList, stage, translator, type T } from './rtc-call.parts.js'
+import type { MediaState } from './peer-media.js'
+import { MediaDevicesController, type DeviceInfo, type DeviceKind } from './media-devices.js'
+import type { Quality, QualitySample } from './call-quality.js'
+import { missedFromEvent, type MissedCall } from './missed-calls.js'
+import { CallStatus } from './call-status.js'
+import { RegistrationController } from './registration.js'
+import { CallMediaController } from './call-media.js'
+import { CallFlow } from './call-flow.js'
+import { IncomingCallController } from './incoming-call.js'
+import { controls, statusText, type ControlActions } from './rtc-call.controls.js'
+import { deviceMenu, endedNotice, missedList, stage, translator } from './rtc-call.parts.js'
 
 /** The element's call state (API.md): one explicit union. */
 export type CallState = 'idle' | 'standby' | 'registered' | 'calling' | 'ringing' | 'in-call'
@@ -59,12 +55,6 @@ declare global {
 
 /** Verified names: a JWT from the page's backend, or a function that fetches a fresh one per registration. */
 export type Credentials = string | (() => string | Promise<string>)
-
-function coded(error: unknown): SignalError {
-  if (error instanceof SignalError) return error
-  const e = error as { code?: unknown; message?: unknown }
-  return new SignalError(typeof e?.code === 'string' ? e.code : 'internal', String(e?.message ?? error))
-}
 
 /**
  * A video call with anyone registered on a sigpost server: `<rtc-call server="https://host" name="alice">`.
@@ -205,84 +195,66 @@ export class RtcCall extends LitElement {
   /** Camera off (the peer sees "camera off" with your name). Kept across calls. */
   @property({ type: Boolean, attribute: 'camera-off' }) cameraOff = false
 
-  @state() private _state: CallState = 'idle'
-  @state() private _transportInUse: TransportKind | null = null
-  @state() private _localStream: MediaStream | null = null
-  @state() private _remoteStream: MediaStream | null = null
-  @state() private _callId: string | null = null
-  @state() private _peer = ''
-  @state() private _connectionState: RTCPeerConnectionState | null = null
-  @state() private _pending = false
-  @state() private _error = ''
-  @state() private _speakerBlocked = false
-  @state() private _peerMedia: MediaState | null = null
-  @state() private _sharing = false
   @state() private _menuOpen = false
-  @state() private _ended: { callId: string; peer: string; reason: EndReason; durationMs: number } | null = null
   @state() private _overrides: Partial<Strings> = {}
 
-  private client: SignalClient | undefined
-  private session: CallSession | undefined
-  private peerChannel: PeerMediaChannel | undefined
-  /** The name a registration is under way for (so that reflecting `name` does not start another). */
-  private registering: string | undefined
-  private registeringDone: Promise<void> | undefined
-  /** Leadership of the name among this browser's tabs (tab-leader.ts), while registered or in standby. */
-  private tabs: TabLeader | undefined
+  // Behaviour lives beside the element, one concern each; every one releases what it holds on removal.
   private readonly devicesCtl = new MediaDevicesController(this)
-  private readonly quality_ = new CallQualityController(this, (sample) => this.emit('rtc-quality', sample))
-  private readonly clock = new CallClockController(this)
-  private readonly screen = new ScreenShare((sharing) => {
-    this._sharing = sharing
-    this.sendLocalMedia()
+  /** State line, errors, "why it ended", missed calls; fires the events and runs the public methods. */
+  private readonly status = new CallStatus(this)
+  private readonly media: CallMediaController = new CallMediaController(this, this.status, this.devicesCtl, () => this.flow.session)
+  private readonly registration: RegistrationController = new RegistrationController(this, this.status, {
+    onSignal: (client, event) => this.onSignal(client, event),
+    endCall: (reason) => this.flow.end(reason),
+    resetCall: () => this.flow.reset(),
   })
-  private readonly ring = new Ringtone()
-  private readonly missed = new MissedCalls()
+  private readonly flow: CallFlow = new CallFlow(this, this.status, this.media, this.devicesCtl, () => this.registration.client)
+  private readonly incoming = new IncomingCallController(this, this.status, this.flow)
 
   /** `idle` | `standby` | `registered` | `calling` | `ringing` | `in-call`. */
   get state(): CallState {
-    return this._state
+    return this.status.state
   }
   /** `sse` or `poll` while registered, else null. */
   get transportInUse(): TransportKind | null {
-    return this._transportInUse
+    return this.status.transportInUse
   }
   get localStream(): MediaStream | null {
-    return this._localStream
+    return this.media.localStream
   }
   get remoteStream(): MediaStream | null {
-    return this._remoteStream
+    return this.media.remoteStream
   }
   get callId(): string | null {
-    return this._callId
+    return this.flow.callId
   }
   /** In a call: the peer's microphone is on (true until the peer says otherwise); false outside a call. */
   get peerAudio(): boolean {
-    return this.session ? (this._peerMedia?.audio ?? true) : false
+    return this.flow.session ? (this.media.peerMedia?.audio ?? true) : false
   }
   /** In a call: the peer sends video, camera or screen (true until the peer says otherwise); false outside a call. */
   get peerVideo(): boolean {
-    return this.session ? (this._peerMedia?.video ?? true) : false
+    return this.flow.session ? (this.media.peerMedia?.video ?? true) : false
   }
   /** In a call: the peer shares a screen. */
   get peerScreen(): boolean {
-    return this.session ? (this._peerMedia?.screen ?? false) : false
+    return this.flow.session ? (this.media.peerMedia?.screen ?? false) : false
   }
   /** You are sharing a screen. */
   get sharingScreen(): boolean {
-    return this._sharing
+    return this.media.sharing
   }
   /** `good` | `fair` | `poor`, `null` until first measured in a connected call. */
   get quality(): Quality | null {
-    return this.quality_.quality
+    return this.flow.quality.quality
   }
   /** Missed calls, newest first, until `clearMissedCalls()`. */
   get missedCalls(): MissedCall[] {
-    return this.missed.list.map((m) => ({ ...m }))
+    return this.status.missedCalls.map((m) => ({ ...m }))
   }
   /** Why the last call ended, until the next action (register, call, unregister, an incoming call, Dismiss); else null. */
   get endedReason(): EndReason | null {
-    return this._ended?.reason ?? null
+    return this.status.ended?.reason ?? null
   }
 
   /**
@@ -297,97 +269,14 @@ export class RtcCall extends LitElement {
     this._overrides = sanitize(overrides)
   }
 
-  // ---- lifecycle -----------------------------------------------------------------------------------
-
-  override connectedCallback(): void {
-    super.connectedCallback()
-    window.addEventListener('pagehide', this.onPageHide)
-    window.addEventListener('pageshow', this.onPageShow)
-    // Re-attached after a removal tore the registration down.
-    if (this.hasUpdated && this.name && !this.client && !this.tabs) void this.register(this.name).catch(() => {})
-  }
-
-  override disconnectedCallback(): void {
-    super.disconnectedCallback()
-    window.removeEventListener('pagehide', this.onPageHide)
-    window.removeEventListener('pageshow', this.onPageShow)
-    this.ring.stop()
-    // A move within the page disconnects and reconnects synchronously: only a real removal tears down.
-    queueMicrotask(() => {
-      if (!this.isConnected) this.teardown()
-    })
-  }
-
-  private onPageHide = (): void => this.teardown()
-
-  private onPageShow = (event: PageTransitionEvent): void => {
-    if (event.persisted && this.name && !this.client && !this.tabs) void this.register(this.name).catch(() => {})
-  }
-
-  /** Ends the call and the session without waiting (the page or the element is going away). */
-  private teardown(): void {
-    const client = this.client
-    this.session?.end('hangup')
-    // The browser would release the lock with the page anyway; an element removed from a live page must too.
-    this.tabs?.leave()
-    this.tabs = undefined
-    if (!client) {
-      if (this._state === 'standby') this._state = 'idle'
-      this.registering = undefined
-      return
-    }
-    this.client = undefined
-    this.registering = undefined
-    // keepalive: the request outlives the page. Deleting the session also ends its call (as `hangup`).
-    void client.unregister({ keepalive: true }).catch(() => {})
-    this.resetCall()
-    this._state = 'idle'
-    this._transportInUse = null
-  }
+  // ---- lifecycle: connecting, page hide/show and removal are registration.ts's -------------------
 
   protected override updated(changed: PropertyValues<this>): void {
-    if (changed.has('name')) {
-      const registered = this.client?.registration?.name
-      // Cleared: sign out, also of a standby (which keeps `registering` while it waits).
-      if (!this.name && (this.client || this.tabs) && (this.registering === undefined || this._state === 'standby')) void this.unregister().catch(() => {})
-      else if (this.name && this.name !== registered && this.name !== this.registering) {
-        void this.register(this.name).catch(() => {})
-      }
-    }
-    if (changed.has('transport') && this.client) {
-      void this.client.setTransport(this.transport).catch((error) => this.fail(error))
-    }
-    if (changed.has('_remoteStream' as keyof RtcCall) && this._remoteStream) this.playRemote()
-    if (changed.has('muted') || changed.has('cameraOff')) this.applyLocalMedia()
-    if (changed.has('_state' as keyof RtcCall) && this._state === 'idle') this._menuOpen = false
-    if (changed.has('_state' as keyof RtcCall) || changed.has('ringtone')) {
-      if (this._state === 'ringing' && this.ringtone) this.ring.start()
-      else this.ring.stop()
-    }
-  }
-
-  /**
-   * Autoplay with sound needs a user gesture; without one play muted and offer a button to unmute.
-   * Only `NotAllowedError` means that: an `AbortError` is a play() overtaken by a newer stream (each new
-   * remote track brings a new MediaStream, e.g. audio then audio+video), which gets its own play().
-   * https://html.spec.whatwg.org/multipage/media.html#dom-media-play
-   */
-  private playRemote(): void {
-    const video = this.remoteVideo()
-    if (!video) return
-    // A new call tries with sound again; within a call, stay muted until the speaker button is pressed.
-    video.muted = this._speakerBlocked
-    void this.devicesCtl.applySpeaker(video).catch((error) => console.warn('rtc-call:', error))
-    video.play().catch((error: DOMException) => {
-      if (error?.name !== 'NotAllowedError' || video.srcObject !== this._remoteStream) return
-      video.muted = true
-      this._speakerBlocked = true
-      void video.play().catch(() => {})
-    })
-  }
-
-  private remoteVideo(): HTMLVideoElement | null {
-    return this.renderRoot.querySelector<HTMLVideoElement>('video.remote')
+    if (changed.has('name')) this.registration.nameChanged()
+    if (changed.has('transport')) this.registration.transportChanged()
+    if (changed.has('muted') || changed.has('cameraOff')) this.media.applyLocalMedia()
+    // Signed out: the device menu closes (it cannot be opened again while idle).
+    if (this.status.state === 'idle' && this._menuOpen) this._menuOpen = false
   }
 
   // ---- public methods ------------------------------------------------------------------------------
@@ -398,7 +287,7 @@ export class RtcCall extends LitElement {
    * `credentials` the name may be omitted (the JWT names the session).
    */
   register(name?: string): Promise<void> {
-    return this.run(() => this.acquire(String(name ?? '').trim(), false), { next: true })
+    return this.status.run(() => this.registration.acquire(String(name ?? '').trim(), false), { next: true })
   }
 
   /**
@@ -408,208 +297,46 @@ export class RtcCall extends LitElement {
    * element's `name`, or with `credentials` alone the JWT's.
    */
   takeOver(name?: string): Promise<void> {
-    return this.run(() => this.acquire(String(name ?? this.name ?? '').trim(), true), { next: true })
-  }
-
-  private async acquire(name: string, takeOver: boolean): Promise<void> {
-    if (!name && !this.credentials) throw new SignalError('invalid_name', 'A name is needed (or credentials that name you)')
-    if (this.client || this.tabs) {
-      const same = (this.client?.registration?.name ?? this.registering) === name
-      if (same && this.client && this.registering === undefined) return
-      if (same && !(takeOver && this._state === 'standby')) return this.registeringDone
-      if (!same) await this.unregister()
-    }
-    this.registering = name
-    if (name) this.name = name
-    // Tabs coordinate on the name: with credentials alone it is known only once registered, so such a
-    // registration goes straight to the server (another tab holding the name makes it `name_taken`).
-    if (!name || !tabsCanCoordinate()) {
-      this.registeringDone = this.registerNow(name, { takeOver })
-      return this.registeringDone
-    }
-    let tabs = this.tabs
-    if (!tabs) {
-      tabs = new TabLeader(new URL(this.server || location.origin, location.href).href.replace(/\/+$/, ''), name, {
-        lead: (after) => this.run(() => this.registerNow(name, { waitForName: after === 'wait' ? 40_000 : 10_000 })).catch(() => {}),
-        yield: () => this.yieldName(),
-        standby: () => this.enterStandby(name),
-      })
-      this.tabs = tabs
-      const role = await tabs.join()
-      if (this.tabs !== tabs) throw new SignalError('invalid_state', 'Unregistered while registering')
-      // No tab of this browser holds the name: only now may takeOver() go to the server with takeOver: true.
-      if (role === 'leader') {
-        this.registeringDone = this.registerNow(name, { takeOver })
-        return this.registeringDone
-      }
-      this.enterStandby(name)
-      if (!takeOver) return
-    }
-    // Waiting here, and taking over from the holder tab: it hands over, then this tab registers.
-    this.registeringDone = tabs.takeOver()
-    return this.registeringDone
-  }
-
-  /** This tab waits for the name held by another tab of this browser. */
-  private enterStandby(name: string): void {
-    this.registering = name
-    this.registeringDone = Promise.resolve()
-    this._state = 'standby'
-    this.emit('rtc-standby', { name })
-  }
-
-  /** Another tab takes the name over: end our call and session, and wait (tab-leader.ts). */
-  private async yieldName(): Promise<void> {
-    const client = this.client
-    this.client = undefined
-    this.session?.end('hangup')
-    this.resetCall()
-    this._transportInUse = null
-    if (client?.registration) await client.unregister().catch(() => {})
-    else client?.close()
-  }
-
-  /**
-   * The registration itself. `waitForName`: this tab was just granted the name after another tab of this
-   * browser held it, whose session may still be ending (a closing tab's goodbye is on its way; a crashed
-   * tab's session lasts graceMs): `name_taken` is retried for up to this many ms, in standby.
-   */
-  private async registerNow(name: string, options: { takeOver?: boolean; waitForName?: number } = {}): Promise<void> {
-    const deadline = Date.now() + (options.waitForName ?? 0)
-    for (;;) {
-      try {
-        return await this.registerOnce(name, options.takeOver)
-      } catch (error) {
-        const retry = (error as SignalError).code === 'name_taken' && Date.now() < deadline && this.registering === name
-        if (!retry) {
-          if (this.registering === name && !this.client) {
-            this.tabs?.leave()
-            this.tabs = undefined
-            this.registering = undefined
-            if (this._state === 'standby') this._state = 'idle'
-          }
-          throw error
-        }
-        await new Promise((resolve) => setTimeout(resolve, 500))
-      }
-    }
-  }
-
-  /** One `POST /v1/sessions` with fresh credentials (if any); `name` '' lets the JWT name the session. */
-  private async registerOnce(name: string, takeOver = false): Promise<void> {
-    const client: SignalClient = new SignalClient({
-      server: this.server || location.origin,
-      transport: this.transport,
-      onEvent: (event) => this.onSignal(client, event),
-      onTransport: (transport) => {
-        if (this.client !== client) return
-        this._transportInUse = transport
-        this.emit('rtc-transport', { transport })
-      },
-      onError: (error) => this.onStreamError(client, error),
-    })
-    this.client = client
-    let registered: string
-    try {
-      const credentials = typeof this.credentials === 'function' ? await this.credentials() : (this.credentials ?? undefined)
-      registered = (await client.register(name || undefined, { credentials, takeOver })).name
-    } catch (error) {
-      if (this.client === client) {
-        this.client = undefined
-        this._transportInUse = null
-      }
-      throw error
-    }
-    if (this.client !== client) throw new SignalError('invalid_state', 'Unregistered while registering')
-    this.registering = undefined
-    // The JWT's name, which is the one asked for when a name was given (the server checks).
-    this.name = registered
-    this._state = 'registered'
-    this.emit('rtc-registered', { name: registered })
+    return this.status.run(() => this.registration.acquire(String(name ?? this.name ?? '').trim(), true), { next: true })
   }
 
   /** Calls `peerName`; resolves with the callId once the call is placed (not when it connects). */
   call(peerName: string): Promise<string> {
-    return this.run(async () => {
-      this.requireRegistered()
-      if (this.session) throw new SignalError('invalid_state', 'Already in a call')
-      const session = this.newSession('caller', String(peerName ?? '').trim())
-      this._state = 'calling'
-      try {
-        const callId = await session.start()
-        if (this.session === session) this._callId = callId
-        return callId
-      } catch (error) {
-        session.end('failed')
-        throw error
-      }
+    return this.status.run(async () => {
+      this.registration.requireRegistered()
+      return this.flow.place(peerName)
     }, { next: true })
   }
 
   /** Accepts the ringing incoming call. */
   accept(): Promise<void> {
-    return this.run(async () => {
-      const session = this.requireRinging('accept')
-      try {
-        await session.accept()
-      } catch (error) {
-        // Do not leave the caller ringing when we cannot take the call (e.g. no camera).
-        void session.hangUp().catch(() => {})
-        throw error
-      }
-    })
+    return this.status.run(() => this.incoming.accept())
   }
 
   /** Rejects the ringing incoming call (`reason` defaults to `declined`). */
   reject(reason?: string): Promise<void> {
-    return this.run(async () => {
-      await this.requireRinging('reject').reject(reason)
-    })
+    return this.status.run(() => this.incoming.reject(reason))
   }
 
   /** Rejects the ringing incoming call and blocks its caller for the rest of this session (`block: true`). */
   block(): Promise<void> {
-    return this.run(async () => {
-      await this.requireRinging('block').reject('declined', { block: true })
-    })
+    return this.status.run(() => this.incoming.block())
   }
 
   /** Hangs up, or cancels an outgoing call that still rings. */
   hangUp(): Promise<void> {
-    return this.run(async () => {
-      const session = this.session
-      if (!session) throw new SignalError('invalid_state', 'There is no call to hang up')
-      await session.hangUp()
-    })
+    return this.status.run(() => this.flow.hangUp())
   }
 
   /** Ends the session on the server (any call ends as `hangup`) and frees the name. */
   unregister(): Promise<void> {
-    return this.run(async () => {
-      const client = this.client
-      const tabs = this.tabs
-      if (!client && !tabs) throw new SignalError('invalid_state', 'Not registered')
-      this.client = undefined
-      this.tabs = undefined
-      this.registering = undefined
-      this.session?.end('hangup')
-      this._state = 'idle'
-      this._transportInUse = null
-      this.name = ''
-      try {
-        if (client?.registration) await client.unregister()
-        else client?.close()
-      } finally {
-        // After the session is gone, so that a waiting tab's registration finds the name free.
-        tabs?.leave()
-      }
-    }, { next: true })
+    return this.status.run(() => this.registration.unregister(), { next: true })
   }
 
   /** Names registered on the server now (`GET /v1/sessions`). */
   listNames(): Promise<string[]> {
-    return this.run(async () => {
-      const client = this.requireRegistered()
+    return this.status.run(async () => {
+      const client = this.registration.requireRegistered()
       const { names } = await client.request<{ names: string[] }>('GET', '/v1/sessions')
       return names
     }, { read: true })
@@ -617,7 +344,7 @@ export class RtcCall extends LitElement {
 
   /** Cameras, microphones and speakers: `[{kind, deviceId, label}]` (labels need camera permission first). */
   devices(): Promise<DeviceInfo[]> {
-    return this.run(async () => (await this.devicesCtl.refresh()).map((d) => ({ ...d })), { read: true })
+    return this.status.run(async () => (await this.devicesCtl.refresh()).map((d) => ({ ...d })), { read: true })
   }
 
   /**
@@ -627,47 +354,22 @@ export class RtcCall extends LitElement {
    * `invalid_argument`.
    */
   setDevice(kind: DeviceKind, deviceId: string): Promise<void> {
-    return this.run(async () => {
-      if (!DEVICE_KINDS.includes(kind)) throw new SignalError('invalid_argument', `kind must be one of ${DEVICE_KINDS.join(', ')}`)
-      deviceId = String(deviceId ?? '')
-      const session = this.session
-      if (kind === 'audiooutput') {
-        await this.devicesCtl.applySpeaker(this.remoteVideo(), deviceId)
-      } else {
-        const trackKind = kind === 'audioinput' ? 'audio' : 'video'
-        if (session?.localStream?.getTracks().some((t) => t.kind === trackKind)) {
-          const track = await this.devicesCtl.openInput(kind, deviceId)
-          // While sharing, the new camera waits in localStream for the share to end.
-          await session.useLocalTrack(track, { send: !(trackKind === 'video' && this._sharing) })
-          if (this.session === session) this._localStream = new MediaStream(session.localStream!.getTracks())
-        }
-      }
-      this.devicesCtl.choose(kind, deviceId)
-      this.emit('rtc-device', { kind, deviceId })
-    })
+    return this.status.run(() => this.media.setDevice(kind, deviceId))
   }
 
   /** Shares a screen (the browser asks which) in place of the camera; in a connected call only. */
   shareScreen(): Promise<void> {
-    return this.run(async () => {
-      const session = this.session
-      if (!session || this._state !== 'in-call') throw new SignalError('invalid_state', 'Screens are shared in a call')
-      await this.screen.start(session)
-    })
+    return this.status.run(() => this.media.shareScreen())
   }
 
   /** Stops sharing; the camera (if any) is sent again. */
   stopScreenShare(): Promise<void> {
-    return this.run(async () => {
-      if (!this._sharing) throw new SignalError('invalid_state', 'No screen is being shared')
-      await this.screen.stop()
-    })
+    return this.status.run(() => this.media.stopScreenShare())
   }
 
   /** Empties the missed-call list. */
   clearMissedCalls(): void {
-    this.missed.clear()
-    this.requestUpdate()
+    this.status.clearMissed()
   }
 
   // ---- internals -----------------------------------------------------------------------------------
@@ -676,228 +378,35 @@ export class RtcCall extends LitElement {
     return this.lang || (this.parentElement?.closest('[lang]') as HTMLElement | null)?.lang || 'en'
   }
 
-  private emit<K extends keyof RtcCallEventDetail>(type: K, detail: RtcCallEventDetail[K]): void {
-    this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }))
-  }
-
-  private fail(error: unknown): SignalError {
-    const e = coded(error)
-    this._error = e.message
-    this.emit('rtc-error', { code: e.code, message: e.message })
-    return e
-  }
-
-  /**
-   * Runs a public method: clears the last error unless it only reads (and with `next`, the last "why it ended": the user's next
-   * action — register, call, unregister; an incoming call does too), and turns every failure into a coded
-   * rejection + rtc-error.
-   */
-  private async run<T>(fn: () => Promise<T>, options: { next?: boolean; read?: boolean } = {}): Promise<T> {
-    // A read (the names online, the devices) leaves the last error shown: a page may refresh it any time.
-    if (!options.read) this._error = ''
-    if (options.next) this._ended = null
-    this._pending = true
-    try {
-      return await fn()
-    } catch (error) {
-      throw this.fail(error)
-    } finally {
-      this._pending = false
-    }
-  }
-
-  private requireRegistered(): SignalClient {
-    if (!this.client?.registration || this.registering !== undefined) throw new SignalError('invalid_state', 'Not registered')
-    return this.client
-  }
-
-  private requireRinging(what: string): CallSession {
-    const session = this.session
-    if (!session || session.role !== 'callee' || this._state !== 'ringing') {
-      throw new SignalError('invalid_state', `There is no incoming call to ${what}`)
-    }
-    return session
-  }
-
-  private newSession(role: CallRole, peer: string, incoming?: { callId: string; sdpOffer: RTCSessionDescriptionInit }): CallSession {
-    const client = this.client!
-    const session: CallSession = new CallSession({
-      client,
-      role,
-      peer,
-      callId: incoming?.callId,
-      remoteOffer: incoming?.sdpOffer,
-      iceServers: client.registration?.iceServers ?? [],
-      iceTransportPolicy: this.iceTransportPolicy === 'relay' ? 'relay' : 'all',
-      audio: this.devicesCtl.constraints('audioinput', !this.noAudio),
-      video: this.devicesCtl.constraints('videoinput', !this.noVideo),
-      // A missing or malformed attribute (NaN) keeps the default rather than disabling the limit.
-      connectTimeoutMs: Number.isFinite(this.connectTimeout) && this.connectTimeout >= 0 ? this.connectTimeout : DEFAULT_CONNECT_TIMEOUT_MS,
-      onLocalStream: (stream) => {
-        if (this.session !== session) return
-        this._localStream = stream
-        this.applyLocalMedia()
-      },
-      onRemoteStream: (stream) => {
-        if (this.session === session) this._remoteStream = stream
-      },
-      onConnectionState: (connectionState) => {
-        if (this.session === session) this._connectionState = connectionState
-      },
-      onPeerConnection: (pc) => {
-        if (this.session !== session) return
-        this.peerChannel = new PeerMediaChannel(pc, (state) => this.onPeerMedia(session, state))
-        this.sendLocalMedia()
-      },
-      onActive: () => {
-        if (this.session === session) this._state = 'in-call'
-      },
-      onConnected: () => {
-        if (this.session !== session) return
-        this.clock.start()
-        if (session.peerConnection) this.quality_.start(session.peerConnection)
-        this.emit('rtc-connected', { callId: session.callId!, peer })
-      },
-      onEnded: (reason) => this.onEnded(session, reason),
-      onWarning: (error) => console.warn('rtc-call:', error),
-    })
-    this.session = session
-    this._peer = peer
-    this._callId = incoming?.callId ?? null
-    this._peerMedia = null
-    return session
-  }
-
-  private onPeerMedia(session: CallSession, state: MediaState): void {
-    if (this.session !== session) return
-    const before = this._peerMedia
-    this._peerMedia = state
-    if (!before || before.audio !== state.audio || before.video !== state.video || before.screen !== state.screen) {
-      this.emit('rtc-peer-media', { ...state })
-    }
-  }
-
-  /** `muted` / `cameraOff` onto the local tracks, and tell the peer. */
-  private applyLocalMedia(): void {
-    const stream = this.session?.localStream
-    for (const track of stream?.getAudioTracks() ?? []) track.enabled = !this.muted
-    for (const track of stream?.getVideoTracks() ?? []) track.enabled = !this.cameraOff
-    this.sendLocalMedia()
-  }
-
-  private sendLocalMedia(): void {
-    const stream = this.session?.localStream
-    const sharing = this._sharing
-    this.peerChannel?.send({
-      audio: !this.muted && (stream?.getAudioTracks().length ?? 0) > 0,
-      video: sharing || (!this.cameraOff && (stream?.getVideoTracks().length ?? 0) > 0),
-      screen: sharing,
-    })
-  }
-
-  private onEnded(session: CallSession, reason: EndReason): void {
-    if (this.session !== session) return
-    this.session = undefined
-    const durationMs = this.clock.stop()
-    const rang = session.role === 'callee' && !session.active
-    this.resetCall()
-    if (this._state !== 'idle') this._state = this.client?.registration ? 'registered' : 'idle'
-    // A call that was never placed (e.g. peer_not_found) did not exist: its failure is the rtc-error.
-    if (!session.callId) return
-    this._ended = { callId: session.callId, peer: session.peer, reason, durationMs }
-    if (rang && (reason === 'cancelled' || reason === 'no_answer')) {
-      this.addMissed({ callId: session.callId, from: session.peer, reason, at: new Date().toISOString() })
-    }
-    this.emit('rtc-ended', { callId: session.callId, reason })
-  }
-
-  private addMissed(entry: MissedCall): void {
-    if (!this.missed.add(entry)) return
-    this.requestUpdate()
-    this.emit('rtc-missed', { callId: entry.callId, from: entry.from, reason: entry.reason })
-  }
-
-  private resetCall(): void {
-    this.peerChannel?.close()
-    this.peerChannel = undefined
-    this.screen.release()
-    this.quality_.stop()
-    this.clock.stop()
-    this._localStream = null
-    this._remoteStream = null
-    this._callId = null
-    this._peer = ''
-    this._connectionState = null
-    this._speakerBlocked = false
-    this._peerMedia = null
-  }
-
+  /** The registration's events: a call ringing here, a missed call, or one of the call in progress. */
   private onSignal(client: SignalClient, event: SignalEvent): void {
-    if (client !== this.client) return
     if (event.event === 'incomingCall') {
-      this.onIncoming(client, event.data)
-      return
-    }
-    if (event.event === 'missedCall') {
+      this.incoming.onIncomingCall(client, event.data)
+    } else if (event.event === 'missedCall') {
       const entry = missedFromEvent(event.data)
-      if (entry) this.addMissed(entry)
-      return
+      if (entry) this.status.addMissed(entry)
+    } else {
+      this.flow.handle(event)
     }
-    const session = this.session
-    if (!session) return
-    // Until POST /v1/calls answers, the caller does not know its callId: the session sorts that out.
-    if (session.callId === undefined || event.data?.callId === session.callId) session.handle(event)
-  }
-
-  private onIncoming(client: SignalClient, data: { callId: string; from: string; sdpOffer: RTCSessionDescriptionInit }): void {
-    if (this.session) {
-      // Our own call crossed theirs: we are busy.
-      void client.request('POST', `/v1/calls/${encodeURIComponent(data.callId)}/reject`, { reason: 'busy' }).catch(() => {})
-      return
-    }
-    this._ended = null
-    this.newSession('callee', data.from, data)
-    this._state = 'ringing'
-    this.emit('rtc-incoming', { callId: data.callId, from: data.from })
-    if (this.autoAnswer) void this.accept().catch(() => {})
-  }
-
-  private onStreamError(client: SignalClient, error: SignalError): void {
-    if (client !== this.client) return
-    this.client = undefined
-    this.registering = undefined
-    this.tabs?.leave()
-    this.tabs = undefined
-    client.close()
-    // `replaced`: this name was taken over elsewhere (its owner's other device); that ends our call.
-    this.session?.end(error.code === 'replaced' ? 'hangup' : 'failed')
-    this.resetCall()
-    this._state = 'idle'
-    this._transportInUse = null
-    this.fail(error)
   }
 
   // ---- UI ------------------------------------------------------------------------------------------
 
-  private onRegisterSubmit(event: SubmitEvent): void {
-    event.preventDefault()
-    const input = (event.currentTarget as HTMLFormElement).elements.namedItem('name') as HTMLInputElement
-    void this.register(input.value).catch(() => {})
-  }
-
-  private onCallSubmit(event: SubmitEvent): void {
-    event.preventDefault()
-    const input = (event.currentTarget as HTMLFormElement).elements.namedItem('peer') as HTMLInputElement
-    void this.call(input.value).catch(() => {})
-  }
-
-  private unblockSpeaker(): void {
-    const video = this.remoteVideo()
-    if (video) {
-      video.muted = false
-      void video.play().catch(() => {})
-    }
-    this._speakerBlocked = false
+  /** What the built-in buttons do: the public methods (their failures are rtc-error and the error line). */
+  private readonly actions: ControlActions = {
+    register: (name) => void this.register(name).catch(() => {}),
+    call: (peer) => void this.call(peer).catch(() => {}),
+    takeOver: () => void this.takeOver().catch(() => {}),
+    unregister: () => void this.unregister().catch(() => {}),
+    accept: () => void this.accept().catch(() => {}),
+    reject: () => void this.reject().catch(() => {}),
+    block: () => void this.block().catch(() => {}),
+    hangUp: () => void this.hangUp().catch(() => {}),
+    toggleMute: () => (this.muted = !this.muted),
+    toggleCamera: () => (this.cameraOff = !this.cameraOff),
+    toggleScreen: () => void (this.media.sharing ? this.stopScreenShare() : this.shareScreen()).catch(() => {}),
+    toggleMenu: () => this.toggleMenu(),
+    unblockSpeaker: () => this.media.unblockSpeaker(),
   }
 
   private toggleMenu(): void {
@@ -913,145 +422,54 @@ export class RtcCall extends LitElement {
     void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLButtonElement>('[part~="devices-button"]')?.focus())
   }
 
-  private statusText(t: T): string {
-    const name = this.client?.registration?.name ?? this.registering ?? ''
-    const peer = this._peer
-    switch (this._state) {
-      case 'idle':
-        return this.registering !== undefined ? t('registering', { name: this.registering }) : t('notRegistered')
-      case 'standby':
-        return t('standby', { name })
-      case 'registered':
-        return t('registeredAs', { name }) + (this._transportInUse ? ` (${this._transportInUse})` : '')
-      case 'calling':
-        return t('calling', { peer })
-      case 'ringing':
-        return t('incomingFrom', { peer })
-      case 'in-call':
-        return t('inCallWith', { peer, connection: t(`connection_${this._connectionState ?? 'new'}`) })
-    }
-  }
-
-  private devicesButton(t: T) {
-    return html`<span class="devices-toggle">${iconButton({
-      part: 'devices-button',
-      label: t('devices'),
-      icon: icons.settings,
-      onClick: () => this.toggleMenu(),
-      expanded: this._menuOpen,
-      controls: 'device-menu',
-    })}</span>`
-  }
-
-  private renderControls(t: T) {
-    const pending = this._pending
-    switch (this._state) {
-      case 'idle':
-        return html`<form part="register-form" @submit=${this.onRegisterSubmit}>
-          <label>${t('yourName')}
-            <input part="input" name="name" required maxlength="64" autocomplete="off" spellcheck="false" .value=${this.name} />
-          </label>
-          <button part="button register-button" type="submit" ?disabled=${pending}>${t('register')}</button>
-        </form>`
-      case 'standby':
-        return html`<div part="controls" class="controls">
-          <button part="button takeover-button" type="button" ?disabled=${pending}
-            @click=${() => void this.takeOver().catch(() => {})}>${t('useHere')}</button>
-          <button part="button unregister-button" class="secondary" type="button" ?disabled=${pending}
-            @click=${() => void this.unregister().catch(() => {})}>${t('signOut')}</button>
-        </div>`
-      case 'registered':
-        return html`<form part="call-form" @submit=${this.onCallSubmit}>
-          <label>${t('nameToCall')}
-            <input part="input" name="peer" required maxlength="64" autocomplete="off" spellcheck="false" />
-          </label>
-          <button part="button call-button" type="submit" ?disabled=${pending}>${icons.phone}<span>${t('call')}</span></button>
-          <button part="button devices-button" class="secondary devices-toggle" type="button" aria-expanded=${this._menuOpen ? 'true' : 'false'}
-            aria-controls="device-menu" @click=${() => this.toggleMenu()}>${icons.settings}<span>${t('devices')}</span></button>
-          <button part="button unregister-button" class="secondary" type="button" ?disabled=${pending}
-            @click=${() => void this.unregister().catch(() => {})}>${t('signOut')}</button>
-        </form>`
-      case 'calling':
-        return html`<div part="controls" class="controls" role="group" aria-label=${t('callControls')}>
-          ${this.toggles(t)}
-          ${this.devicesButton(t)}
-          ${iconButton({ part: 'hangup-button', label: t('cancel'), icon: icons.hangUp, variant: 'danger', onClick: () => void this.hangUp().catch(() => {}) })}
-        </div>`
-      case 'ringing':
-        return html`<div part="incoming" class="incoming" role="group" aria-label=${t('incomingFrom', { peer: this._peer })}>
-          <p class="incoming-title"><span class="avatar" aria-hidden="true">${(this._peer[0] ?? '?').toUpperCase()}</span>
-            <strong>${this._peer}</strong></p>
-          <div part="controls" class="controls">
-            ${iconButton({ part: 'accept-button', label: t('accept'), icon: icons.phone, variant: 'accept', disabled: pending, onClick: () => void this.accept().catch(() => {}) })}
-            ${iconButton({ part: 'reject-button', label: t('reject'), icon: icons.hangUp, variant: 'danger', disabled: pending, onClick: () => void this.reject().catch(() => {}) })}
-            ${iconButton({ part: 'block-button', label: t('block'), icon: icons.block, disabled: pending, onClick: () => void this.block().catch(() => {}) })}
-          </div>
-        </div>`
-      case 'in-call':
-        return html`<div part="controls" class="controls" role="group" aria-label=${t('callControls')}>
-          ${this.toggles(t)}
-          ${iconButton({
-            part: 'screen-button',
-            label: t('shareScreen'),
-            icon: this._sharing ? icons.screenStop : icons.screen,
-            pressed: this._sharing,
-            disabled: !navigator.mediaDevices?.getDisplayMedia,
-            onClick: () => void (this._sharing ? this.stopScreenShare() : this.shareScreen()).catch(() => {}),
-          })}
-          ${this.devicesButton(t)}
-          ${this._speakerBlocked
-            ? iconButton({ part: 'speaker-button', label: t('unmuteSpeaker'), icon: icons.speaker, onClick: () => this.unblockSpeaker() })
-            : nothing}
-          ${iconButton({ part: 'hangup-button', label: t('hangUp'), icon: icons.hangUp, variant: 'danger', onClick: () => void this.hangUp().catch(() => {}) })}
-        </div>`
-    }
-  }
-
-  /** Mute, camera and devices: the same while calling and in the call. */
-  private toggles(t: T) {
-    return html`${iconButton({
-      part: 'mute-button',
-      label: t('mute'),
-      icon: this.muted ? icons.micOff : icons.mic,
-      pressed: this.muted,
-      disabled: this.noAudio,
-      onClick: () => (this.muted = !this.muted),
-    })}
-    ${iconButton({
-      part: 'camera-button',
-      label: t('cameraOff'),
-      icon: this.cameraOff ? icons.cameraOff : icons.camera,
-      pressed: this.cameraOff,
-      disabled: this.noVideo,
-      onClick: () => (this.cameraOff = !this.cameraOff),
-    })}`
-  }
-
   protected override render() {
     const t = translator(this.strings)
-    const inCall = this._state === 'calling' || this._state === 'in-call'
-    const showMedia = this._localStream !== null || this._remoteStream !== null
-    const sample = this.quality_.last
-    const menuAvailable = this._state === 'registered' || inCall
+    const { status, media, flow } = this
+    const state = status.state
+    const inCall = state === 'calling' || state === 'in-call'
+    const showMedia = media.localStream !== null || media.remoteStream !== null
+    const sample = flow.quality.last
+    const menuAvailable = state === 'registered' || inCall
     return html`<div part="base" class="base" lang=${this.effectiveLang()}>
       ${showMedia
         ? stage({
             t,
-            peer: this._peer,
-            remoteStream: this._remoteStream,
-            localPreview: this.screen.stream ?? this._localStream,
-            showLocal: this.screen.stream !== null || (this._localStream !== null && !this.noVideo),
-            sharing: this._sharing,
-            peerMedia: this._peerMedia,
-            connected: this._state === 'in-call' && this.clock.startedAt !== null,
-            elapsedMs: this.clock.elapsedMs,
-            quality: this.quality_.quality,
+            peer: flow.peer,
+            remoteStream: media.remoteStream,
+            localPreview: media.screen.stream ?? media.localStream,
+            showLocal: media.screen.stream !== null || (media.localStream !== null && !this.noVideo),
+            sharing: media.sharing,
+            peerMedia: media.peerMedia,
+            connected: state === 'in-call' && flow.clock.startedAt !== null,
+            elapsedMs: flow.clock.elapsedMs,
+            quality: flow.quality.quality,
             rttMs: sample?.rttMs ?? null,
             lossPercent: sample?.lossPercent ?? 0,
           })
         : nothing}
-      <p part="status" class="status" role="status" aria-live="polite">${this.statusText(t)}</p>
-      ${this.renderControls(t)}
+      <p part="status" class="status" role="status" aria-live="polite">${statusText(t, {
+        state,
+        name: this.registration.currentName,
+        registering: this.registration.registering,
+        peer: flow.peer,
+        transport: status.transportInUse,
+        connectionState: flow.connectionState,
+      })}</p>
+      ${controls({
+        t,
+        state,
+        pending: status.pending,
+        name: this.name,
+        peer: flow.peer,
+        muted: this.muted,
+        cameraOff: this.cameraOff,
+        noAudio: this.noAudio,
+        noVideo: this.noVideo,
+        sharing: media.sharing,
+        speakerBlocked: media.speakerBlocked,
+        menuOpen: this._menuOpen,
+        on: this.actions,
+      })}
       ${menuAvailable && this._menuOpen
         ? deviceMenu({
             t,
@@ -1063,10 +481,10 @@ export class RtcCall extends LitElement {
             onClose: () => this.closeMenu(),
           })
         : nothing}
-      ${this._ended ? endedNotice(t, this._ended, () => (this._ended = null)) : nothing}
-      ${this._error ? html`<p part="error" class="error" role="alert">${icons.block}<span>${this._error}</span></p>` : nothing}
-      ${this.missed.list.length > 0
-        ? missedList(t, this.missed.list, this._state === 'registered', (from) => void this.call(from).catch(() => {}), () => this.clearMissedCalls())
+      ${status.ended ? endedNotice(t, status.ended, () => (status.ended = null)) : nothing}
+      ${status.error ? html`<p part="error" class="error" role="alert">${icons.block}<span>${status.error}</span></p>` : nothing}
+      ${status.missedCalls.length > 0
+        ? missedList(t, status.missedCalls, state === 'registered', (from) => void this.call(from).catch(() => {}), () => this.clearMissedCalls())
         : nothing}
       <slot></slot>
     </div>`

@@ -1,6 +1,7 @@
 /**
  * The element's UI pieces as plain template functions: what each shows is passed in, what each does is
- * a callback, so `rtc-call.component.ts` stays the one place that owns state. Every piece has a `part`.
+ * a callback, so that state stays with the element and its controllers (rtc-call.component.ts and the
+ * files beside it). Every piece has a `part`.
  */
 import { html, nothing, type TemplateResult } from 'lit'
 import { live } from 'lit/directives/live.js'

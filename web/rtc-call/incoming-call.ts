@@ -1,0 +1,86 @@
+/**
+ * A call ringing here: `incomingCall` opens a callee session (or answers `busy` while in a call), the
+ * ringtone plays while it rings (with `ringtone`), and Accept, Reject and Block answer it.
+ */
+import type { ReactiveController, ReactiveControllerHost } from 'lit'
+import { SignalError, type SignalClient } from '../signal-client.js'
+import type { CallSession } from '../call-session.js'
+import { Ringtone } from './ringtone.js'
+import type { CallFlow } from './call-flow.js'
+import type { CallStatus } from './call-status.js'
+import type { CallState } from './rtc-call.component.js'
+
+export interface IncomingCallHost extends ReactiveControllerHost {
+  autoAnswer: boolean
+  ringtone: boolean
+  accept(): Promise<void>
+}
+
+export class IncomingCallController implements ReactiveController {
+  private readonly tone = new Ringtone()
+  /** The state and `ringtone` the tone was last started or stopped for. */
+  private toneFor: { state: CallState; ringtone: boolean } | undefined
+
+  constructor(
+    private readonly host: IncomingCallHost,
+    private readonly status: CallStatus,
+    private readonly flow: CallFlow,
+  ) {
+    host.addController(this)
+  }
+
+  hostUpdated(): void {
+    const state = this.status.state
+    const ringtone = this.host.ringtone
+    if (this.toneFor?.state === state && this.toneFor.ringtone === ringtone) return
+    this.toneFor = { state, ringtone }
+    if (state === 'ringing' && ringtone) this.tone.start()
+    else this.tone.stop()
+  }
+
+  hostDisconnected(): void {
+    this.tone.stop()
+  }
+
+  /** `incomingCall` on the registration's stream. */
+  onIncomingCall(client: SignalClient, data: { callId: string; from: string; sdpOffer: RTCSessionDescriptionInit }): void {
+    if (this.flow.session) {
+      // Our own call crossed theirs: we are busy.
+      void client.request('POST', `/v1/calls/${encodeURIComponent(data.callId)}/reject`, { reason: 'busy' }).catch(() => {})
+      return
+    }
+    this.status.ended = null
+    this.flow.open('callee', data.from, data)
+    this.status.state = 'ringing'
+    this.status.emit('rtc-incoming', { callId: data.callId, from: data.from })
+    if (this.host.autoAnswer) void this.host.accept().catch(() => {})
+  }
+
+  async accept(): Promise<void> {
+    const session = this.ringing('accept')
+    try {
+      await session.accept()
+    } catch (error) {
+      // Do not leave the caller ringing when we cannot take the call (e.g. no camera).
+      void session.hangUp().catch(() => {})
+      throw error
+    }
+  }
+
+  async reject(reason?: string): Promise<void> {
+    await this.ringing('reject').reject(reason)
+  }
+
+  /** Rejects and blocks the caller for the rest of this session. */
+  async block(): Promise<void> {
+    await this.ringing('block').reject('declined', { block: true })
+  }
+
+  private ringing(what: string): CallSession {
+    const session = this.flow.session
+    if (!session || session.role !== 'callee' || this.status.state !== 'ringing') {
+      throw new SignalError('invalid_state', `There is no incoming call to ${what}`)
+    }
+    return session
+  }
+}
