@@ -1,4 +1,5 @@
-// Compiles the server (server/**/*.ts) to dist/server/*.js, one file per source file, for `npm start`
+// Compiles the server (server/**/*.ts, and protocol/**/*.ts that it imports) to dist/server/*.js and
+// dist/protocol/*.js, one file per source file, for `npm start`
 // and the benchmark. Plain esbuild transpilation: no bundling, no `keepNames`. (tsx, which runs the
 // sources in tests, keeps function names by wrapping every function it creates in a helper that defines
 // its `name`: each such closure then carries a 256-byte property store, several per open stream, plus
@@ -20,9 +21,10 @@ async function sources(dir) {
 const started = performance.now()
 const result = await build({
   absWorkingDir: root,
-  entryPoints: await sources('server'),
-  outdir: out,
-  outbase: 'server',
+  // protocol/ (the wire format the server imports) lands beside it, in dist/protocol.
+  entryPoints: [...await sources('server'), ...await sources('protocol')],
+  outdir: join(root, 'dist'),
+  outbase: '.',
   bundle: false,
   format: 'esm',
   platform: 'node',
@@ -40,4 +42,4 @@ await Promise.all(result.outputFiles.map(async (file) => {
   await rename(temporary, file.path)
 }))
 const count = result.outputFiles.filter((file) => file.path.endsWith('.js')).length
-console.log(`${relative(root, out)}: ${count} modules in ${Math.round(performance.now() - started)} ms`)
+console.log(`${relative(root, out)}, dist/protocol: ${count} modules in ${Math.round(performance.now() - started)} ms`)

@@ -1,42 +1,14 @@
 /**
- * Coded errors: the one place that maps a code to its HTTP status, and every failure to the contract's
- * `{"error": "<code>", "message": "<human sentence>"}` shape.
+ * Coded errors: every failure mapped to the contract's `{"error": "<code>", "message": "<human sentence>"}`
+ * shape, with the status that protocol/errors.ts gives its code (the one table of codes and statuses).
  */
 import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ERRORS, statusOf, type ErrorBody, type ErrorCode } from '../protocol/errors.js'
 
-export const STATUS = {
-  bad_request: 400,
-  invalid_body: 400,
-  invalid_query: 400,
-  invalid_name: 400,
-  unauthorized: 401,
-  invalid_credentials: 401,
-  forbidden: 403,
-  name_not_allowed: 403,
-  not_found: 404,
-  peer_not_found: 404,
-  call_not_found: 404,
-  name_taken: 409,
-  busy: 409,
-  invalid_state: 409,
-  request_timeout: 408,
-  body_too_large: 413,
-  url_too_long: 414,
-  unsupported_media_type: 415,
-  mailbox_full: 429,
-  candidate_limit: 429,
-  rate_limited: 429,
-  block_limit: 429,
-  headers_too_large: 431,
-  internal_error: 500,
-  store_unavailable: 503,
-  auth_unavailable: 503,
-  overloaded: 503,
-} as const
 
-export type ErrorCode = keyof typeof STATUS
+export type { ErrorBody, ErrorCode }
 
 export class ApiError extends Error {
   readonly statusCode: number
@@ -46,13 +18,8 @@ export class ApiError extends Error {
     readonly headers: Record<string, string> = {},
   ) {
     super(message)
-    this.statusCode = STATUS[code]
+    this.statusCode = statusOf(code)
   }
-}
-
-export interface ErrorBody {
-  error: ErrorCode
-  message: string
 }
 
 const NOT_JSON = 'The request body is not valid JSON.'
@@ -83,7 +50,7 @@ export function toApiError(error: FastifyError | ApiError | Error): ApiError {
     const first = fastifyError.validation[0] as { keyword?: string; parentSchema?: Record<string, unknown> } | undefined
     // A schema can name its own code for a value of the right type that breaks its grammar (a name).
     const own = first?.keyword && GRAMMAR_KEYWORDS.has(first.keyword) ? first.parentSchema?.['x-error-code'] : undefined
-    const code: ErrorCode = typeof own === 'string' && own in STATUS ? own as ErrorCode
+    const code: ErrorCode = typeof own === 'string' && own in ERRORS ? own as ErrorCode
       : where === 'querystring' ? 'invalid_query' : 'invalid_body'
     return new ApiError(code, `${describeWhere(where)} ${fastifyError.message.replace(/^(body|querystring|params|headers)\s*/, '')}`)
   }

@@ -30,6 +30,8 @@ import { addWebRootPolicy, registerSecurityHeaders } from './edge/headers.js'
 import { installJsonParser } from './edge/json.js'
 import { installRequestLog } from './edge/logging.js'
 import { ApiError, installErrorHandlers, type ErrorBody, type ErrorCode } from './errors.js'
+import { openApiOptions } from './openapi.js'
+import { EVENT_SCHEMAS } from './schemas/events.js'
 import { Metrics } from './metrics.js'
 import calls from './routes/v1/calls.js'
 import events from './routes/v1/events.js'
@@ -177,12 +179,9 @@ const sigpost: FastifyPluginAsync<SigpostOptions> = async (instance, options) =>
     },
   })
   await registerSecurityHeaders(app)
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'sigpost', version: '1', description: 'WebRTC call signalling over plain HTTP: REST to send, SSE or long-poll to receive.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  })
+  await app.register(swagger, openApiOptions(config))
+  // The event schemas by $id: the stream's and the poll's responses refer to them, /docs/json names them.
+  for (const schema of EVENT_SCHEMAS) app.addSchema(schema)
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
   await app.register(async (v1) => {

@@ -1,7 +1,7 @@
 /**
  * The README and docs/ cannot drift: the curl walkthrough (docs/http-api.md) and the README's taste run
  * against a real server, the configuration table (docs/operations.md) matches server/config.ts, the error
- * codes (docs/http-api.md) match server/errors.ts, the message ids (docs/element.md) match strings.ts,
+ * codes and events (docs/http-api.md) match protocol/, the message ids (docs/element.md) match strings.ts,
  * and every relative link resolves, to a file of the repository and a heading of it.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
@@ -11,7 +11,8 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { defaults, ENV } from '../server/config.js'
-import { STATUS } from '../server/errors.js'
+import { ERRORS, statusOf, type ErrorCode } from '../protocol/errors.js'
+import { SESSION_EVENT_TYPES, STREAM_EVENT_TYPES } from '../protocol/names.js'
 import { en } from '../web/rtc-call/strings.js'
 import { startServer } from './helpers/server.js'
 
@@ -179,15 +180,22 @@ t.test("the README's taste of the API runs as written", async (t) => {
   t.match(polled.events, [{ id: '1', event: 'incomingCall', data: { callId: created.callId, from: 'alice' } }], 'bob polls it')
 })
 
-t.test('the error codes of docs/http-api.md are the server\'s, each with its status', async (t) => {
+t.test("the error codes of docs/http-api.md are protocol/'s, each with its status", async (t) => {
   const rows = tableRows(section(read('docs/http-api.md'), '## Error codes'), '[a-z_]+')
-  t.same([...rows.keys()].sort(), Object.keys(STATUS).sort(), 'every code, and no other')
-  for (const [code, status] of Object.entries(STATUS)) t.equal(rows.get(code), String(status), code)
+  t.same([...rows.keys()].sort(), Object.keys(ERRORS).sort(), 'every code, and no other')
+  for (const code of Object.keys(ERRORS) as ErrorCode[]) t.equal(rows.get(code), String(statusOf(code)), code)
   // The endpoint table names codes with their statuses too ("404 peer_not_found").
   const endpoints = section(read('docs/http-api.md'), '## Endpoints')
   for (const [, status, code] of endpoints.matchAll(/`(\d{3}) ([a-z_]+)`/g)) {
-    t.equal(String(STATUS[code as keyof typeof STATUS]), status, `${status} ${code} in the endpoint table`)
+    t.equal(code in ERRORS ? String(statusOf(code as ErrorCode)) : 'no such code', status, `${status} ${code} in the endpoint table`)
   }
+})
+
+t.test("the events of docs/http-api.md are protocol/'s", async (t) => {
+  const rows = tableRows(section(read('docs/http-api.md'), '## Events'), '[a-zA-Z]+')
+  t.same([...rows.keys()].sort(), [...SESSION_EVENT_TYPES, ...STREAM_EVENT_TYPES].sort(), 'every event, and no other')
+  for (const event of STREAM_EVENT_TYPES) t.equal(rows.get(event), 'no', `${event} has no id`)
+  for (const event of SESSION_EVENT_TYPES) t.equal(rows.get(event), 'yes', `${event} has an id`)
 })
 
 t.test('the message ids of docs/element.md are the element\'s', async (t) => {

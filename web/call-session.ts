@@ -12,6 +12,7 @@
  * ends without a single local candidate (ICE then has nothing to check and never fails by itself), and when
  * an accepted call is not connected within `connectTimeoutMs`.
  */
+import type { EndReason } from '../protocol/names.js'
 import { SignalError, type SignalClient, type SignalEvent } from './signal-client.js'
 
 /** How long an accepted call may take to connect before it ends as `failed`. */
@@ -20,7 +21,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
 const CANDIDATE_RETRIES = 3
 
 export type CallRole = 'caller' | 'callee'
-export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'no_answer' | 'peer_gone' | 'failed'
+/** How a call ended for this side: the server's reasons (protocol/), or `failed` (it could not connect). */
+export type CallEndReason = EndReason | 'failed'
 
 export interface CallSessionOptions {
   client: Pick<SignalClient, 'request'>
@@ -54,7 +56,7 @@ export interface CallSessionOptions {
   /** The call is active: the callee accepted (both sides). */
   onActive?: () => void
   /** Called exactly once, whoever ended the call. */
-  onEnded?: (reason: EndReason) => void
+  onEnded?: (reason: CallEndReason) => void
   /** Something went wrong that does not end the call by itself (e.g. a renegotiation failed). */
   onWarning?: (error: unknown) => void
 }
@@ -161,9 +163,9 @@ export class CallSession {
   }
 
   /** Hang up, or cancel while ringing (the callee's DELETE while ringing counts as a reject). */
-  async hangUp(reason?: EndReason, options: { keepalive?: boolean } = {}): Promise<void> {
+  async hangUp(reason?: CallEndReason, options: { keepalive?: boolean } = {}): Promise<void> {
     if (this.ended) return
-    const local: EndReason = reason ?? (this.active ? 'hangup' : this.role === 'caller' ? 'cancelled' : 'rejected')
+    const local: CallEndReason = reason ?? (this.active ? 'hangup' : this.role === 'caller' ? 'cancelled' : 'rejected')
     const callId = this.callId
     this.end(local)
     if (callId) {
@@ -178,23 +180,24 @@ export class CallSession {
       this.early.push(event)
       return
     }
-    const data = event.data ?? {}
     switch (event.event) {
-      case 'callResponse':
+      case 'callResponse': {
+        const { data } = event
         if (data.response === 'accepted') void this.enqueue(() => this.onAccepted(data.sdpAnswer)).catch((e) => this.fatal(e))
         else this.end('rejected')
         break
+      }
       case 'startCommunication':
         this.markActive()
         break
       case 'iceCandidate':
-        void this.enqueue(() => this.addRemoteCandidate(data.candidate ?? null))
+        void this.enqueue(() => this.addRemoteCandidate(event.data.candidate ?? null))
         break
       case 'sdp':
-        void this.enqueue(() => this.onRemoteDescription(data.description)).catch((e) => this.options.onWarning?.(e))
+        void this.enqueue(() => this.onRemoteDescription(event.data.description)).catch((e) => this.options.onWarning?.(e))
         break
       case 'stopCommunication':
-        this.end((data.reason as EndReason) ?? 'hangup')
+        this.end(event.data.reason ?? 'hangup')
         break
     }
   }
@@ -254,7 +257,7 @@ export class CallSession {
   }
 
   /** Releases every track and the connection; `onEnded` fires once. Idempotent. */
-  end(reason: EndReason): void {
+  end(reason: CallEndReason): void {
     if (this.ended) return
     this.ended = true
     clearTimeout(this.connectWatchdog)

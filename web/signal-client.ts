@@ -31,6 +31,13 @@
  * Every request, and `register()` as a whole, settles within REQUEST_TIMEOUT_MS (`network_error`).
  */
 
+// Types only from the schemas (TypeBox stays out of the bundle); the event names are plain values.
+import type { ErrorBody, SignalEvent } from '../protocol/index.js'
+import { SESSION_EVENT_TYPES } from '../protocol/names.js'
+
+export type { SignalEvent }
+export type { EventData, SessionEventType } from '../protocol/index.js'
+
 export type TransportChoice = 'auto' | 'sse' | 'poll'
 export type TransportKind = 'sse' | 'poll'
 
@@ -41,13 +48,6 @@ export interface Registration {
   iceServers: RTCIceServer[]
   heartbeatMs: number
   graceMs: number
-}
-
-/** One event of the session's stream, in the long-poll envelope (SSE events are mapped to it). */
-export interface SignalEvent<T = any> {
-  id: string
-  event: string
-  data: T
 }
 
 /** An `Error` with the contract's error `code` (or the client's own: `network_error`, `invalid_state`, `replaced`). */
@@ -64,16 +64,8 @@ export class SignalError extends Error {
   }
 }
 
-/** Event types API.md names; `EventSource` only dispatches named events to listeners registered by name. */
-export const EVENT_TYPES = [
-  'incomingCall',
-  'callResponse',
-  'startCommunication',
-  'iceCandidate',
-  'sdp',
-  'stopCommunication',
-  'missedCall',
-] as const
+/** The session's event types (protocol/); `EventSource` only dispatches named events to listeners registered by name. */
+export const EVENT_TYPES = SESSION_EVENT_TYPES
 
 type EventSourceCtor = new (url: string) => EventSource
 
@@ -298,16 +290,17 @@ export class SignalClient {
       clearTimeout(timer)
       options.signal?.removeEventListener('abort', giveUp)
     }
-    let data: any
+    let data: unknown
     try {
       data = text ? JSON.parse(text) : undefined
     } catch {
       data = undefined
     }
     if (!response.ok) {
+      const error = data as Partial<ErrorBody> | undefined
       throw new SignalError(
-        typeof data?.error === 'string' ? data.error : `http_${response.status}`,
-        typeof data?.message === 'string' ? data.message : `${method} ${path} answered ${response.status}`,
+        typeof error?.error === 'string' ? error.error : `http_${response.status}`,
+        typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`,
         response.status,
       )
     }
@@ -505,7 +498,8 @@ export class SignalClient {
       } catch {
         return
       }
-      this.receive({ id: lastEventId, event: type, data: parsed })
+      // Typed as the contract says; not validated here (that would bundle the schemas' validator).
+      this.receive({ id: lastEventId, event: type, data: parsed } as SignalEvent)
     }
     for (const type of EVENT_TYPES) source.addEventListener(type, onMessage(type))
     source.addEventListener('message', onMessage('message'))

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { onRequestHookHandler } from 'fastify'
 import { Type } from 'typebox'
 import { ApiError } from '../errors.js'
-import { errors } from '../schemas/common.js'
+import { errors, Tags } from '../schemas/common.js'
 
 const Status = Type.Object({ status: Type.String() })
 
@@ -24,9 +24,9 @@ function requireMetricsToken(token: string): onRequestHookHandler {
 }
 
 const operations: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/healthz', { schema: { summary: 'Liveness', response: { 200: Status } } }, async () => ({ status: 'ok' }))
+  app.get('/healthz', { schema: { summary: 'Liveness', operationId: 'liveness', tags: Tags.operations, security: [], response: { 200: Status, ...errors() } } }, async () => ({ status: 'ok' }))
 
-  app.get('/readyz', { schema: { summary: 'Readiness: the store is reachable and file descriptors are not nearly exhausted', response: { 200: Status, ...errors(503) } } }, async () => {
+  app.get('/readyz', { schema: { summary: 'Readiness: the store is reachable and file descriptors are not nearly exhausted', operationId: 'readiness', tags: Tags.operations, security: [], response: { 200: Status, ...errors('overloaded', 'store_unavailable') } } }, async () => {
     if (app.descriptors.nearLimit) {
       throw new ApiError('overloaded', 'The server is near its limit of open connections; send new clients elsewhere.')
     }
@@ -39,7 +39,15 @@ const operations: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/metrics', {
-    schema: { summary: 'Prometheus metrics', produces: ['text/plain'], ...(app.config.metricsToken ? { security: [{ bearer: [] }], response: errors(401) } : {}) },
+    schema: {
+      summary: 'Prometheus metrics', operationId: 'metrics', tags: Tags.operations,
+      // METRICS_TOKEN is a bearer of its own, not a session's.
+      security: app.config.metricsToken ? [{ metricsToken: [] }] : [],
+      response: {
+        200: { description: 'The Prometheus text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+        ...(app.config.metricsToken ? errors('unauthorized') : errors()),
+      },
+    },
     ...(app.config.metricsToken ? { onRequest: requireMetricsToken(app.config.metricsToken) } : {}),
   }, async (_request, reply) => {
     reply.type(app.metrics.registry.contentType)

@@ -1,24 +1,8 @@
 import { Type, type Static } from 'typebox'
+import { Candidate, EndReasonSchema, SdpAnswer, SdpOffer, SessionDescription } from '../../protocol/schemas.js'
 import { Name } from './common.js'
 
-// No maxLength on the text itself: a description's size is checked as serialised JSON (413 body_too_large,
-// MAX_DESCRIPTION_BYTES), and the body limit bounds it before that.
-const Sdp = Type.String()
-
-export const SdpOffer = Type.Object({ type: Type.Literal('offer'), sdp: Sdp })
-export const SdpAnswer = Type.Object({ type: Type.Literal('answer'), sdp: Sdp })
-export const SessionDescription = Type.Object({ type: Type.Union([Type.Literal('offer'), Type.Literal('answer')]), sdp: Sdp })
-
-/** RTCIceCandidateInit; `null` relays end-of-candidates. */
-export const Candidate = Type.Union([
-  Type.Null(),
-  Type.Object({
-    candidate: Type.String(),
-    sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
-    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 65535 }), Type.Null()])),
-    usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
-  }),
-])
+export { Candidate, SdpAnswer, SdpOffer, SessionDescription }
 
 export const CallIdParams = Type.Object({ callId: Type.String({ minLength: 1, maxLength: 128 }) })
 export type CallIdParams = Static<typeof CallIdParams>
@@ -41,7 +25,7 @@ export function candidatesBody(maxCandidates: number) {
     Type.Object({ candidates: Type.Array(Candidate, { minItems: 1, maxItems: maxCandidates }) }),
   ])
 }
-export type CandidatesBody = { candidate: unknown } | { candidates: unknown[] }
+export type CandidatesBody = Static<ReturnType<typeof candidatesBody>>
 
 export const SdpBody = Type.Object({ description: SessionDescription })
 export type SdpBody = Static<typeof SdpBody>
@@ -56,5 +40,5 @@ export const CallView = Type.Object({
   createdAt: Type.String({ description: 'ISO 8601' }),
   answeredAt: Type.Optional(Type.String()),
   endedAt: Type.Optional(Type.String()),
-  endReason: Type.Optional(Type.String()),
+  endReason: Type.Optional(EndReasonSchema),
 })

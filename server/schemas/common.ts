@@ -1,10 +1,9 @@
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
+import { ERRORS, type ErrorCode } from '../../protocol/errors.js'
+import { ErrorResponse, EVENT_ID_PATTERN } from '../../protocol/schemas.js'
 
-/** `{"error": "<code>", "message": "<human sentence>"}`: every error response. */
-export const ErrorResponse = Type.Object(
-  { error: Type.String(), message: Type.String() },
-  { $id: 'ErrorResponse', description: 'Every error: a stable code and a sentence saying what to fix.' },
-)
+/** An event id in a query: one received earlier (the cursor a client resumes from). */
+export const EventId = Type.String({ pattern: EVENT_ID_PATTERN, description: 'An event id received earlier.' })
 
 export const Name = Type.String({
   minLength: 1,
@@ -15,9 +14,6 @@ export const Name = Type.String({
   'x-error-code': 'invalid_name',
 })
 
-/** An event id as sent in `id:` lines: a decimal integer, opaque to clients. */
-export const EventId = Type.String({ pattern: '^[0-9]{1,16}$', description: 'An event id received earlier.' })
-
 export const IceServer = Type.Object({
   urls: Type.Union([Type.String(), Type.Array(Type.String())]),
   username: Type.Optional(Type.String()),
@@ -25,14 +21,49 @@ export const IceServer = Type.Object({
 })
 export type IceServer = Static<typeof IceServer>
 
-/** Error responses a route can give, for its `response` schema. */
-export function errors(...statuses: number[]): Record<number, typeof ErrorResponse> {
-  const out: Record<number, typeof ErrorResponse> = {}
-  for (const status of statuses) out[status] = ErrorResponse
+/**
+ * What any request can meet, whatever its route: bytes that are not HTTP or a URL that does not decode,
+ * a request that does not arrive whole in time, headers past the limit, a fault of the server.
+ */
+const ANY_REQUEST: readonly ErrorCode[] = ['bad_request', 'request_timeout', 'headers_too_large', 'internal_error']
+/** A request whose body is parsed (POST, DELETE): JSON only, within the body limit and nesting depth. */
+export const WITH_BODY: readonly ErrorCode[] = ['invalid_body', 'body_too_large', 'unsupported_media_type']
+/** A request that presents a session token: it may be unknown, and looking it up needs the store. */
+export const AUTHENTICATED: readonly ErrorCode[] = ['unauthorized', 'store_unavailable']
+/** A route with path parameters: a bad one is invalid_body, one past maxParamLength url_too_long. */
+export const WITH_PARAMS: readonly ErrorCode[] = ['invalid_body', 'url_too_long']
+
+/**
+ * The error responses of a route, for its `response` schema: `codes` (plus what any request can meet)
+ * grouped by the status protocol/errors.ts gives each, every status with `error` as an enum of its codes.
+ */
+export function errors(...codes: ReadonlyArray<ErrorCode | readonly ErrorCode[]>): Record<number, TSchema> {
+  const byStatus = new Map<number, ErrorCode[]>()
+  for (const code of new Set([...ANY_REQUEST, ...codes.flat()])) {
+    const status = ERRORS[code].status
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code])
+  }
+  const out: Record<number, TSchema> = {}
+  for (const [status, list] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const sorted = list.sort()
+    out[status] = Type.Object(ErrorResponse(sorted).properties, {
+      description: sorted.map((code) => `\`${code}\`: ${ERRORS[code].description}`).join(' '),
+    })
+  }
   return out
 }
 
 export const BearerAuth = [{ bearer: [] as string[] }]
+
+/** OpenAPI tags, one per resource. */
+export const Tags = {
+  sessions: ['sessions'],
+  events: ['events'],
+  calls: ['calls'],
+  blocks: ['blocks'],
+  iceServers: ['ice-servers'],
+  operations: ['operations'],
+}
 
 /**
  * The optional `Idempotency-Key` request header of every send (the IETF httpapi draft's header): a retry

@@ -13,8 +13,11 @@
  */
 import { ApiError } from '../errors.js'
 import { MAILBOX_FULL, SHARE_FULL } from './refusals.js'
-import type { EventType } from '../schemas/events.js'
+import type { SessionEventType } from '../../protocol/index.js'
+import type { NewEvent } from './events.js'
 import type { StoredEvent } from './types.js'
+
+export type { NewEvent }
 
 export interface MailboxLimits {
   maxEvents: number
@@ -26,7 +29,7 @@ export interface MailboxLimits {
 
 interface Held {
   id: number
-  event: EventType
+  event: SessionEventType
   json: string
   bytes: number
   /** The session whose action caused it (its share of the limits). */
@@ -35,14 +38,6 @@ interface Held {
   callId?: string
   /** When it was first written to a stream (0: not yet). */
   sentAt: number
-}
-
-export interface NewEvent {
-  event: EventType
-  data: Record<string, unknown>
-  /** Who caused the event: its share of the recipient's limits. */
-  from: string
-  callId?: string
 }
 
 interface Share {

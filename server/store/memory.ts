@@ -4,11 +4,12 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Config } from '../config.js'
+import type { Candidate, SdpAnswer, SdpOffer, SessionDescription } from '../../protocol/index.js'
 import { ApiError } from '../errors.js'
 import { RememberedReplies } from './idempotency.js'
 import { Mailbox, type NewEvent } from './mailbox.js'
 import { tooManyCandidates, tooManySessions } from './refusals.js'
-import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StreamListener } from './types.js'
+import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StreamListener } from './types.js'
 
 interface Session {
   name: string
@@ -122,12 +123,12 @@ export class MemoryStore implements Store {
     return { names: page, next: start + limit < names.length ? page[page.length - 1] : null }
   }
 
-  async endSession(name: string, reason: EndReason): Promise<void> {
+  async endSession(name: string, reason: StopReason): Promise<void> {
     this.endSessionNow(name, reason, 'ended')
   }
 
   /** Ends a session; its stream is closed as `why` (a take-over closes it as `replaced`). */
-  private endSessionNow(name: string, reason: EndReason, why: 'replaced' | 'ended'): void {
+  private endSessionNow(name: string, reason: StopReason, why: 'replaced' | 'ended'): void {
     const session = this.sessions.get(name)
     if (!session) return
     session.ended = true
@@ -174,7 +175,7 @@ export class MemoryStore implements Store {
     }
   }
 
-  async createCall(caller: string, callee: string, sdpOffer: unknown): Promise<CallInfo> {
+  async createCall(caller: string, callee: string, sdpOffer: SdpOffer): Promise<CallInfo> {
     if (caller === callee) throw new ApiError('invalid_body', 'You cannot call yourself; "to" must name another session.')
     const from = this.live(caller)
     const to = this.sessions.get(callee)
@@ -192,7 +193,7 @@ export class MemoryStore implements Store {
     return view(call)
   }
 
-  async acceptCall(name: string, callId: string, sdpAnswer: unknown): Promise<CallInfo> {
+  async acceptCall(name: string, callId: string, sdpAnswer: SdpAnswer): Promise<CallInfo> {
     const call = this.partyCall(name, callId)
     if (name !== call.callee) throw new ApiError('forbidden', 'Only the callee can accept a call.')
     if (call.state !== 'ringing') throw new ApiError('invalid_state', `The call is ${call.state}; only a ringing call can be accepted.`)
@@ -213,7 +214,7 @@ export class MemoryStore implements Store {
     return view(call)
   }
 
-  async relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void> {
+  async relayCandidates(name: string, callId: string, candidates: Candidate[]): Promise<void> {
     const call = this.partyCall(name, callId)
     if (call.state === 'ended') throw new ApiError('invalid_state', 'The call has ended; candidates are no longer relayed.')
     const side = name === call.caller ? 'caller' : 'callee'
@@ -223,7 +224,7 @@ export class MemoryStore implements Store {
     call.candidates[side] += candidates.length
   }
 
-  async relaySdp(name: string, callId: string, description: unknown): Promise<void> {
+  async relaySdp(name: string, callId: string, description: SessionDescription): Promise<void> {
     const call = this.partyCall(name, callId)
     if (call.state !== 'active') throw new ApiError('invalid_state', `The call is ${call.state}; descriptions are relayed in an active call only.`)
     this.deliver(this.live(otherParty(call, name)), [{ event: 'sdp', data: { callId, description }, from: name, callId }])
@@ -403,7 +404,7 @@ function otherParty(call: CallInfo, name: string): string {
 /** Notices that end or start a call are forced (never refused), so they count against no sender's share. */
 const SERVER = ''
 
-function stopCommunication(call: CallInfo, reason: EndReason): NewEvent {
+function stopCommunication(call: CallInfo, reason: StopReason): NewEvent {
   return { event: 'stopCommunication', data: { callId: call.callId, reason }, from: SERVER, callId: call.callId }
 }
 

@@ -14,11 +14,12 @@ import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config.js'
 import { ApiError, type ErrorCode } from '../errors.js'
-import type { EventType } from '../schemas/events.js'
+import type { Candidate, SdpAnswer, SdpOffer, SessionDescription, SessionEventType } from '../../protocol/index.js'
+import { eventJson } from './events.js'
 import { closeRedis, connectRedis, untilReady } from './redis-connection.js'
 import { SCRIPTS, type ScriptName } from './redis-scripts.js'
 import { MAILBOX_FULL, SHARE_FULL, tooManyCandidates, tooManySessions } from './refusals.js'
-import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from './types.js'
+import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from './types.js'
 
 /** A claimed timer whose instance died before firing it is claimed again after this long. */
 const CLAIM_RETRY_MS = 10_000
@@ -123,7 +124,7 @@ export class RedisStore implements Store {
     return { names, next: more ? names[names.length - 1] : null }
   }
 
-  async endSession(name: string, reason: EndReason): Promise<void> {
+  async endSession(name: string, reason: StopReason): Promise<void> {
     await this.run('endSession', name, reason, new Date().toISOString(), this.config.endedCallRetentionMs, Date.now(), 0)
   }
 
@@ -158,7 +159,7 @@ export class RedisStore implements Store {
             throw error
           }
         }
-        return entries.map(([id, fields]): StoredEvent => ({ id: id.slice(2), event: fields[1] as EventType, json: fields[3] }))
+        return entries.map(([id, fields]): StoredEvent => ({ id: id.slice(2), event: fields[1] as SessionEventType, json: fields[3] }))
       },
       sent: (id: string) => {
         cursor = Number(id)
@@ -174,33 +175,33 @@ export class RedisStore implements Store {
     }
   }
 
-  async createCall(caller: string, callee: string, sdpOffer: unknown): Promise<CallInfo> {
+  async createCall(caller: string, callee: string, sdpOffer: SdpOffer): Promise<CallInfo> {
     if (caller === callee) throw new ApiError('invalid_body', 'You cannot call yourself; "to" must name another session.')
     const callId = randomUUID()
     const now = Date.now()
-    const incoming = JSON.stringify({ callId, from: caller, sdpOffer })
+    const incoming = eventJson('incomingCall', { callId, from: caller, sdpOffer })
     return callInfo(await this.run('createCall', caller, callee, callId, now, new Date(now).toISOString(), this.config.ringTimeoutMs, incoming, ...this.limits()))
   }
 
-  async acceptCall(name: string, callId: string, sdpAnswer: unknown): Promise<CallInfo> {
-    const response = JSON.stringify({ callId, response: 'accepted', sdpAnswer })
-    const start = JSON.stringify({ callId })
+  async acceptCall(name: string, callId: string, sdpAnswer: SdpAnswer): Promise<CallInfo> {
+    const response = eventJson('callResponse', { callId, response: 'accepted', sdpAnswer })
+    const start = eventJson('startCommunication', { callId })
     return callInfo(await this.run('acceptCall', name, callId, new Date().toISOString(), response, start, ...this.limits()))
   }
 
   async rejectCall(name: string, callId: string, reason: string, block = false): Promise<CallInfo> {
-    const rejected = JSON.stringify({ callId, response: 'rejected', message: reason })
+    const rejected = eventJson('callResponse', { callId, response: 'rejected', message: reason })
     return callInfo(await this.run('rejectCall', name, callId, new Date().toISOString(), this.config.endedCallRetentionMs, rejected,
       this.config.redialCooldownMs, block ? 1 : 0, this.config.maxBlocksPerSession))
   }
 
-  async relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void> {
-    const events = candidates.map((candidate) => JSON.stringify({ callId, candidate }))
+  async relayCandidates(name: string, callId: string, candidates: Candidate[]): Promise<void> {
+    const events = candidates.map((candidate) => eventJson('iceCandidate', { callId, candidate }))
     await this.run('relay', name, callId, 'candidates', ...this.limits(), this.config.maxCandidatesPerCall, ...events)
   }
 
-  async relaySdp(name: string, callId: string, description: unknown): Promise<void> {
-    await this.run('relay', name, callId, 'sdp', ...this.limits(), this.config.maxCandidatesPerCall, JSON.stringify({ callId, description }))
+  async relaySdp(name: string, callId: string, description: SessionDescription): Promise<void> {
+    await this.run('relay', name, callId, 'sdp', ...this.limits(), this.config.maxCandidatesPerCall, eventJson('sdp', { callId, description }))
   }
 
   async endCall(name: string, callId: string): Promise<boolean> {

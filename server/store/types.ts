@@ -5,10 +5,10 @@
  * Every method is one atomic step of the contract: it checks, changes state and stores the events it
  * causes together, or throws an ApiError and changes nothing.
  */
-import type { EventType } from '../schemas/events.js'
+import type { Candidate, EndReason, SdpAnswer, SdpOffer, SessionDescription, SessionEventType, StopReason } from '../../protocol/index.js'
 
+export type { EndReason, StopReason }
 export type CallState = 'ringing' | 'active' | 'ended'
-export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'no_answer' | 'peer_gone'
 
 export interface CallInfo {
   callId: string
@@ -24,7 +24,7 @@ export interface CallInfo {
 /** One event in a session's mailbox; `id` increases within the session. */
 export interface StoredEvent {
   id: string
-  event: EventType
+  event: SessionEventType
   /** The event's data, serialised once when it is stored. */
   json: string
 }
@@ -94,7 +94,7 @@ export interface Store {
   /** Live names in name order after `after` (exclusive), at most `limit`. */
   listNames(after: string | undefined, limit: number): Promise<NamePage>
   /** Ends a session now; its call ends for the peer with `reason`. */
-  endSession(name: string, reason: EndReason): Promise<void>
+  endSession(name: string, reason: StopReason): Promise<void>
 
   /**
    * Attaches a live stream to a session, replacing (closing) any older one. `after` is the last id the
@@ -107,16 +107,16 @@ export interface Store {
    * Throws peer_not_found also when the callee blocks the caller (a block wins over every other answer),
    * then rate_limited (with Retry-After) while the caller's redial cool-down for the callee runs.
    */
-  createCall(caller: string, callee: string, sdpOffer: unknown): Promise<CallInfo>
-  acceptCall(name: string, callId: string, sdpAnswer: unknown): Promise<CallInfo>
+  createCall(caller: string, callee: string, sdpOffer: SdpOffer): Promise<CallInfo>
+  acceptCall(name: string, callId: string, sdpAnswer: SdpAnswer): Promise<CallInfo>
   /**
    * A rejected (or unanswered) call starts the caller's redial cool-down for this callee; `block` also
    * blocks the caller for the rest of the callee's session, in the same step.
    */
   rejectCall(name: string, callId: string, reason: string, block?: boolean): Promise<CallInfo>
   /** Throws candidate_limit when this side would pass config.maxCandidatesPerCall in the call. */
-  relayCandidates(name: string, callId: string, candidates: unknown[]): Promise<void>
-  relaySdp(name: string, callId: string, description: unknown): Promise<void>
+  relayCandidates(name: string, callId: string, candidates: Candidate[]): Promise<void>
+  relaySdp(name: string, callId: string, description: SessionDescription): Promise<void>
   /** Hang up or cancel; `false` when the call had already ended (no event). */
   endCall(name: string, callId: string): Promise<boolean>
   getCall(name: string, callId: string): Promise<CallInfo>

@@ -11,6 +11,7 @@ import type { Http2ServerResponse, OutgoingHttpHeaders, ServerHttp2Stream } from
 import { Socket } from 'node:net'
 import type { FastifyBaseLogger, FastifyReply } from 'fastify'
 import { serializeSSEEvent } from 'fastify-sse-v2/lib/sse.js'
+import type { EventData, StreamEventType } from '../../protocol/index.js'
 import type { Metrics } from '../metrics.js'
 import type { Attachment, StoredEvent, StreamListener } from '../store/types.js'
 
@@ -209,7 +210,7 @@ export class SseReceiver implements StreamListener, Closable {
       this.stalledBeats = 0
       this.signal.fire()
     })
-    out.write(`retry: ${retryMs}\n\n${serializeSSEEvent({ event: 'ready', data: JSON.stringify({ name: this.name }) })}`)
+    out.write(`retry: ${retryMs}\n\n${streamEvent('ready', { name: this.name })}`)
     this.hub.firstHeartbeat(this)
     void this.pump(out, attachment)
   }
@@ -288,8 +289,13 @@ export class SseReceiver implements StreamListener, Closable {
     }
     // Tells the client not to reconnect this stream: a newer one of the same session took over. The
     // connection is closed at once: a replaced stream that is not read holds nothing.
-    out.end(this.closed === 'replaced' ? serializeSSEEvent({ event: 'replaced', data: '{}' }) : undefined, this.closed === 'replaced')
+    out.end(this.closed === 'replaced' ? streamEvent('replaced', {}) : undefined, this.closed === 'replaced')
   }
+}
+
+/** One of the stream's own events (no id), its data as protocol/ types it. */
+function streamEvent<K extends StreamEventType>(event: K, data: EventData<K>): string {
+  return serializeSSEEvent({ event, data: JSON.stringify(data) })
 }
 
 /** No id (a heartbeat is not an event of the session, and must not move the client's cursor). */

@@ -1,5 +1,22 @@
 /** A test client over real HTTP: JSON requests, a streaming SSE reader and long-poll, as a browser or curl would. */
 import http from 'node:http'
+import { Ajv } from 'ajv'
+import { EVENTS } from '../../protocol/index.js'
+
+const ajv = new Ajv({ strict: false })
+const validators = new Map(Object.entries(EVENTS).map(([type, schema]) => [type, ajv.compile(schema)]))
+
+/**
+ * Every event a test receives has the shape protocol/ gives its name: the server's own check that the
+ * schemas it documents are the events it sends (the Redis store's scripts build a few of them in Lua).
+ */
+export function checkEvent(event: { id?: string; event: string; data: unknown }): void {
+  const validate = validators.get(event.event)
+  if (!validate) throw new Error(`an event protocol/ does not name: ${event.event}`)
+  if (!validate(event.id === undefined ? { event: event.event, data: event.data } : event)) {
+    throw new Error(`${event.event} does not match protocol/: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(event)}`)
+  }
+}
 
 export interface Res<T = any> {
   status: number
@@ -106,9 +123,14 @@ export class SseClient {
     return JSON.parse(this.buffer)
   }
 
+  /** The first event that did not match protocol/'s schema of it (next() then rejects with it). */
+  private mismatch?: Error
+
   async next(): Promise<SseEvent> {
+    if (this.mismatch) throw this.mismatch
     while (this.read >= this.events.length) {
       await new Promise<void>((resolve) => this.waiters.push(resolve))
+      if (this.mismatch) throw this.mismatch
       if (this.read >= this.events.length && this.done) throw new Error('stream ended before the next event')
     }
     return this.events[this.read++]
@@ -189,6 +211,11 @@ export class SseClient {
       if (this.current.data.length > 0 || this.current.event) {
         const data = this.current.data.join('\n')
         const event = { id: this.current.id, event: this.current.event ?? 'message', data: data ? JSON.parse(data) : undefined }
+        try {
+          checkEvent(event)
+        } catch (error) {
+          this.mismatch ??= error as Error
+        }
         if (event.event === 'heartbeat') this.heartbeats.push({ ...event, at: Date.now() })
         else this.events.push(event)
         this.flushWaiters()
@@ -227,7 +254,9 @@ export interface PollEvent {
 }
 
 export async function poll(p: Peer, query: string): Promise<Res<{ events: PollEvent[]; replaced?: boolean; error?: string }>> {
-  return p.get(`/v1/poll?${query}`)
+  const res = await p.get(`/v1/poll?${query}`)
+  if (res.status === 200) for (const event of res.body.events) checkEvent(event)
+  return res
 }
 
 export const offer = { type: 'offer', sdp: 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n' }

@@ -78,7 +78,7 @@ async function setup(t: Test, options: Partial<ConstructorParameters<typeof Sign
 
 
 
-const port = (event: SignalEvent) => Number(String(event.data.candidate.candidate).split(' ')[5])
+const port = (event: SignalEvent) => (event.event === 'iceCandidate' ? Number(String(event.data.candidate?.candidate).split(' ')[5]) : NaN)
 
 t.test('long-poll: register resolves once attached; events arrive once, in order; the cursor follows', async (t) => {
   const { inbox, network, client, name, peer } = await setup(t)

@@ -5,7 +5,7 @@
  * an incoming call lives in incoming-call.ts.
  */
 import type { ReactiveControllerHost } from 'lit'
-import { CallSession, DEFAULT_CONNECT_TIMEOUT_MS, type CallRole, type EndReason } from '../call-session.js'
+import { CallSession, DEFAULT_CONNECT_TIMEOUT_MS, type CallRole, type CallEndReason } from '../call-session.js'
 import { SignalError, type SignalClient, type SignalEvent } from '../signal-client.js'
 import type { MediaDevicesController } from './media-devices.js'
 import { CallQualityController } from './call-quality.js'
@@ -83,7 +83,7 @@ export class CallFlow {
   }
 
   /** Ends the call at once, without asking the server (the registration goes away). */
-  end(reason: EndReason): void {
+  end(reason: CallEndReason): void {
     this.session?.end(reason)
   }
 
@@ -147,7 +147,7 @@ export class CallFlow {
     return session
   }
 
-  private onEnded(session: CallSession, reason: EndReason): void {
+  private onEnded(session: CallSession, reason: CallEndReason): void {
     if (this.session !== session) return
     this.session = undefined
     const durationMs = this.clock.stop()

@@ -6,7 +6,7 @@
  */
 import type { ReactiveControllerHost } from 'lit'
 import { SignalError, type TransportKind } from '../signal-client.js'
-import type { EndReason } from '../call-session.js'
+import type { CallEndReason } from '../call-session.js'
 import { MissedCalls, type MissedCall } from './missed-calls.js'
 import type { CallState, RtcCallEventDetail } from './rtc-call.component.js'
 
@@ -14,7 +14,7 @@ import type { CallState, RtcCallEventDetail } from './rtc-call.component.js'
 export interface EndedCall {
   callId: string
   peer: string
-  reason: EndReason
+  reason: CallEndReason
   durationMs: number
 }
 

@@ -1,3 +1,5 @@
+import type { EventData } from '../../protocol/index.js'
+
 /** Calls that rang while nobody answered, newest first, until the user clears the list. */
 
 export interface MissedCall {
@@ -32,7 +34,7 @@ export class MissedCalls {
 }
 
 /** A `missedCall` event's data, checked (the element never trusts a payload's shape). */
-export function missedFromEvent(data: any): MissedCall | undefined {
+export function missedFromEvent(data: EventData<'missedCall'>): MissedCall | undefined {
   if (typeof data?.callId !== 'string' || typeof data?.from !== 'string') return undefined
   return {
     callId: data.callId,

@@ -5,7 +5,7 @@
  * a back/forward restore or a re-attach).
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit'
-import type { EndReason } from '../call-session.js'
+import type { CallEndReason } from '../call-session.js'
 import { SignalClient, SignalError, type SignalEvent, type TransportChoice } from '../signal-client.js'
 import { TabLeader, tabsCanCoordinate } from './tab-leader.js'
 import type { CallStatus } from './call-status.js'
@@ -26,9 +26,18 @@ export interface RegistrationHooks {
   /** An event of the current registration's stream (a replaced client's never get here). */
   onSignal(client: SignalClient, event: SignalEvent): void
   /** The session goes away: end the call in progress, if any, at once. */
-  endCall(reason: EndReason): void
+  endCall(reason: CallEndReason): void
   /** Clear what the call left on screen. */
   resetCall(): void
+}
+
+interface RegisterOptions {
+  /** `takeOver: true` from the first request. */
+  takeOver?: boolean
+  /** `name_taken` is retried for up to this many ms (the previous holder's session may still be ending). */
+  waitForName?: number
+  /** Asked on `name_taken`: true sends the next request with `takeOver: true` at once. */
+  takeOverWhenHeld?: () => boolean
 }
 
 export class RegistrationController implements ReactiveController {
@@ -115,7 +124,7 @@ export class RegistrationController implements ReactiveController {
     let tabs = this.tabs
     if (!tabs) {
       tabs = new TabLeader(new URL(this.host.server || location.origin, location.href).href.replace(/\/+$/, ''), name, {
-        lead: (after) => this.status.run(() => this.registerNow(name, { waitForName: after === 'wait' ? 40_000 : 10_000 })).catch(() => {}),
+        lead: (after) => this.status.run(() => this.registerNow(name, this.leadOptions(after, tabs!))).catch(() => {}),
         yield: () => this.yieldName(),
         standby: () => this.enterStandby(name),
       })
@@ -133,6 +142,20 @@ export class RegistrationController implements ReactiveController {
     // Waiting here, and taking over from the holder tab: it hands over, then this tab registers.
     this.registeringDone = tabs.takeOver()
     return this.registeringDone
+  }
+
+  /**
+   * How a tab that was just granted the name registers it. After waiting, the previous holder's session may
+   * still be ending: a closing tab's goodbye is on its way, a crashed tab's session lasts graceMs. With
+   * verified names this tab takes the name over at once (API.md: "at once with verified names via
+   * takeOver"), unless the previous holder was itself displaced from outside this browser; in open mode
+   * (no takeOver there) `name_taken` is retried until the old session is gone.
+   */
+  private leadOptions(after: 'wait' | 'steal', tabs: TabLeader): RegisterOptions {
+    if (after === 'steal') return { waitForName: 10_000 }
+    // Asked only once the name proved held (a round trip after the lock was granted): the displaced holder
+    // says "taken elsewhere" before it lets the lock go, so by then that message has arrived.
+    return { waitForName: 40_000, takeOverWhenHeld: () => !!this.host.credentials && !tabs.takenElsewhere }
   }
 
   /** Ends the session on the server (any call ends as `hangup`) and frees the name. */
@@ -201,13 +224,19 @@ export class RegistrationController implements ReactiveController {
    * browser held it, whose session may still be ending (a closing tab's goodbye is on its way; a crashed
    * tab's session lasts graceMs): `name_taken` is retried for up to this many ms, in standby.
    */
-  private async registerNow(name: string, options: { takeOver?: boolean; waitForName?: number } = {}): Promise<void> {
+  private async registerNow(name: string, options: RegisterOptions = {}): Promise<void> {
     const deadline = Date.now() + (options.waitForName ?? 0)
+    let takeOver = options.takeOver ?? false
     for (;;) {
       try {
-        return await this.registerOnce(name, options.takeOver)
+        return await this.registerOnce(name, takeOver)
       } catch (error) {
-        const retry = (error as SignalError).code === 'name_taken' && Date.now() < deadline && this.registering === name
+        const taken = (error as SignalError).code === 'name_taken' && this.registering === name
+        if (taken && !takeOver && options.takeOverWhenHeld?.()) {
+          takeOver = true
+          continue
+        }
+        const retry = taken && Date.now() < deadline
         if (!retry) {
           if (this.registering === name && !this.client) {
             this.tabs?.leave()
@@ -261,6 +290,7 @@ export class RegistrationController implements ReactiveController {
     if (client !== this.client) return
     this.client = undefined
     this.registering = undefined
+    if (error.code === 'replaced') this.tabs?.announceTakenElsewhere()
     this.tabs?.leave()
     this.tabs = undefined
     client.close()

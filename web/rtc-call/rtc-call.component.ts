@@ -1,6 +1,6 @@
 import { LitElement, html, nothing, type PropertyValues } from 'lit'
 import { property, state } from 'lit/decorators.js'
-import { DEFAULT_CONNECT_TIMEOUT_MS, type EndReason } from '../call-session.js'
+import { DEFAULT_CONNECT_TIMEOUT_MS, type CallEndReason } from '../call-session.js'
 import type { SignalClient, SignalEvent, TransportChoice, TransportKind } from '../signal-client.js'
 import { styles } from './rtc-call.styles.js'
 import { builtIn, sanitize, type Strings } from './strings.js'
@@ -26,7 +26,7 @@ export interface RtcCallEventDetail {
   'rtc-standby': { name: string }
   'rtc-incoming': { callId: string; from: string }
   'rtc-connected': { callId: string; peer: string }
-  'rtc-ended': { callId: string; reason: EndReason }
+  'rtc-ended': { callId: string; reason: CallEndReason }
   'rtc-transport': { transport: TransportKind }
   'rtc-error': { code: string; message: string }
   'rtc-peer-media': MediaState
@@ -253,7 +253,7 @@ export class RtcCall extends LitElement {
     return this.status.missedCalls.map((m) => ({ ...m }))
   }
   /** Why the last call ended, until the next action (register, call, unregister, an incoming call, Dismiss); else null. */
-  get endedReason(): EndReason | null {
+  get endedReason(): CallEndReason | null {
     return this.status.ended?.reason ?? null
   }
 

@@ -17,7 +17,7 @@ const HAND_OVER_WAIT_MS = 3000
 /** A holder that handed over gives the lock back by itself after this long if nobody took it. */
 const HAND_OVER_RELEASE_MS = 5000
 
-type Message = { type: 'hand-over'; to: string } | { type: 'handed-over'; to: string }
+type Message = { type: 'hand-over'; to: string } | { type: 'handed-over'; to: string } | { type: 'taken-elsewhere' }
 
 export interface TabLeaderHooks {
   /** This tab now holds the name (granted after waiting, or after a steal): register it. */
@@ -46,6 +46,11 @@ export class TabLeader {
   private yielded = false
   private left = false
   holding = false
+  /**
+   * The holder tab said its session was taken over from outside this browser (the owner's other device):
+   * the next holder here must not take the name back (that would be a ping-pong between devices).
+   */
+  takenElsewhere = false
 
   constructor(
     server: string,
@@ -103,6 +108,11 @@ export class TabLeader {
         .catch(() => this.displaced())
     })
     await this.hooks.lead('steal')
+  }
+
+  /** The holder's session was taken over from outside this browser: tells the waiting tabs, before leave(). */
+  announceTakenElsewhere(): void {
+    if (!this.left) this.channel.postMessage({ type: 'taken-elsewhere' } satisfies Message)
   }
 
   /** Stops holding or waiting (unregister, the element or page going away). */
@@ -164,6 +174,10 @@ export class TabLeader {
   }
 
   private onMessage(message: Message): void {
+    if (message.type === 'taken-elsewhere') {
+      this.takenElsewhere = true
+      return
+    }
     if (message.type === 'handed-over' && message.to === this.id) {
       this.handedOver?.()
       return

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { BearerAuth, errors } from '../../schemas/common.js'
+import { AUTHENTICATED, BearerAuth, errors, Tags, WITH_BODY, WITH_PARAMS } from '../../schemas/common.js'
 import { BlockBody, BlockList, BlockParams } from '../../schemas/tickets.js'
 
 /**
@@ -10,11 +10,12 @@ const blocks: FastifyPluginAsyncTypebox = async (app) => {
   const { store } = app
   app.addHook('onRequest', app.requireSession)
   const security = BearerAuth
+  const tags = Tags.blocks
   const Empty = { type: 'null' } as const
 
   app.post('/blocks', {
     config: { rateLimit: app.sendRateLimit },
-    schema: { summary: 'Block a name for the rest of this session', security, body: BlockBody, response: { 204: Empty, ...errors(400, 401, 413, 415, 429) } },
+    schema: { summary: 'Block a name for the rest of this session', operationId: 'block', security, tags, body: BlockBody, response: { 204: Empty, ...errors(AUTHENTICATED, WITH_BODY, 'rate_limited', 'invalid_name', 'block_limit') } },
   }, async (request, reply) => {
     await store.block(request.session.name, request.body.name)
     reply.code(204)
@@ -22,7 +23,7 @@ const blocks: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/blocks/:name', {
     config: { rateLimit: app.sendRateLimit },
-    schema: { summary: 'Lift a block (idempotent)', security, params: BlockParams, response: { 204: Empty, ...errors(400, 401, 429) } },
+    schema: { summary: 'Lift a block (idempotent)', operationId: 'unblock', security, tags, params: BlockParams, response: { 204: Empty, ...errors(AUTHENTICATED, WITH_BODY, WITH_PARAMS, 'rate_limited', 'invalid_name') } },
   }, async (request, reply) => {
     await store.unblock(request.session.name, request.params.name)
     reply.code(204)
@@ -30,7 +31,7 @@ const blocks: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/blocks', {
     config: { rateLimit: app.sendRateLimit },
-    schema: { summary: 'The names this session blocks', security, response: { 200: BlockList, ...errors(401, 429) } },
+    schema: { summary: 'The names this session blocks', operationId: 'listBlocks', security, tags, response: { 200: BlockList, ...errors(AUTHENTICATED, 'rate_limited') } },
   }, async (request) => ({ names: await store.listBlocks(request.session.name) }))
 }
 

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { ApiError } from '../../errors.js'
+import { ApiError, type ErrorCode } from '../../errors.js'
 import { storeFor } from '../../idempotency-key.js'
 import { mayCall } from '../../jwt.js'
-import { BearerAuth, errors, IdempotencyHeaders } from '../../schemas/common.js'
+import { AUTHENTICATED, BearerAuth, errors, IdempotencyHeaders, Tags, WITH_BODY, WITH_PARAMS } from '../../schemas/common.js'
 import {
   AcceptBody, CallCreated, CallIdParams, CallView, candidatesBody, CreateCallBody, RejectBody, SdpBody,
   type CandidatesBody,
@@ -23,15 +23,20 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.requireSession)
   const send = { rateLimit: app.sendRateLimit }
   const security = BearerAuth
+  const tags = Tags.calls
   const headers = IdempotencyHeaders
+  /** What every send here can answer: a bad body, no session, its send rate; and a call's own. */
+  const sendErrors: ErrorCode[] = [...AUTHENTICATED, ...WITH_BODY, 'rate_limited']
+  const onCall: ErrorCode[] = [...sendErrors, ...WITH_PARAMS, 'call_not_found']
   const Empty = { type: 'null' } as const
 
   app.post('/calls', {
     config: send,
     schema: {
-      summary: 'Call a name with an SDP offer (the seed\'s "call")', security, headers,
+      summary: 'Call a name with an SDP offer', operationId: 'createCall', security, tags, headers,
+      description: 'The callee receives `incomingCall`. `rate_limited` also while a redial cool-down for this callee runs.',
       body: CreateCallBody,
-      response: { 201: CallCreated, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
+      response: { 201: CallCreated, ...errors(sendErrors, 'invalid_name', 'forbidden', 'peer_not_found', 'busy', 'mailbox_full') },
     },
   }, async (request, reply) => {
     if (!mayCall(request.session.mayCall, request.body.to)) {
@@ -46,9 +51,10 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/calls/:callId/accept', {
     config: send,
     schema: {
-      summary: 'Accept a ringing call with an SDP answer (callee only)', security, headers,
+      summary: 'Accept a ringing call with an SDP answer (callee only)', operationId: 'acceptCall', security, tags, headers,
+      description: 'The caller receives `callResponse` (accepted), the callee `startCommunication`.',
       params: CallIdParams, body: AcceptBody,
-      response: { 200: CallView, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
+      response: { 200: CallView, ...errors(onCall, 'forbidden', 'invalid_state', 'mailbox_full') },
     },
   }, async (request) => {
     description(request.body.sdpAnswer)
@@ -58,18 +64,20 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/calls/:callId/reject', {
     config: send,
     schema: {
-      summary: 'Reject a ringing call (callee only)', security, headers,
+      summary: 'Reject a ringing call (callee only)', operationId: 'rejectCall', security, tags, headers,
+      description: 'The caller receives `callResponse` (rejected). `block: true` also blocks the caller (`block_limit` when this session blocks as many names as it may).',
       params: CallIdParams, body: Type.Union([RejectBody, Type.Null()]),
-      response: { 200: CallView, ...errors(400, 401, 403, 404, 409, 413, 415, 429) },
+      response: { 200: CallView, ...errors(onCall, 'forbidden', 'invalid_state', 'block_limit') },
     },
   }, async (request) => storeFor(store, request).rejectCall(request.session.name, request.params.callId, request.body?.reason ?? 'declined', request.body?.block === true))
 
   app.post('/calls/:callId/candidates', {
     config: send,
     schema: {
-      summary: 'Trickle ICE candidates to the other party, in order ({"candidate": null} ends them)', security, headers,
+      summary: 'Trickle ICE candidates to the other party, in order ({"candidate": null} ends them)', operationId: 'sendCandidates', security, tags, headers,
+      description: 'The other party receives one `iceCandidate` per candidate.',
       params: CallIdParams, body: candidatesBody(config.maxCandidatesPerRequest),
-      response: { 202: Empty, ...errors(400, 401, 404, 409, 413, 415, 429) },
+      response: { 202: Empty, ...errors(onCall, 'invalid_state', 'candidate_limit', 'mailbox_full') },
     },
   }, async (request, reply) => {
     const body = request.body as CandidatesBody
@@ -82,9 +90,10 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/calls/:callId/sdp', {
     config: send,
     schema: {
-      summary: 'Renegotiate in an active call (offer or answer)', security, headers,
+      summary: 'Renegotiate in an active call (offer or answer)', operationId: 'renegotiate', security, tags, headers,
+      description: 'The other party receives `sdp`.',
       params: CallIdParams, body: SdpBody,
-      response: { 202: Empty, ...errors(400, 401, 404, 409, 413, 415, 429) },
+      response: { 202: Empty, ...errors(onCall, 'invalid_state', 'mailbox_full') },
     },
   }, async (request, reply) => {
     description(request.body.description)
@@ -95,9 +104,10 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/calls/:callId', {
     config: send,
     schema: {
-      summary: 'Hang up, or cancel while ringing (a callee\'s DELETE while ringing rejects); idempotent', security, headers,
+      summary: 'Hang up, or cancel while ringing (a callee\'s DELETE while ringing rejects); idempotent', operationId: 'endCall', security, tags, headers,
+      description: 'The other party receives `stopCommunication` (or, for a callee\'s DELETE while ringing, `callResponse` rejected); an ended call: 204 and no event.',
       params: CallIdParams,
-      response: { 204: Empty, ...errors(401, 404, 429) },
+      response: { 204: Empty, ...errors(onCall) },
     },
   }, async (request, reply) => {
     await storeFor(store, request).endCall(request.session.name, request.params.callId)
@@ -107,9 +117,9 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/calls/:callId', {
     config: { rateLimit: app.readRateLimit },
     schema: {
-      summary: 'A call you are a party of', security,
+      summary: 'A call you are a party of', operationId: 'getCall', security, tags,
       params: CallIdParams,
-      response: { 200: CallView, ...errors(401, 404, 429) },
+      response: { 200: CallView, ...errors(AUTHENTICATED, WITH_PARAMS, 'rate_limited', 'call_not_found') },
     },
   }, async (request) => store.getCall(request.session.name, request.params.callId))
 }

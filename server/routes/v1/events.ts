@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ApiError } from '../../errors.js'
-import { errors } from '../../schemas/common.js'
-import { EventsQuery, PollQuery, PollResponse } from '../../schemas/events.js'
+import { tokenInUrlOn } from '../../config.js'
+import { AUTHENTICATED, errors, Tags } from '../../schemas/common.js'
+import { EventsQuery, PollQuery, PollResponse, EventStreamItem } from '../../schemas/events.js'
 import type { Attachment } from '../../store/types.js'
 import { PollReceiver, SseReceiver } from '../../stream/receivers.js'
 
@@ -9,18 +10,32 @@ const EVENT_ID = /^[0-9]{1,16}$/
 
 const events: FastifyPluginAsyncTypebox = async (app) => {
   const { config, store, hub } = app
+  const tags = Tags.events
+  // The session token as Bearer, or (EventSource cannot set headers) a ticket or the token in the URL.
+  const queryToken = tokenInUrlOn(config) ? [{ queryToken: [] as string[] }] : []
+  const streamErrors = errors(AUTHENTICATED, 'invalid_query', 'rate_limited')
 
   app.get('/events', {
     onRequest: app.requireStreamSession,
     config: { rateLimit: app.readRateLimit },
     schema: {
-      summary: 'Receive your events as Server-Sent Events',
+      summary: 'Receive your events as Server-Sent Events', operationId: 'streamEvents', tags,
+      security: [{ bearer: [] }, { ticket: [] }, ...queryToken],
       description: 'retry:, then `event: ready`, then `id:`/`event:`/`data:` per event, and `event: heartbeat` (no id, data {}) 1 s after ready '
         + 'and then every heartbeatMs. Resume with the Last-Event-ID header or ?lastEventId=. A stream replaced by a newer one gets `event: replaced` and ends. '
         + '?probe=1: ready and heartbeats only (no events, replaces nothing), to learn whether streaming works on this path; it ends after 30 s.',
       querystring: EventsQuery,
-      produces: ['text/event-stream'],
-      response: errors(400, 401, 429),
+      response: {
+        200: {
+          description: 'The stream: `retry:`, `ready`, then the session\'s events (each with `id:`) and heartbeats, until it is replaced or the session ends.',
+          headers: {
+            'Cache-Control': { type: 'string', const: 'no-cache, no-transform' },
+            'X-Accel-Buffering': { type: 'string', const: 'no', description: 'nginx: do not buffer this response.' },
+          },
+          content: { 'text/event-stream': { schema: EventStreamItem } },
+        },
+        ...streamErrors,
+      },
     },
   }, async (request, reply) => {
     const header = request.headers['last-event-id']
@@ -48,9 +63,10 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: app.requireSessionOrQueryToken,
     config: { rateLimit: app.readRateLimit },
     schema: {
-      summary: 'Long-poll for your events (for proxies that buffer streams)',
+      summary: 'Long-poll for your events (for proxies that buffer streams)', operationId: 'pollEvents', tags,
+      security: [{ bearer: [] }, ...queryToken],
       querystring: PollQuery,
-      response: { 200: PollResponse, ...errors(400, 401, 429) },
+      response: { 200: PollResponse, ...streamErrors },
     },
   }, async (request, reply) => {
     const waitS = Math.min(request.query.wait ?? config.pollDefaultWaitS, config.pollMaxWaitS)

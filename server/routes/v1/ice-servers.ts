@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Config } from '../../config.js'
-import { BearerAuth, errors, IceServer } from '../../schemas/common.js'
+import { AUTHENTICATED, BearerAuth, errors, IceServer, Tags } from '../../schemas/common.js'
 
 /**
  * STUN entries, plus TURN entries with time-limited credentials in the TURN REST API form that coturn
@@ -25,9 +25,9 @@ const iceServers: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: app.requireSession,
     config: { rateLimit: app.readRateLimit },
     schema: {
-      summary: 'STUN/TURN servers with fresh TURN credentials',
-      security: BearerAuth,
-      response: { 200: Type.Object({ iceServers: Type.Array(IceServer), ttl: Type.Integer() }), ...errors(401, 429) },
+      summary: 'STUN/TURN servers with fresh TURN credentials', operationId: 'iceServers',
+      security: BearerAuth, tags: Tags.iceServers,
+      response: { 200: Type.Object({ iceServers: Type.Array(IceServer), ttl: Type.Integer() }), ...errors(AUTHENTICATED, 'rate_limited') },
     },
   }, async (request) => ({ iceServers: iceServersFor(app.config, request.session.name), ttl: app.config.turnTtlS }))
 }

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { hashToken, newToken, presentedToken } from '../../auth.js'
 import { directoryOn } from '../../config.js'
 import { ApiError } from '../../errors.js'
-import { BearerAuth, errors } from '../../schemas/common.js'
+import { AUTHENTICATED, BearerAuth, errors, Tags, WITH_BODY } from '../../schemas/common.js'
 import { CreateSessionBody, CreateVerifiedSessionBody, DIRECTORY_PAGE, SessionCreated, SessionList, SessionListQuery } from '../../schemas/sessions.js'
 import type { NewSession } from '../../store/types.js'
 import { iceServersFor } from './ice-servers.js'
@@ -28,10 +28,19 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/sessions', {
     schema: {
-      summary: jwt ? 'Register the name your JWT grants (Authorization: Bearer <JWT>)' : 'Register a name (the seed\'s "register")',
-      ...(jwt ? { security: BearerAuth } : {}),
+      summary: jwt ? 'Register the name your JWT grants (Authorization: Bearer <JWT>)' : 'Register a name',
+      operationId: 'createSession',
+      description: '`rate_limited` also when your address holds MAX_SESSIONS_PER_IP live sessions. '
+        + (jwt ? '`takeOver: true` ends the session that holds your name.' : '`takeOver` needs verified names: `forbidden` here.'),
+      tags: Tags.sessions,
+      // With verified names the Bearer is the JWT (not a session token): no session is looked up.
+      ...(jwt ? { security: BearerAuth } : { security: [] }),
       body: jwt ? CreateVerifiedSessionBody : CreateSessionBody,
-      response: { 201: SessionCreated, ...errors(...(jwt ? [400, 401, 403, 409, 413, 415, 429, 503] : [400, 403, 409, 413, 415, 429])) },
+      response: {
+        201: SessionCreated,
+        ...errors(WITH_BODY, 'invalid_name', 'forbidden', 'name_taken', 'rate_limited', 'store_unavailable',
+          ...(jwt ? ['invalid_credentials', 'name_not_allowed', 'auth_unavailable'] as const : [])),
+      },
     },
     config: { rateLimit: { max: config.rateRegisterPerWindow, timeWindow: config.rateWindowMs } },
   }, async (request, reply) => {
@@ -55,9 +64,10 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
     // expensive answer the API gives, and a UI refreshes it now and then, not many times a second.
     config: { rateLimit: { ...app.readRateLimit, max: config.rateDirectoryPerWindow } },
     schema: {
-      summary: 'Registered names, one page at a time in name order (the seed\'s "list"); 403 when DIRECTORY is off', security: BearerAuth,
+      summary: 'Registered names, one page at a time in name order', operationId: 'listNames', security: BearerAuth, tags: Tags.sessions,
+      description: '`forbidden` when the directory is off (DIRECTORY=off, or verified names without DIRECTORY=on).',
       querystring: SessionListQuery,
-      response: { 200: SessionList, ...errors(400, 401, 403, 429) },
+      response: { 200: SessionList, ...errors(AUTHENTICATED, 'invalid_query', 'forbidden', 'rate_limited') },
     },
   }, async (request) => {
     if (!directory) throw new ApiError('forbidden', 'The directory of names is turned off on this server.')
@@ -66,7 +76,7 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/sessions/current', {
     onRequest: app.requireSession,
-    schema: { summary: 'End your session now; its call ends as hangup', security: BearerAuth, response: { 204: { type: 'null' }, ...errors(401) } },
+    schema: { summary: 'End your session now; its call ends as hangup', operationId: 'endSession', security: BearerAuth, tags: Tags.sessions, response: { 204: { type: 'null' }, ...errors(AUTHENTICATED, WITH_BODY) } },
   }, async (request, reply) => {
     await store.endSession(request.session.name, 'hangup')
     reply.code(204)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { hashToken, newToken, requestTokenHash, presentedToken } from '../../auth.js'
-import { BearerAuth, errors } from '../../schemas/common.js'
+import { AUTHENTICATED, BearerAuth, errors, Tags, WITH_BODY } from '../../schemas/common.js'
 import { TicketCreated } from '../../schemas/tickets.js'
 
 /**
@@ -15,8 +15,8 @@ const streamTickets: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: app.requireSession,
     config: { rateLimit: app.sendRateLimit },
     schema: {
-      summary: 'A single-use ticket that opens one event stream (GET /v1/events?ticket=)', security: BearerAuth,
-      response: { 201: TicketCreated, ...errors(401, 413, 415, 429) },
+      summary: 'A single-use ticket that opens one event stream (GET /v1/events?ticket=)', operationId: 'createStreamTicket', security: BearerAuth, tags: Tags.events,
+      response: { 201: TicketCreated, ...errors(AUTHENTICATED, WITH_BODY, 'rate_limited') },
     },
   }, async (request, reply) => {
     const ticket = newToken()

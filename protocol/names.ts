@@ -1,0 +1,35 @@
+/**
+ * The names of the wire format, as plain values (no TypeBox): what the browser bundle needs at run time
+ * (EventSource listens by event name), so that it never pulls the schema builder (about 75 KiB minified)
+ * in. Their shapes are in schemas.ts, which is checked against these lists.
+ */
+
+/** Events of a session's stream, verbatim from API.md: each has an id, is held until received and replayed. */
+export const SESSION_EVENT_TYPES = [
+  'incomingCall',
+  'callResponse',
+  'startCommunication',
+  'iceCandidate',
+  'sdp',
+  'stopCommunication',
+  'missedCall',
+] as const
+export type SessionEventType = (typeof SESSION_EVENT_TYPES)[number]
+
+/** The SSE stream's own events: no id, never held or replayed, never in a poll's `events`. */
+export const STREAM_EVENT_TYPES = ['ready', 'heartbeat', 'replaced'] as const
+export type StreamEventType = (typeof STREAM_EVENT_TYPES)[number]
+
+export type EventType = SessionEventType | StreamEventType
+
+/** How a call ended (`GET /v1/calls/:callId`'s `endReason`). */
+export const END_REASONS = ['hangup', 'cancelled', 'rejected', 'no_answer', 'peer_gone'] as const
+export type EndReason = (typeof END_REASONS)[number]
+
+/** What `stopCommunication` says: every end but a reject (the caller learns that from `callResponse`). */
+export const STOP_REASONS = ['hangup', 'cancelled', 'no_answer', 'peer_gone'] as const satisfies readonly EndReason[]
+export type StopReason = (typeof STOP_REASONS)[number]
+
+/** Why a call was missed (`missedCall`): the caller gave up, or nobody answered in the ring time. */
+export const MISSED_REASONS = ['cancelled', 'no_answer'] as const satisfies readonly StopReason[]
+export type MissedReason = (typeof MISSED_REASONS)[number]
