@@ -14,6 +14,7 @@ import { defaults, ENV } from '../server/config.js'
 import { ERRORS, statusOf, type ErrorCode } from '../protocol/errors.js'
 import { SESSION_EVENT_TYPES, STREAM_EVENT_TYPES } from '../protocol/names.js'
 import { en } from '../web/rtc-call/strings.js'
+import { buildApp } from '../server/app.js'
 import { startServer } from './helpers/server.js'
 
 const repo = fileURLToPath(new URL('..', import.meta.url))
@@ -188,6 +189,41 @@ t.test("the error codes of docs/http-api.md are protocol/'s, each with its statu
   const endpoints = section(read('docs/http-api.md'), '## Endpoints')
   for (const [, status, code] of endpoints.matchAll(/`(\d{3}) ([a-z_]+)`/g)) {
     t.equal(code in ERRORS ? String(statusOf(code as ErrorCode)) : 'no such code', status, `${status} ${code} in the endpoint table`)
+  }
+})
+
+t.test("each endpoint's codes in docs/http-api.md are the ones /docs/json lists for it", async (t) => {
+  // Open mode and verified names with a metrics token: together, every code a route can answer.
+  const routes = new Map<string, Set<string>>()
+  for (const options of [{}, { authJwtSecret: 'a-secret-of-the-test-long-enough-for-hs256', metricsToken: 'metrics' }]) {
+    const app = await buildApp({ ...options, logger: false })
+    t.teardown(() => app.close())
+    const doc = (await app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>; components?: { schemas?: Record<string, unknown> } }
+    const codes = (schema: any): string[] => schema?.$ref ? codes(doc.components?.schemas?.[schema.$ref.split('/').pop()])
+      : schema?.properties?.error?.enum ?? (schema?.oneOf ?? schema?.anyOf ?? []).flatMap(codes)
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        if (method === 'head' || path.startsWith('/docs')) continue
+        const key = `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`
+        const set = routes.get(key) ?? new Set<string>()
+        for (const [status, response] of Object.entries(operation.responses ?? {})) {
+          if (Number(status) >= 400) for (const code of codes((response as any).content?.['application/json']?.schema)) set.add(`${status} ${code}`)
+        }
+        routes.set(key, set)
+      }
+    }
+  }
+  // What the table leaves to one sentence above it: the edge's codes, 500, Redis' 503, and a body's codes
+  // on routes that take none (a body sent anyway is still parsed).
+  const aside = new Set(['bad_request', 'request_timeout', 'url_too_long', 'headers_too_large', 'internal_error', 'store_unavailable',
+    'invalid_body', 'body_too_large', 'unsupported_media_type'])
+  const table = section(read('docs/http-api.md'), '## Endpoints').split('\n')
+  for (const [route, listed] of routes) {
+    const row = table.find((line) => line.startsWith(`| \`${route}`))
+    t.ok(row, `${route} has a row`)
+    const documented = new Set([...(row ?? '').matchAll(/`(\d{3}) ([a-z_]+)`/g)].map((m) => `${m[1]} ${m[2]}`))
+    const keep = (codes: Iterable<string>) => [...codes].filter((code) => !aside.has(code.split(' ')[1])).sort()
+    t.same(keep(documented), keep(listed), `${route}: the codes the docs name are the ones it answers`)
   }
 })
 
