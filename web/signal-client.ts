@@ -145,6 +145,8 @@ export class SignalClient {
   /** `auto`: the probe under way (its ticket request, then its stream). */
   private probe: { abort: AbortController; source?: EventSource } | undefined
   private pollAbort: AbortController | undefined
+  /** Polls sent and not yet answered (only such a poll can take the stream back from our own upgrade). */
+  private pollsInFlight = 0
   private timers = new Set<ReturnType<typeof setTimeout>>()
   private watchdog: ReturnType<typeof setTimeout> | undefined
   /** Resumes in a row whose `ready` did not come (or whose stream failed or fell silent again at once). */
@@ -506,8 +508,9 @@ export class SignalClient {
     source.addEventListener('replaced', () => {
       if (this.eventSource !== source) return
       // A poll of ours that was already on its way when the upgrade began took the stream back: not
-      // another connection of the session, just the overlap. Stay on long-poll.
-      if (mode === 'upgrade' && Date.now() - openedAt < PROBE_MS) {
+      // another connection of the session, just the overlap. Stay on long-poll. With no poll of ours
+      // unanswered it was someone else (a take-over of the name), however soon after the upgrade.
+      if (mode === 'upgrade' && this.pollsInFlight > 0 && Date.now() - openedAt < PROBE_MS) {
         this.upgradeFailed(generation, source)
         return
       }
@@ -654,6 +657,7 @@ export class SignalClient {
       if (this.transportInUse === 'sse' && this.eventSource) return
       const abort = new AbortController()
       this.pollAbort = abort
+      this.pollsInFlight++
       // The first poll does not wait, so that `register()` resolves as soon as the stream is attached.
       const wait = first ? 0 : (this.options.pollWaitS ?? 25)
       const url = this.streamUrl('/v1/poll', { after: this.lastEventId, wait: String(wait) })
@@ -675,6 +679,7 @@ export class SignalClient {
       } catch {
         body = undefined
       } finally {
+        this.pollsInFlight--
         clearTimeout(watchdog)
       }
       if (generation !== this.generation) return

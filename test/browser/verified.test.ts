@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { Page } from 'playwright-core'
 import { startServer } from '../helpers/server.js'
-import { buildWeb, elementState, launchBrowser, openPeer, rtcEvents, waitForRtcEvent } from '../helpers/browser.js'
+import { buildWeb, elementState, launchBrowser, openPage, openPeer, rtcEvents, waitForRtcEvent } from '../helpers/browser.js'
 import { mint, newKey } from '../helpers/jwks.js'
 
 buildWeb()
@@ -27,7 +27,7 @@ const app = http.createServer(async (request, response) => {
     const user = url.searchParams.get('user') ?? ''
     response.writeHead(200, { 'content-type': 'text/plain' }).end(await mint(key, { sub: user, aud: 'sigpost', exp: Math.floor(Date.now() / 1000) + 60 }))
   } else if (url.pathname === '/') {
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(url.searchParams.get('transport') ?? 'auto'))
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page(url.searchParams.get('transport') ?? 'auto', url.searchParams.get('server') ?? sigpost))
   } else {
     response.writeHead(404).end()
   }
@@ -41,10 +41,10 @@ const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`
 const { url: sigpost } = await startServer(t, { logger: false, authJwksUrl: `${appUrl}/.well-known/jwks.json`, authAudience: 'sigpost' })
 const browser = await launchBrowser(t)
 
-function page(transport: string): string {
+function page(transport: string, server: string): string {
   return `<!doctype html>
-<script type="module" src="${sigpost}/rtc-call.js"></script>
-<rtc-call id="phone" server="${sigpost}" transport="${transport}" auto-answer></rtc-call>
+<script type="module" src="${server}/rtc-call.js"></script>
+<rtc-call id="phone" server="${server}" transport="${transport}" auto-answer></rtc-call>
 <script type="module">
   const user = new URLSearchParams(location.search).get('user')
   document.querySelector('#phone').credentials = async () => (await fetch('/sigpost-token?user=' + user)).text()
@@ -122,4 +122,47 @@ t.test('two pages register through credentials callbacks and call; no session to
   t.equal(everyToken.length, 3)
   const everyUrl = [...seenA.urls, ...seenB.urls, ...seenC.urls]
   t.same(everyUrl.filter((u) => everyToken.some((token) => u.includes(token))), [], 'nor of the third page, to the end')
+})
+
+t.test('one browser, many tabs: after the holder tab crashes a waiting tab takes the name over at once, but never back from another device', async (t) => {
+  // A long grace: without a take-over, the waiting tab would wait minutes for the crashed tab's session.
+  const { url: slow } = await startServer(t, { logger: false, authJwksUrl: `${appUrl}/.well-known/jwks.json`, authAudience: 'sigpost', graceMs: 300_000 })
+  const pageUrl = `${appUrl}/?user=carol&server=${encodeURIComponent(slow)}`
+  const first = await openPeer(t, browser, pageUrl, 'carol-1')
+  const second = await openPage(t, first.context, pageUrl, 'carol-2')
+  await phone(first.page).evaluate((e: any) => e.register('carol'))
+  await waitForRtcEvent(first.page, 'rtc-registered')
+  await phone(second).evaluate((e: any) => e.register('carol'))
+  await waitForRtcEvent(second, 'rtc-standby')
+
+  // The holder's tab crashes: no goodbye reaches the server, its session would live on for graceMs.
+  const crashed = first.page.waitForEvent('crash')
+  const cdp = await first.context.newCDPSession(first.page)
+  void cdp.send('Page.crash').catch(() => {}) // answers never: the page is gone
+  await crashed
+  t.same((await waitForRtcEvent(second, 'rtc-registered')).detail, { name: 'carol' }, 'the waiting tab holds the name now')
+  t.equal(await elementState(second, '#phone'), 'registered')
+
+  // Now the name is taken over from another device while a third tab of this browser waits for it.
+  const third = await openPage(t, first.context, pageUrl, 'carol-3')
+  await phone(third).evaluate((e: any) => e.register('carol'))
+  await waitForRtcEvent(third, 'rtc-standby')
+  const attempts: number[] = []
+  const secondAttempt = new Promise<void>((resolve) => {
+    third.on('response', (response) => {
+      if (response.request().method() !== 'POST' || new URL(response.url()).pathname !== '/v1/sessions') return
+      attempts.push(response.status())
+      if (attempts.length === 2) resolve()
+    })
+  })
+  const device = await openPeer(t, browser, pageUrl, 'carol-phone')
+  await phone(device.page).evaluate((e: any) => e.takeOver('carol'))
+  await waitForRtcEvent(device.page, 'rtc-registered')
+  t.match((await waitForRtcEvent(second, 'rtc-error')).detail, { code: 'replaced' }, 'the holder tab is told')
+  // Granted the name, the third tab asks for it and retries (the other device may let it go), but never
+  // with takeOver: the second request is the one a take-over would have been.
+  await secondAttempt
+  t.same(attempts.slice(0, 2), [409, 409], 'the waiting tab finds the name held, and does not take it back')
+  t.same(await rtcEvents(device.page, 'rtc-error'), [], 'the other device keeps the name')
+  t.equal(await elementState(device.page, '#phone'), 'registered')
 })
