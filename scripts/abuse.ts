@@ -4,7 +4,7 @@
  * except where an attack says otherwise), and one markdown table of what each attack achieved. With
  * `--before`, every attack also runs against that build first (an older checkout's dist, e.g. built at the
  * commit before the defences), and the table has a column per build. A measurement, not a test: the
- * figures go into the README; nothing here fails on a number.
+ * figures go into docs/operations.md ("Measured"); nothing here fails on a number.
  *
  * Traffic goes to loopback only (attacker 127.0.0.2, honest users 127.0.0.1). A build is run with its own
  * folder as the working directory (two levels above main.js), so its web assets are its own.

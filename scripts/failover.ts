@@ -1,5 +1,5 @@
 /**
- * `npm run failover [-- --runs 3 --pairs 10 --messages 4000]`: the figures of the README's "No single
+ * `npm run failover [-- --runs 3 --pairs 10 --messages 4000]`: the figures of docs/operations.md's "No single
  * Redis" section, on real processes (redis-server, redis-sentinel, sigpost) on loopback ports:
  *
  *  1. Failover as clients see it: a primary, a replica, three sentinels, two sigpost instances, `pairs`

@@ -18,7 +18,7 @@ async function registerAt(instance: Instance, name: string): Promise<Peer> {
 }
 
 /**
- * A client that retries a send until it is acknowledged, as the README tells clients to: the same
+ * A client that retries a send until it is acknowledged, as docs/http-api.md tells clients to: the same
  * Idempotency-Key on every attempt, the instances taken in turn, a short back-off after a 503.
  */
 function sender(instances: Instance[], statuses: number[]) {

@@ -1,5 +1,5 @@
 /**
- * A Sentinel-managed Redis on loopback ports, as the README lays it out: one primary, one replica and
+ * A Sentinel-managed Redis on loopback ports, as docs/operations.md lays it out: one primary, one replica and
  * three sentinels (quorum 2), all Debian's redis-server / redis-sentinel started by the test and stopped
  * by PID, their temp dirs removed afterwards. Failover is tuned fast for tests (down-after 400 ms).
  */

@@ -1,21 +1,30 @@
 /**
  * The npm package as a user gets it: `npm pack` (which builds it on prepack), the tarball installed into
  * a fresh project, and there sigpost/client in Node, sigpost/fastify mounted under /signal in an
- * application of its own, and a consumer's .ts file type-checked against the package's declarations.
+ * application of its own, a consumer's .ts file type-checked against the package's declarations, the
+ * custom-elements.json manifest against docs/element.md, and `import 'sigpost/element'` bundled with
+ * esbuild and calling between two Chromium pages.
  * The fresh project links the repository's installed dependencies first, so `npm install --offline`
  * needs no registry (only the tarball itself is installed).
  */
 import { execFile, spawn } from 'node:child_process'
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { build } from 'esbuild'
 import t from 'tap'
+import { launchBrowser, openPeer, remoteVideoState, waitForRtcEvent } from '../helpers/browser.js'
 import { startServer } from '../helpers/server.js'
 
 const run = promisify(execFile)
+// Packing builds everything (bundles, declarations, the manifest) before the tests proper, and the last one
+// drives a browser: about a minute alone, but past tap's 300 s on a loaded 2-core machine (seen at load 20).
+t.setTimeout(600_000)
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'sigpost-pack-'))
 process.once('exit', () => rmSync(work, { recursive: true, force: true }))
@@ -59,6 +68,7 @@ t.test('npm pack --dry-run: the files and entry points the package promises, not
   const pkg = (await import('../../package.json', { with: { type: 'json' } })).default as {
     exports: Record<string, string | { types: string; default: string }>
     bin: Record<string, string>
+    customElements: string
   }
   for (const [entry, target] of Object.entries(pkg.exports)) {
     for (const path of typeof target === 'string' ? [target] : [target.types, target.default]) {
@@ -68,7 +78,10 @@ t.test('npm pack --dry-run: the files and entry points the package promises, not
   t.ok(files.includes(pkg.bin.sigpost), 'the bin is packed')
   t.ok(files.includes('web/dist/rtc-call.js') && files.includes('web/dist/index.html'), 'the demo page and its bundle')
   t.same(files.filter((f) => /^(server|web|test|scripts|bench)\/.*\.ts$/.test(f) || f.startsWith('node_modules/')), [], 'no sources, tests or dependencies')
-  t.same(files.filter((f) => !/^(bin|dist|web\/dist)\//.test(f) && !['package.json', 'README.md'].includes(f)), [], 'only the built files')
+  t.equal(pkg.customElements, 'custom-elements.json', 'package.json names the custom-elements manifest')
+  t.ok(packed.files.some((f) => f.path === pkg.customElements), 'the tarball holds it, at the root')
+  t.ok(['http-api', 'element', 'operations', 'embedding'].every((doc) => files.includes(`docs/${doc}.md`)), 'the docs the README links')
+  t.same(files.filter((f) => !/^(bin|dist|web\/dist|docs)\//.test(f) && !['package.json', 'README.md', 'custom-elements.json'].includes(f)), [], 'only the built files and the docs')
   t.comment(`packed ${(packed.size / 1024).toFixed(0)} KiB, unpacked ${(packed.unpackedSize / 1024).toFixed(0)} KiB, ${packed.files.length} files`)
 })
 
@@ -140,4 +153,102 @@ t.test("a consumer's .ts file type-checks against the package's declarations", a
   )
   t.equal(result.stdout, '', 'no type errors (the @ts-expect-error lines prove the types are not any)')
   t.equal(result.code, 0)
+})
+
+/** The code spans in one column of the table rows under `heading` of docs/element.md (header cells hold none). */
+function documented(heading: string, column = 0, pattern = /`([^`]+)`/g): string[] {
+  const text = readFileSync(join(repo, 'docs/element.md'), 'utf8')
+  const start = text.indexOf(`\n${heading}\n`)
+  const end = text.indexOf('\n## ', start + 1)
+  const rows = text.slice(start, end < 0 ? undefined : end).split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('|---'))
+  return rows.flatMap((row) => [...(row.split(' | ')[column] ?? '').matchAll(pattern)].map((m) => m[1]))
+}
+
+interface Manifest {
+  schemaVersion: string
+  modules: Array<{
+    path: string
+    declarations?: Array<{
+      kind: string; name: string; tagName?: string; customElement?: boolean
+      attributes?: Array<{ name: string; fieldName?: string }>
+      members?: Array<{ kind: string; name: string; static?: boolean; privacy?: string }>
+      events?: Array<{ name: string; type?: { text: string } }>
+      cssParts?: Array<{ name: string }>
+      cssProperties?: Array<{ name: string }>
+      slots?: Array<{ name: string }>
+    }>
+    exports?: Array<{ kind: string; name: string; declaration: { name: string; module: string } }>
+  }>
+}
+
+t.test('custom-elements.json in the installed package declares <rtc-call> as docs/element.md documents it', async (t) => {
+  const root = join(project, 'node_modules/sigpost')
+  const manifest = JSON.parse(readFileSync(join(root, 'custom-elements.json'), 'utf8')) as Manifest
+  t.match(manifest.schemaVersion, /^1\./, 'schema 1.x')
+  const definition = manifest.modules.flatMap((m) => m.exports ?? []).find((e) => e.kind === 'custom-element-definition')
+  t.match(definition, { name: 'rtc-call', declaration: { name: 'RtcCall' } }, 'a custom-element-definition of rtc-call')
+  t.ok(existsSync(join(root, definition!.declaration.module)), `its module (${definition!.declaration.module}) is in the package`)
+  const element = manifest.modules.flatMap((m) => m.declarations ?? []).find((d) => d.tagName === 'rtc-call')
+  t.ok(element?.customElement, 'the class is declared as the custom element rtc-call')
+  const names = <T extends { name: string }>(list: T[] | undefined) => (list ?? []).map((x) => x.name).sort()
+
+  t.same(names(element!.attributes), documented('## Attributes and properties', 0).sort(), 'every documented attribute, and no other')
+  const fields = (element!.members ?? []).filter((m) => m.kind === 'field' && !m.static && m.privacy === undefined)
+  t.same(names(fields), documented('## Attributes and properties', 1).sort(), 'every documented property, and no other')
+  const methods = (element!.members ?? []).filter((m) => m.kind === 'method' && !m.static && m.privacy === undefined)
+  t.same(names(methods), documented('## Methods', 0, /`(\w+)\(/g).sort(), 'every documented method, and no other')
+  t.same(names(element!.events), documented('## Events', 0).sort(), 'every documented event, and no other')
+  t.ok(element!.events!.every((e) => /^CustomEvent<\{.*\}>$/.test(e.type?.text ?? '')), "each with its detail's type")
+  t.same(names(element!.cssProperties), documented('## Styling: CSS properties, parts, slot', 0).filter((n) => n.startsWith('--')).sort(), 'every documented CSS property')
+  t.same(names(element!.cssParts), documented('## Styling: CSS properties, parts, slot', 0).filter((n) => !n.startsWith('--')).sort(), 'every documented part')
+  t.same(names(element!.slots), [''], 'the default slot')
+
+  // Every part the element's templates name is in the manifest (a part added without its @csspart fails here).
+  const sources = readdirSync(join(repo, 'web/rtc-call')).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(repo, 'web/rtc-call', f), 'utf8')).join('\n')
+  const inTemplates = new Set([
+    ...[...sources.matchAll(/part="([^"]+)"/g)].flatMap((m) => m[1].split(/\s+/)),
+    ...[...sources.matchAll(/part: '([a-z-]+)'/g)].map((m) => m[1]),
+  ].flatMap((part) => (part === '${kind}-select' ? ['videoinput-select', 'audioinput-select', 'audiooutput-select'] : [part])).filter((part) => !part.includes('$')))
+  t.same([...inTemplates].filter((part) => !names(element!.cssParts).includes(part)), [], `the ${inTemplates.size} parts of the templates are all declared`)
+})
+
+t.test("import 'sigpost/element' bundled with esbuild: a call between two Chromium pages of that bundle", async (t) => {
+  const { url: server } = await startServer(t)
+  writeFileSync(join(project, 'page.js'), "import 'sigpost/element'\n")
+  const { metafile } = await build({
+    absWorkingDir: project, entryPoints: ['page.js'], bundle: true, format: 'esm', outfile: 'page.bundle.js',
+    metafile: true, preserveSymlinks: true, logLevel: 'silent',
+  })
+  const inputs = Object.keys(metafile.inputs)
+  t.ok(inputs.includes('node_modules/sigpost/dist/web/element.js'), 'the element comes from the installed package')
+  t.ok(inputs.some((input) => input.startsWith('node_modules/lit')), 'and Lit from the project, bundled once')
+  const bundle = readFileSync(join(project, 'page.bundle.js'))
+
+  // A page of its own, on an origin of its own: the bundle, and an element pointing at sigpost.
+  const site = http.createServer((request, response) => {
+    const { pathname, searchParams } = new URL(request.url!, 'http://x')
+    if (pathname === '/page.bundle.js') return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle)
+    const name = searchParams.get('name') ?? ''
+    response.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><title>bundled</title><link rel="icon" href="data:,">
+      <script type="module" src="/page.bundle.js"></script>
+      <rtc-call server="${server}" name="${name}"${name === 'bob' ? ' auto-answer' : ''}></rtc-call>`)
+  })
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => site.close(() => resolve())))
+  const page = `http://127.0.0.1:${(site.address() as AddressInfo).port}/`
+
+  const browser = await launchBrowser(t)
+  const [alice, bob] = await Promise.all([openPeer(t, browser, `${page}?name=alice`, 'alice'), openPeer(t, browser, `${page}?name=bob`, 'bob')])
+  await Promise.all([waitForRtcEvent(alice.page, 'rtc-registered'), waitForRtcEvent(bob.page, 'rtc-registered')])
+  const callId = await alice.page.locator('rtc-call').evaluate((element: any) => element.call('bob'))
+  const [connected] = await Promise.all([
+    waitForRtcEvent(alice.page, 'rtc-connected', { detail: { callId } }),
+    waitForRtcEvent(bob.page, 'rtc-connected', { detail: { callId } }),
+  ])
+  t.equal(connected.detail.peer, 'bob', "alice's element is connected to bob")
+  const video = await remoteVideoState(alice.page)
+  t.ok(video.framesDecoded && video.width > 0, "alice sees bob's live video", { video })
+  await alice.page.locator('rtc-call').evaluate((element: any) => element.hangUp())
+  const ended = await waitForRtcEvent(bob.page, 'rtc-ended', { detail: { callId } })
+  t.equal(ended.detail.reason, 'hangup', 'bob sees the hang-up')
 })

@@ -61,18 +61,23 @@ export type Credentials = string | (() => string | Promise<string>)
  *
  * Methods return promises that reject with an `Error` carrying `code`; every failure is also fired as
  * `rtc-error`, so that a page learns about failures of the built-in buttons too.
+ * The reference is docs/element.md; this comment is what custom-elements.json is generated from.
  *
- * @fires rtc-registered - `{name}`: registered and the event stream is ready.
- * @fires rtc-standby - `{name}`: another tab of this browser holds the name; this one waits for it.
- * @fires rtc-incoming - `{callId, from}`: a call is ringing here.
- * @fires rtc-connected - `{callId, peer}`: the peer connection is connected.
- * @fires rtc-ended - `{callId, reason}`: the call ended (both sides, also the side that ended it).
- * @fires rtc-transport - `{transport}`: `sse` or `poll` is now in use.
- * @fires rtc-error - `{code, message}`: something failed (`replaced`: this name was taken over elsewhere).
- * @fires rtc-peer-media - `{audio, video, screen}`: what the peer sends changed (mute, camera, screen share).
- * @fires rtc-device - `{kind, deviceId}`: a camera, microphone or speaker was chosen (`setDevice` or the menu).
- * @fires rtc-quality - `{quality, rttMs, lossPercent}`: the call's quality level changed (`good` | `fair` | `poor`).
- * @fires rtc-missed - `{callId, from, reason}`: a call was missed (it rang unanswered, or ended before it reached this page).
+ * @summary One-to-one video calls over sigpost (REST to send, SSE or long-poll to receive).
+ * @property {MediaStream | null} localStream - Your camera and microphone (or your shared screen) while calling or in a call, else null.
+ * @property {MediaStream | null} remoteStream - What the peer sends, in a call; else null.
+ * @property {string | null} callId - The current call's id (calling, ringing, in a call), else null.
+ * @fires {CustomEvent<{ name: string }>} rtc-registered - Registered and the event stream is ready.
+ * @fires {CustomEvent<{ name: string }>} rtc-standby - Another tab of this browser holds the name; this one waits for it.
+ * @fires {CustomEvent<{ callId: string, from: string }>} rtc-incoming - A call is ringing here.
+ * @fires {CustomEvent<{ callId: string, peer: string }>} rtc-connected - The peer connection is connected.
+ * @fires {CustomEvent<{ callId: string, reason: 'hangup' | 'cancelled' | 'rejected' | 'no_answer' | 'peer_gone' | 'failed' }>} rtc-ended - The call ended (both sides, also the side that ended it).
+ * @fires {CustomEvent<{ transport: 'sse' | 'poll' }>} rtc-transport - The transport now in use.
+ * @fires {CustomEvent<{ code: string, message: string }>} rtc-error - Something failed (`replaced`: this name was taken over elsewhere).
+ * @fires {CustomEvent<{ audio: boolean, video: boolean, screen: boolean }>} rtc-peer-media - What the peer sends changed (mute, camera, screen share).
+ * @fires {CustomEvent<{ kind: 'videoinput' | 'audioinput' | 'audiooutput', deviceId: string }>} rtc-device - A camera, microphone or speaker was chosen (`setDevice` or the menu).
+ * @fires {CustomEvent<{ quality: 'good' | 'fair' | 'poor', rttMs: number | null, lossPercent: number }>} rtc-quality - The call's quality level changed.
+ * @fires {CustomEvent<{ callId: string, from: string, reason: string }>} rtc-missed - A call was missed (it rang unanswered, or ended before it reached this page).
  * @slot - Extra content below the controls.
  * @csspart base - The wrapper of everything.
  * @csspart media - The video area.
@@ -94,16 +99,37 @@ export type Credentials = string | (() => string | Promise<string>)
  * @csspart call-form - Peer field and Call button (state `registered`).
  * @csspart incoming - The incoming-call panel (Accept, Reject, Block).
  * @csspart controls - The button row while calling, ringing or in a call.
- * @csspart device-menu - The device pickers; `device-field`, `device-select`, `videoinput-select`,
- *   `audioinput-select`, `audiooutput-select` inside it.
+ * @csspart device-menu - The device pickers.
+ * @csspart device-field - One picker (label and select) in the device menu.
+ * @csspart device-select - Every device select.
+ * @csspart videoinput-select - The camera select.
+ * @csspart audioinput-select - The microphone select.
+ * @csspart audiooutput-select - The speaker select.
  * @csspart ended - Why the last call ended (until the next action).
- * @csspart missed - The missed-call list; `missed-title`, `missed-list`, `missed-item`, `call-back-button`,
- *   `clear-missed-button` inside it.
+ * @csspart missed - The missed-call list.
+ * @csspart missed-title - Its heading, with the count.
+ * @csspart missed-list - The list itself.
+ * @csspart missed-item - One missed call.
  * @csspart input - Text fields.
- * @csspart button - Every button; also `icon-button` (round icon buttons), `register-button`, `call-button`,
- *   `accept-button`, `reject-button`, `block-button`, `hangup-button`, `mute-button`, `camera-button`,
- *   `screen-button`, `devices-button`, `unregister-button`, `speaker-button`, `device-menu-close`, `ended-dismiss`, `takeover-button`
- *   (state `standby`: use the name in this tab).
+ * @csspart button - Every button.
+ * @csspart icon-button - Every round icon button.
+ * @csspart register-button - Register (state `idle`).
+ * @csspart takeover-button - Use here (state `standby`: use the name in this tab).
+ * @csspart unregister-button - Sign out.
+ * @csspart call-button - Call.
+ * @csspart accept-button - Accept an incoming call.
+ * @csspart reject-button - Reject an incoming call.
+ * @csspart block-button - Reject an incoming call and block its caller.
+ * @csspart hangup-button - Hang up, or cancel a call that still rings.
+ * @csspart mute-button - Mute / unmute the microphone.
+ * @csspart camera-button - Camera off / on.
+ * @csspart screen-button - Share the screen / stop sharing.
+ * @csspart devices-button - Opens the device menu.
+ * @csspart speaker-button - Unmutes the peer's audio where the browser blocked autoplay.
+ * @csspart device-menu-close - Closes the device menu.
+ * @csspart ended-dismiss - Dismisses why the last call ended.
+ * @csspart call-back-button - Calls back a missed caller.
+ * @csspart clear-missed-button - Empties the missed-call list.
  * @cssproperty --rtc-call-background - Background of the element.
  * @cssproperty --rtc-call-foreground - Text colour.
  * @cssproperty --rtc-call-muted-foreground - Secondary text (hints, times).
@@ -119,6 +145,7 @@ export type Credentials = string | (() => string | Promise<string>)
  * @cssproperty --rtc-call-danger-foreground - Their icon and text.
  * @cssproperty --rtc-call-border - Border of the element.
  * @cssproperty --rtc-call-border-color - Borders of fields, menus and notices.
+ * @cssproperty --rtc-call-input-background - Background of text fields and selects.
  * @cssproperty --rtc-call-radius - Corner radius.
  * @cssproperty --rtc-call-gap - Space between parts.
  * @cssproperty --rtc-call-padding - Inner padding.
