@@ -1,6 +1,6 @@
 /**
  * Every setting of the server, with its unit, in one `defaults` object.
- * `configFromEnv()` reads the environment variables listed in ENV; the README's table is this file.
+ * `configFromEnv()` reads the environment variables listed in ENV; docs/operations.md's table is this file.
  */
 
 export interface Config {

@@ -6,7 +6,7 @@
  *
  * Encapsulated: its error handler, 404 handler, JSON-only parser, validators, CORS, rate limits and
  * security headers apply to its own routes, never to the application's. A few things are the HTTP
- * server's and so app-wide when mounted (README, "Mounting in a Fastify application"): the connection
+ * server's and so app-wide when mounted (docs/embedding.md, "sigpost/fastify"): the connection
  * limit per address and the header time-out are set on `app.server`; `requestTimeout`,
  * `keepAliveTimeout`, `trustProxy`, the logger and the handling of malformed requests are options of
  * the host's `Fastify({...})`.

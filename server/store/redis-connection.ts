@@ -10,7 +10,7 @@
  * reconnecting (the old primary died first, as it does on kill -9) aborts that attempt and ends the client
  * for good (ioredis 5.x, SentinelConnector.connect after AbstractConnector.disconnect). A primary cut
  * off rather than killed is left once it answers READONLY (demoted) or its connection breaks; until then
- * REDIS_COMMAND_TIMEOUT_MS bounds each request and `min-replicas-to-write` its writes (README). And should any
+ * REDIS_COMMAND_TIMEOUT_MS bounds each request and `min-replicas-to-write` its writes (docs/operations.md, "No single Redis"). And should any
  * path end a connection that sigpost did not close, it is started again.
  */
 import { Redis, type RedisOptions } from 'ioredis'

@@ -4,7 +4,7 @@
  * and packet loss (what the received streams lost since the previous sample, `inbound-rtp.packetsLost`
  * against `packetsReceived`).
  *
- * Thresholds (README "The `<rtc-call>` element"), worst one wins:
+ * Thresholds (docs/element.md), worst one wins:
  * - `good`: RTT below 300 ms and loss below 2 % (ITU-T G.114's 150 ms one way: talk feels natural)
  * - `fair`: RTT below 600 ms and loss below 8 %
  * - `poor`: anything worse.

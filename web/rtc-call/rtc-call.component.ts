@@ -166,7 +166,7 @@ export class RtcCall extends LitElement {
   @property() server = ''
   /** Registers under this name when set (and unregisters when cleared). */
   @property({ reflect: true }) name = ''
-  /** `auto` (SSE, falling back to long-poll), `sse` or `poll`. */
+  /** `auto` (long-poll at once, SSE once a probe stream proves that streaming works on this path), `sse` or `poll`. */
   @property() transport: TransportChoice = 'auto'
   /** Accept incoming calls without asking. */
   @property({ type: Boolean, attribute: 'auto-answer' }) autoAnswer = false
@@ -258,7 +258,7 @@ export class RtcCall extends LitElement {
   }
 
   /**
-   * Every text by message id (see `strings.ts` / the README): the built-in set of `lang` with your
+   * Every text by message id (see `strings.ts` / docs/element.md "Text and languages"): the built-in set of `lang` with your
    * overrides on top. Assigning replaces the overrides (unknown ids and non-strings are ignored);
    * reading returns the merged set.
    */
