@@ -143,9 +143,10 @@ t.test('kill -9 of the primary mid-call: every acknowledged candidate arrives on
 })
 
 t.test('ring time-out and grace expiry due during the failover fire once, on the new primary', async (t) => {
-  // Streams renew their sessions' leases every heartbeat (lease 2 × 3 s + grace 3 s): longer than the
-  // outage, so only carol, who never streams, expires.
-  const { group, instances } = await startSentinelCluster(t, 2, { REDIS_MIN_REPLICAS: '1', RING_TIMEOUT_MS: '1500', GRACE_MS: '3000', HEARTBEAT_MS: '3000' })
+  // Streams renew their sessions' leases every heartbeat (lease 2 × 10 s + grace 3 s): far longer than the
+  // outage, also on a loaded machine (with 3 s heartbeats a slow failover and rejoin outlasted dave's
+  // 9 s lease once), so only carol, who never streams, expires.
+  const { group, instances } = await startSentinelCluster(t, 2, { REDIS_MIN_REPLICAS: '1', RING_TIMEOUT_MS: '1500', GRACE_MS: '3000', HEARTBEAT_MS: '10000' })
   const [a, b] = instances
   const statuses: number[] = []
   const send = sender(instances, statuses)
