@@ -147,6 +147,8 @@ export class SignalClient {
   private pollAbort: AbortController | undefined
   /** Polls sent and not yet answered (only such a poll can take the stream back from our own upgrade). */
   private pollsInFlight = 0
+  /** When a poll of ours last answered without `replaced` (Date.now()). */
+  private plainPollAt = 0
   private timers = new Set<ReturnType<typeof setTimeout>>()
   private watchdog: ReturnType<typeof setTimeout> | undefined
   /** Resumes in a row whose `ready` did not come (or whose stream failed or fell silent again at once). */
@@ -508,9 +510,10 @@ export class SignalClient {
     source.addEventListener('replaced', () => {
       if (this.eventSource !== source) return
       // A poll of ours that was already on its way when the upgrade began took the stream back: not
-      // another connection of the session, just the overlap. Stay on long-poll. With no poll of ours
-      // unanswered it was someone else (a take-over of the name), however soon after the upgrade.
-      if (mode === 'upgrade' && this.pollsInFlight > 0 && Date.now() - openedAt < PROBE_MS) {
+      // another connection of the session, just the overlap: that poll is still unanswered, or answered
+      // without `replaced` (it found events at once) since the upgrade began. Stay on long-poll. Otherwise
+      // it was someone else (a take-over of the name), however soon after the upgrade.
+      if (mode === 'upgrade' && Date.now() - openedAt < PROBE_MS && (this.pollsInFlight > 0 || this.plainPollAt >= openedAt)) {
         this.upgradeFailed(generation, source)
         return
       }
@@ -697,6 +700,7 @@ export class SignalClient {
         continue
       }
       failures = 0
+      if (!body.replaced) this.plainPollAt = Date.now()
       for (const event of body.events) {
         if (generation !== this.generation) return
         this.receive(event)

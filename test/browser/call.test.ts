@@ -122,6 +122,30 @@ t.test('the callee rejects: both see rejected', async (t) => {
   t.same(await rtcEvents(alice.page, 'rtc-connected'), [], 'nothing connected')
 })
 
+t.test('a refresh of who is online in flight does not swallow a click: Call, then Reject', async (t) => {
+  const alice = await openPeer(t, browser, `${url}/`, 'alice')
+  const bob = await openPeer(t, browser, `${url}/`, 'bob')
+  await Promise.all([register(alice.page, 'alice-busyread'), register(bob.page, 'bob-busyread')])
+  // Both pages' directory requests hang until released (the demo page refreshes its list every 5 s).
+  const held: Array<() => void> = []
+  for (const page of [alice.page, bob.page]) {
+    await page.route((u) => u.pathname === '/v1/sessions', (route) => {
+      if (route.request().method() !== 'GET') return route.fallback()
+      held.push(() => void route.fallback().catch(() => {}))
+    })
+  }
+  const reading = ({ page }: { page: Page }) => page.locator('rtc-call').evaluate((e: any) => void e.listNames().catch(() => {}))
+  await Promise.all([reading(alice), reading(bob)])
+  t.equal(await alice.page.getByRole('button', { name: 'Call', exact: true }).isEnabled(), true, 'Call stays enabled during the read')
+  await dial(alice.page, 'bob-busyread')
+  await waitForRtcEvent(bob.page, 'rtc-incoming')
+  t.equal(await bob.page.getByRole('button', { name: 'Reject', exact: true }).isEnabled(), true, 'Reject stays enabled during the read')
+  await bob.page.getByRole('button', { name: 'Reject', exact: true }).click()
+  const [endedA, endedB] = await Promise.all([waitForRtcEvent(alice.page, 'rtc-ended'), waitForRtcEvent(bob.page, 'rtc-ended')])
+  t.same([endedA.detail.reason, endedB.detail.reason], ['rejected', 'rejected'])
+  for (const release of held) release()
+})
+
 t.test('the caller cancels while it rings', async (t) => {
   const alice = await openPeer(t, browser, `${url}/`, 'alice')
   const bob = await openPeer(t, browser, `${url}/`, 'bob')

@@ -222,6 +222,8 @@ t.test("import 'sigpost/element' bundled with esbuild: a call between two Chromi
   const inputs = Object.keys(metafile.inputs)
   t.ok(inputs.includes('node_modules/sigpost/dist/web/element.js'), 'the element comes from the installed package')
   t.ok(inputs.some((input) => input.startsWith('node_modules/lit')), 'and Lit from the project, bundled once')
+  t.same(inputs.filter((input) => /node_modules\/(typebox|@sinclair|fastify|@fastify|ajv|pino)\//.test(input)), [],
+    'no server-side library in a browser bundle (protocol/ gives the element names, not schemas)')
   const bundle = readFileSync(join(project, 'page.bundle.js'))
 
   // A page of its own, on an origin of its own: the bundle, and an element pointing at sigpost.

@@ -39,6 +39,8 @@ export class CallStatus {
   private _transportInUse: TransportKind | null = null
   private _error = ''
   private _pending = false
+  /** Actions (not reads) under way: the buttons are disabled while there is one. */
+  private actions = 0
   private _ended: EndedCall | null = null
   private readonly missed = new MissedCalls()
 
@@ -111,16 +113,17 @@ export class CallStatus {
    * rejection + rtc-error.
    */
   async run<T>(fn: () => Promise<T>, options: { next?: boolean; read?: boolean } = {}): Promise<T> {
-    // A read (the names online, the devices) leaves the last error shown: a page may refresh it any time.
+    // A read (the names online, the devices) leaves the last error shown, and the buttons enabled: a page may
+    // refresh it any time (the demo page does every 5 s), and a click on Reject then must not be lost.
     if (!options.read) this.error = ''
     if (options.next) this.ended = null
-    this.pending = true
+    if (!options.read) this.pending = ++this.actions > 0
     try {
       return await fn()
     } catch (error) {
       throw this.fail(error)
     } finally {
-      this.pending = false
+      if (!options.read) this.pending = --this.actions > 0
     }
   }
 }

@@ -38,6 +38,8 @@ interface RegisterOptions {
   waitForName?: number
   /** Asked on `name_taken`: true sends the next request with `takeOver: true` at once. */
   takeOverWhenHeld?: () => boolean
+  /** Called once the registration succeeded or gave up. */
+  settled?: () => void
 }
 
 export class RegistrationController implements ReactiveController {
@@ -154,8 +156,13 @@ export class RegistrationController implements ReactiveController {
   private leadOptions(after: 'wait' | 'steal', tabs: TabLeader): RegisterOptions {
     if (after === 'steal') return { waitForName: 10_000 }
     // Asked only once the name proved held (a round trip after the lock was granted): the displaced holder
-    // says "taken elsewhere" before it lets the lock go, so by then that message has arrived.
-    return { waitForName: 40_000, takeOverWhenHeld: () => !!this.host.credentials && !tabs.takenElsewhere }
+    // says "taken elsewhere" before it lets the lock go, so by then that message has arrived. The word
+    // counts for this one holding only.
+    return {
+      waitForName: 40_000,
+      takeOverWhenHeld: () => !!this.host.credentials && !tabs.takenElsewhere,
+      settled: () => (tabs.takenElsewhere = false),
+    }
   }
 
   /** Ends the session on the server (any call ends as `hangup`) and frees the name. */
@@ -225,6 +232,14 @@ export class RegistrationController implements ReactiveController {
    * tab's session lasts graceMs): `name_taken` is retried for up to this many ms, in standby.
    */
   private async registerNow(name: string, options: RegisterOptions = {}): Promise<void> {
+    try {
+      await this.registerUntil(name, options)
+    } finally {
+      options.settled?.()
+    }
+  }
+
+  private async registerUntil(name: string, options: RegisterOptions): Promise<void> {
     const deadline = Date.now() + (options.waitForName ?? 0)
     let takeOver = options.takeOver ?? false
     for (;;) {
@@ -283,6 +298,7 @@ export class RegistrationController implements ReactiveController {
     // The JWT's name, which is the one asked for when a name was given (the server checks).
     this.host.name = registered
     this.status.state = 'registered'
+    this.tabs?.announceHolding()
     this.status.emit('rtc-registered', { name: registered })
   }
 
@@ -290,7 +306,10 @@ export class RegistrationController implements ReactiveController {
     if (client !== this.client) return
     this.client = undefined
     this.registering = undefined
-    if (error.code === 'replaced') this.tabs?.announceTakenElsewhere()
+    // Taken over from outside this browser, whether the stream saw `replaced` or the next request found the
+    // session gone (a take-over while no stream was attached): the waiting tabs must not take it back. A
+    // session that merely expired left the name free: their registration never needs a take-over then.
+    if (error.code === 'replaced' || error.code === 'unauthorized') this.tabs?.announceTakenElsewhere()
     this.tabs?.leave()
     this.tabs = undefined
     client.close()

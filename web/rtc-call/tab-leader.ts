@@ -17,7 +17,7 @@ const HAND_OVER_WAIT_MS = 3000
 /** A holder that handed over gives the lock back by itself after this long if nobody took it. */
 const HAND_OVER_RELEASE_MS = 5000
 
-type Message = { type: 'hand-over'; to: string } | { type: 'handed-over'; to: string } | { type: 'taken-elsewhere' }
+type Message = { type: 'hand-over'; to: string } | { type: 'handed-over'; to: string } | { type: 'taken-elsewhere' } | { type: 'holding' }
 
 export interface TabLeaderHooks {
   /** This tab now holds the name (granted after waiting, or after a steal): register it. */
@@ -115,6 +115,11 @@ export class TabLeader {
     if (!this.left) this.channel.postMessage({ type: 'taken-elsewhere' } satisfies Message)
   }
 
+  /** This tab registered the name: an earlier "taken elsewhere" no longer says anything about its holder. */
+  announceHolding(): void {
+    if (!this.left) this.channel.postMessage({ type: 'holding' } satisfies Message)
+  }
+
   /** Stops holding or waiting (unregister, the element or page going away). */
   leave(): void {
     this.left = true
@@ -174,8 +179,8 @@ export class TabLeader {
   }
 
   private onMessage(message: Message): void {
-    if (message.type === 'taken-elsewhere') {
-      this.takenElsewhere = true
+    if (message.type === 'taken-elsewhere' || message.type === 'holding') {
+      this.takenElsewhere = message.type === 'taken-elsewhere'
       return
     }
     if (message.type === 'handed-over' && message.to === this.id) {
