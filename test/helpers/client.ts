@@ -18,6 +18,46 @@ export function checkEvent(event: { id?: string; event: string; data: unknown })
   }
 }
 
+/** Each server's OpenAPI description (`/docs/json`), fetched once; undefined when it serves none. */
+const described = new Map<string, Promise<Route[] | undefined>>()
+interface Route { method: string; pattern: RegExp; path: string; codes: Map<number, string[]> }
+
+async function routesOf(url: string): Promise<Route[] | undefined> {
+  let routes = described.get(url)
+  if (!routes) {
+    routes = fetch(`${url}/docs/json`).then(async (res) => {
+      if (!res.ok) return undefined
+      const doc = (await res.json()) as { paths: Record<string, Record<string, { responses?: Record<string, any> }>> }
+      return Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({
+        method: method.toUpperCase(),
+        path,
+        pattern: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+        codes: new Map(Object.entries(operation.responses ?? {}).map(([status, response]) =>
+          [Number(status), response?.content?.['application/json']?.schema?.properties?.error?.enum ?? []])),
+      })))
+    }, () => undefined)
+    described.set(url, routes)
+  }
+  return routes
+}
+
+/**
+ * Every error a test receives is one its route documents at that status (`/docs/json`'s enums): the whole
+ * suite checks that the per-route error lists are the codes the server really answers.
+ */
+async function checkError(url: string, method: string, path: string, status: number, body: unknown): Promise<void> {
+  const code = (body as { error?: unknown } | undefined)?.error
+  if (status < 400 || typeof code !== 'string' || code === 'not_found') return
+  const routes = await routesOf(url)
+  const pathname = new URL(path, 'http://x').pathname
+  const route = routes?.find((r) => r.method === (method === 'HEAD' ? 'GET' : method) && r.pattern.test(pathname))
+  if (!route) return
+  const codes = route.codes.get(status) ?? []
+  if (!codes.includes(code)) {
+    throw new Error(`${method} ${route.path} answered ${status} ${code}, which /docs/json does not list for it (${status}: ${codes.join(', ') || 'none'})`)
+  }
+}
+
 export interface Res<T = any> {
   status: number
   body: T
@@ -38,6 +78,7 @@ export async function request<T = any>(url: string, method: string, path: string
   try {
     parsed = text ? JSON.parse(text) : undefined
   } catch {}
+  await checkError(url, method, path, res.status, parsed)
   return { status: res.status, body: parsed as T, headers: res.headers }
 }
 
