@@ -141,18 +141,23 @@ export interface EventQuery {
   detail?: Record<string, unknown>
 }
 
+/**
+ * Runs in the page: the recorded events of `type` that match `query`, or with `nth` only that one (undefined
+ * until it exists, so that waitForFunction can poll it). One function for Playwright and Puppeteer pages.
+ */
+export function findRtcEvents({ type, query, nth }: { type: string; query: EventQuery; nth?: number }): RecordedEvent[] | RecordedEvent | undefined {
+  const matches = ((window as unknown as { __rtc: RecordedEvent[] }).__rtc ?? []).filter(
+    (e) =>
+      e.type === type &&
+      (query.target === undefined || e.target === query.target) &&
+      Object.entries(query.detail ?? {}).every(([k, v]) => e.detail?.[k] === v),
+  )
+  return nth === undefined ? matches : matches[nth]
+}
+
 /** All recorded events of `type` so far. */
 export async function rtcEvents(page: Page, type: string, query: EventQuery = {}): Promise<RecordedEvent[]> {
-  return page.evaluate(
-    ({ type, query }) =>
-      ((window as unknown as { __rtc: RecordedEvent[] }).__rtc ?? []).filter(
-        (e) =>
-          e.type === type &&
-          (query.target === undefined || e.target === query.target) &&
-          Object.entries(query.detail ?? {}).every(([k, v]) => e.detail?.[k] === v),
-      ),
-    { type, query },
-  )
+  return (await page.evaluate(findRtcEvents, { type, query })) as RecordedEvent[]
 }
 
 /** The element's state and transport, and the page's last recorded events: for failure messages. */
@@ -172,16 +177,8 @@ export async function describePage(page: Page): Promise<string> {
 /** Waits until the page has fired an event of `type` (the `after + 1`-th match), and returns it. */
 export async function waitForRtcEvent(page: Page, type: string, query: EventQuery = {}): Promise<RecordedEvent> {
   const handle = await page.waitForFunction(
-    ({ type, query }) => {
-      const matches = ((window as unknown as { __rtc: RecordedEvent[] }).__rtc ?? []).filter(
-        (e) =>
-          e.type === type &&
-          (query.target === undefined || e.target === query.target) &&
-          Object.entries(query.detail ?? {}).every(([k, v]) => e.detail?.[k] === v),
-      )
-      return matches[query.after ?? 0]
-    },
-    { type, query },
+    findRtcEvents,
+    { type, query, nth: query.after ?? 0 },
     // Polled on a timer, not on animation frames: a page that renders no frame (a starved compositor,
     // a background tab) still records its events.
     { timeout: 60_000, polling: 200 },

@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module'
 import type { Browser, Page, PuppeteerNode } from 'puppeteer-core'
 import type { Test } from 'tap'
-import { recordRtcEvents, type EventQuery, type RecordedEvent } from './browser.js'
+import { findRtcEvents, recordRtcEvents, type EventQuery, type RecordedEvent } from './browser.js'
 
 process.env.PUPPETEER_SKIP_DOWNLOAD = '1'
 
@@ -65,20 +65,7 @@ export async function openFirefoxPeer(t: Test, browser: Browser, url: string, la
 
 /** As waitForRtcEvent, for a puppeteer page. */
 export async function waitForFirefoxEvent(page: Page, type: string, query: EventQuery = {}): Promise<RecordedEvent> {
-  const handle = await page.waitForFunction(
-    (type: string, query: EventQuery) => {
-      const matches = ((window as unknown as { __rtc: RecordedEvent[] }).__rtc ?? []).filter(
-        (e) =>
-          e.type === type &&
-          (query.target === undefined || e.target === query.target) &&
-          Object.entries(query.detail ?? {}).every(([k, v]) => e.detail?.[k] === v),
-      )
-      return matches[query.after ?? 0]
-    },
-    { timeout: 60_000, polling: 100 },
-    type,
-    query,
-  )
+  const handle = await page.waitForFunction(findRtcEvents, { timeout: 60_000, polling: 100 }, { type, query, nth: query.after ?? 0 })
   return (await handle.jsonValue()) as RecordedEvent
 }
 
