@@ -183,7 +183,7 @@ export async function startCorporateNet(t: Teardown): Promise<CorporateNet> {
   writeFileSync(join(squidDir, 'squid.conf'), squidConf.join('\n'))
   const user = proxyUser()
   if (user) chownSync(squidDir, user.uid, user.gid)
-  const squid = await startIn(t, names.edge, 'squid', ['-N', '-f', join(squidDir, 'squid.conf')].concat(user ? [] : []), {
+  const squid = await startIn(t, names.edge, 'squid', ['-N', '-f', join(squidDir, 'squid.conf')], {
     listen: `${ADDRESS.proxy}:${PROXY_PORT}`,
     logs: () => readIfExists(join(squidDir, 'cache.log')),
   })
@@ -262,14 +262,17 @@ net.createServer((client) => {
       if (Date.now() > guard) throw new Error(`the BiDi bridge did not start: ${inside.output()}`)
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
+    const bridged = new Set<net.Socket>()
     const outside = net.createServer((client) => {
       const upstream = net.connect(socket)
+      bridged.add(client)
+      client.on('close', () => bridged.delete(client))
       client.pipe(upstream).pipe(client)
       client.on('error', () => upstream.destroy())
       upstream.on('error', () => client.destroy())
     })
     await new Promise<void>((resolve) => outside.listen(port, '127.0.0.1', resolve))
-    t.teardown(() => new Promise<void>((resolve) => { outside.closeAllConnections?.(); outside.close(() => resolve()) }))
+    t.teardown(() => new Promise<void>((resolve) => { for (const client of bridged) client.destroy(); outside.close(() => resolve()) }))
     const wrapper = join(home, 'firefox.sh')
     writeFileSync(wrapper, `#!/bin/sh\nexport HOME='${home}'\nexec ip netns exec '${names[role]}' '${FIREFOX_PATH}' "$@"\n`)
     chmodSync(wrapper, 0o755)

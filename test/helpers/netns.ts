@@ -179,7 +179,7 @@ export async function startIn(
   ns: string,
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; listen?: string; logs?: () => string; uid?: number; gid?: number } = {},
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; listen?: string; logs?: () => string } = {},
 ): Promise<NsProcess> {
   const child = spawn('ip', ['netns', 'exec', ns, command, ...args], {
     cwd: options.cwd,
