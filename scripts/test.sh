@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm test`: everything CI runs, on a clean clone or a developer's machine.
 #  1. system packages the tests start (Chromium, Firefox ESR, nginx, squid, redis-server, redis-sentinel, coturn,
-#     openssl, jq, curl), from apt, when missing
+#     openssl, jq, curl; for the namespace network of test/proxies/corporate.test.ts: iproute2, nftables,
+#     libnss3-tools for certutil, libnginx-mod-stream for nginx's SNI routing), from apt, when missing
 #  2. npm dependencies when node_modules is missing or older than the lock file
 #  3. the web bundle, a type-check of server, web and tests, then every tap test
 # It ends with one line "N passed, N failed" (N counts test cases: the t.test blocks of every file).
@@ -9,9 +10,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pair in chromium:chromium firefox-esr:firefox-esr nginx:nginx-light squid:squid redis-server:redis-server redis-sentinel:redis-sentinel turnserver:coturn openssl:openssl jq:jq curl:curl; do
+for pair in chromium:chromium firefox-esr:firefox-esr nginx:nginx-light squid:squid redis-server:redis-server redis-sentinel:redis-sentinel turnserver:coturn openssl:openssl jq:jq curl:curl ip:iproute2 nft:nftables certutil:libnss3-tools; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || need+=("${pair#*:}")
 done
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need+=(libnginx-mod-stream)
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing system packages: ${need[*]}"
   if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
