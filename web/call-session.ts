@@ -165,9 +165,17 @@ export class CallSession {
       await pc.setLocalDescription(await pc.createAnswer())
     })
     this.throwIfEnded()
-    await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/accept`, {
-      sdpAnswer: { type: 'answer', sdp: this.pc!.localDescription!.sdp },
-    })
+    try {
+      await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/accept`, {
+        sdpAnswer: { type: 'answer', sdp: this.pc!.localDescription!.sdp },
+      })
+    } catch (error) {
+      // The call ended while we answered (the caller cancelled, or its ICE failed): the stream tells how,
+      // but this answer may come first — then the call itself does (GET), so that it ends as it did.
+      const code = (error as SignalError)?.code
+      if (!this.ended && (code === 'invalid_state' || code === 'call_not_found')) await this.endAsTheServerSays()
+      throw error
+    }
     this.markActive()
     void this.flushOutbox()
   }
@@ -311,6 +319,14 @@ export class CallSession {
   }
 
   // ---- internals ----------------------------------------------------------------------------------
+
+  /** Ends the call as `GET /v1/calls/:callId` says it ended (if it did), with its cause. */
+  private async endAsTheServerSays(): Promise<void> {
+    const call = await this.options.client
+      .request<{ state?: string; endReason?: CallEndReason; endCause?: FailureCause }>('GET', `/v1/calls/${encodeURIComponent(this.callId!)}`)
+      .catch(() => undefined)
+    if (call?.state === 'ended') this.end(call.endReason ?? 'hangup', call.endCause)
+  }
 
   private throwIfEnded(): void {
     if (this.ended) throw new SignalError('invalid_state', 'The call has ended')

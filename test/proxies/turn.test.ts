@@ -155,6 +155,7 @@ async function failingCall(t: Test, options: { turnSecret?: string; turnUrls: st
   t.equal(endedA.detail.callId, endedB.detail.callId, 'the call ends on both sides')
   t.ok(endedA.detail.callId, 'it was placed: rtc-ended names it on both sides')
   t.same((await rtcEvents(alice, 'rtc-error')).map((e) => e.detail.code), [], 'call() did not fail: the call was placed, then ended')
+  t.same((await rtcEvents(bob, 'rtc-error')).map((e) => e.detail.code), [], 'bob\'s auto-answer, too late for the call, is no error')
   t.equal(await elementState(alice), 'registered', 'alice is no longer in the call')
   t.equal(await elementState(bob), 'registered', 'bob is not left ringing')
   t.same(await rtcEvents(alice, 'rtc-connected'), [], 'alice was never connected')
