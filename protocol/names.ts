@@ -22,13 +22,24 @@ export type StreamEventType = (typeof STREAM_EVENT_TYPES)[number]
 
 export type EventType = SessionEventType | StreamEventType
 
-/** How a call ended (`GET /v1/calls/:callId`'s `endReason`). */
-export const END_REASONS = ['hangup', 'cancelled', 'rejected', 'no_answer', 'peer_gone'] as const
+/**
+ * How a call ended (`GET /v1/calls/:callId`'s `endReason`). `failed`: it could not connect (a party said so
+ * with `DELETE /v1/calls/:callId {"reason": "failed"}`).
+ */
+export const END_REASONS = ['hangup', 'cancelled', 'rejected', 'no_answer', 'peer_gone', 'failed'] as const
 export type EndReason = (typeof END_REASONS)[number]
 
 /** What `stopCommunication` says: every end but a reject (the caller learns that from `callResponse`). */
-export const STOP_REASONS = ['hangup', 'cancelled', 'no_answer', 'peer_gone'] as const satisfies readonly EndReason[]
+export const STOP_REASONS = ['hangup', 'cancelled', 'no_answer', 'peer_gone', 'failed'] as const satisfies readonly EndReason[]
 export type StopReason = (typeof STOP_REASONS)[number]
+
+/**
+ * Why a call could not connect (API.md "Media through a corporate proxy"), as the side that found out
+ * says: every TURN server unreachable (e.g. refused by a proxy), TURN refused the credentials (401/403),
+ * no TURN configured and no direct path, anything else.
+ */
+export const FAILURE_CAUSES = ['relay_unreachable', 'relay_refused', 'no_relay', 'ice_failed'] as const
+export type FailureCause = (typeof FAILURE_CAUSES)[number]
 
 /** Why a call was missed (`missedCall`): the caller gave up, or nobody answered in the ring time. */
 export const MISSED_REASONS = ['cancelled', 'no_answer'] as const satisfies readonly StopReason[]

@@ -6,7 +6,7 @@
  */
 import { Type, type Static, type TSchema, type TSchemaOptions } from 'typebox'
 import {
-  END_REASONS, MISSED_REASONS, STOP_REASONS,
+  END_REASONS, FAILURE_CAUSES, MISSED_REASONS, STOP_REASONS,
   type EventType, type SessionEventType, type StreamEventType,
 } from './names.js'
 import { ERRORS, type ErrorCode } from './errors.js'
@@ -42,6 +42,10 @@ export type Candidate = Static<typeof Candidate>
 // The types of these three are names.ts's EndReason, StopReason and MissedReason.
 export const EndReasonSchema = literals(END_REASONS, { description: 'How the call ended.' })
 const StopReasonSchema = literals(STOP_REASONS)
+/** names.ts's FailureCause. */
+export const FailureCauseSchema = literals(FAILURE_CAUSES, {
+  description: 'Why a call could not connect (reason `failed` only): relay_unreachable (every TURN server unreachable, e.g. refused by a proxy), relay_refused (TURN answered 401/403), no_relay (no TURN configured and no direct path), ice_failed (anything else).',
+})
 const MissedReasonSchema = literals(MISSED_REASONS)
 
 const CallId = Type.String({ description: 'The call this event belongs to.' })
@@ -79,8 +83,8 @@ export const EVENTS = {
     'One of the other party\'s ICE candidates, in order; null: end of candidates.'),
   sdp: sessionEvent('sdp', Type.Object({ callId: CallId, description: SessionDescription }),
     'The other party renegotiates (an offer, or the answer to yours) in an active call.'),
-  stopCommunication: sessionEvent('stopCommunication', Type.Object({ callId: CallId, reason: StopReasonSchema }),
-    'The call ended: the other party hung up or cancelled, nobody answered in time, or the other party\'s session is gone.'),
+  stopCommunication: sessionEvent('stopCommunication', Type.Object({ callId: CallId, reason: StopReasonSchema, cause: Type.Optional(FailureCauseSchema) }),
+    'The call ended: the other party hung up or cancelled, nobody answered in time, the other party\'s session is gone, or the call could not connect (`failed`, with the `cause` the other party found, when it knew one).'),
   missedCall: sessionEvent('missedCall', Type.Object({
     callId: CallId,
     from: Type.String(),

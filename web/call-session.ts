@@ -10,9 +10,12 @@
  *
  * A call that cannot connect ends as `failed`: when ICE fails (after up to two ICE restarts), when gathering
  * ends without a single local candidate (ICE then has nothing to check and never fails by itself), and when
- * an accepted call is not connected within `connectTimeoutMs`.
+ * an accepted call is not connected within `connectTimeoutMs`. It ends with a `cause` (ice-diagnosis.ts),
+ * which both sides report: the side that finds out tells the other with `DELETE /v1/calls/:callId
+ * {"reason": "failed", "cause"}`, and the other ends with the cause it is told.
  */
-import type { EndReason } from '../protocol/names.js'
+import type { EndReason, FailureCause } from '../protocol/names.js'
+import { IceDiagnosis, type IceWarning } from './ice-diagnosis.js'
 import { SignalError, type SignalClient, type SignalEvent } from './signal-client.js'
 
 /** How long an accepted call may take to connect before it ends as `failed`. */
@@ -55,8 +58,10 @@ export interface CallSessionOptions {
   onConnected?: () => void
   /** The call is active: the callee accepted (both sides). */
   onActive?: () => void
-  /** Called exactly once, whoever ended the call. */
-  onEnded?: (reason: CallEndReason) => void
+  /** Called exactly once, whoever ended the call; `cause` with `failed` only. */
+  onEnded?: (reason: CallEndReason, cause?: FailureCause) => void
+  /** A TURN URL failed while gathering (once per URL), whether or not the call connects another way. */
+  onIceWarning?: (warning: IceWarning) => void
   /** Something went wrong that does not end the call by itself (e.g. a renegotiation failed). */
   onWarning?: (error: unknown) => void
 }
@@ -72,6 +77,8 @@ export class CallSession {
   /** Accepted by the callee (startCommunication / callResponse accepted). */
   active = false
   ended = false
+  /** With `ended` as `failed`: why. */
+  endCause: FailureCause | undefined
   connectionState: RTCPeerConnectionState = 'new'
 
   private readonly options: CallSessionOptions
@@ -95,12 +102,17 @@ export class CallSession {
   private noLocalCandidates = false
   /** Ends a call that was accepted but never connected (see connectTimeoutMs). */
   private connectWatchdog: ReturnType<typeof setTimeout> | undefined
+  /** What gathering said about the TURN servers: the cause of a failure, and the warnings. */
+  private readonly diagnosis: IceDiagnosis
+  /** The caller's call failed before `POST /v1/calls` answered: it is ended as `failed` once placed. */
+  private failedEarly: FailureCause | undefined
 
   constructor(options: CallSessionOptions) {
     this.options = options
     this.role = options.role
     this.peer = options.peer
     this.callId = options.callId
+    this.diagnosis = new IceDiagnosis(options.iceServers, (warning) => this.options.onIceWarning?.(warning))
   }
 
   private get polite(): boolean {
@@ -124,6 +136,15 @@ export class CallSession {
       void this.options.client.request('DELETE', `/v1/calls/${encodeURIComponent(callId)}`).catch(() => {})
       throw new SignalError('invalid_state', 'The call was ended before it was placed')
     }
+    if (this.failedEarly) {
+      // It could not connect, and found out before it was placed (e.g. gathering ended with nothing while
+      // the POST was in flight): it was placed all the same, so it ends now as `failed`, on both sides
+      // and with its cause — the callee stops ringing at once and reads why, and call() resolves with the
+      // callId that rtc-ended names. (Not placing it would need gathering to finish first: trickle ICE's
+      // head start would be lost for every call.)
+      void this.hangUp('failed', { cause: this.failedEarly }).catch(() => {})
+      return callId
+    }
     void this.flushOutbox()
     const early = this.early.filter((event) => event.data?.callId === callId)
     this.early = []
@@ -144,9 +165,17 @@ export class CallSession {
       await pc.setLocalDescription(await pc.createAnswer())
     })
     this.throwIfEnded()
-    await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/accept`, {
-      sdpAnswer: { type: 'answer', sdp: this.pc!.localDescription!.sdp },
-    })
+    try {
+      await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/accept`, {
+        sdpAnswer: { type: 'answer', sdp: this.pc!.localDescription!.sdp },
+      })
+    } catch (error) {
+      // The call ended while we answered (the caller cancelled, or its ICE failed): the stream tells how,
+      // but this answer may come first — then the call itself does (GET), so that it ends as it did.
+      const code = (error as SignalError)?.code
+      if (!this.ended && (code === 'invalid_state' || code === 'call_not_found')) await this.endAsTheServerSays()
+      throw error
+    }
     this.markActive()
     void this.flushOutbox()
   }
@@ -162,14 +191,18 @@ export class CallSession {
     }
   }
 
-  /** Hang up, or cancel while ringing (the callee's DELETE while ringing counts as a reject). */
-  async hangUp(reason?: CallEndReason, options: { keepalive?: boolean } = {}): Promise<void> {
+  /**
+   * Hang up, or cancel while ringing (the callee's DELETE while ringing counts as a reject). `failed`
+   * (with its cause) ends the call as failed for both: the DELETE carries `{"reason": "failed", "cause"}`.
+   */
+  async hangUp(reason?: CallEndReason, options: { keepalive?: boolean; cause?: FailureCause } = {}): Promise<void> {
     if (this.ended) return
     const local: CallEndReason = reason ?? (this.active ? 'hangup' : this.role === 'caller' ? 'cancelled' : 'rejected')
     const callId = this.callId
-    this.end(local)
+    this.end(local, options.cause)
     if (callId) {
-      await this.options.client.request('DELETE', `/v1/calls/${encodeURIComponent(callId)}`, undefined, options)
+      const body = local === 'failed' ? { reason: 'failed', cause: this.endCause } : undefined
+      await this.options.client.request('DELETE', `/v1/calls/${encodeURIComponent(callId)}`, body, { keepalive: options.keepalive })
     }
   }
 
@@ -183,7 +216,7 @@ export class CallSession {
     switch (event.event) {
       case 'callResponse': {
         const { data } = event
-        if (data.response === 'accepted') void this.enqueue(() => this.onAccepted(data.sdpAnswer)).catch((e) => this.fatal(e))
+        if (data.response === 'accepted') void this.enqueue(() => this.onAccepted(data.sdpAnswer)).catch((e) => this.fatal(e, 'ice_failed'))
         else this.end('rejected')
         break
       }
@@ -197,7 +230,8 @@ export class CallSession {
         void this.enqueue(() => this.onRemoteDescription(event.data.description)).catch((e) => this.options.onWarning?.(e))
         break
       case 'stopCommunication':
-        this.end(event.data.reason ?? 'hangup')
+        // `failed`: the other side found out first; its cause is the call's (stored with it on the server).
+        this.end(event.data.reason ?? 'hangup', event.data.cause)
         break
     }
   }
@@ -256,14 +290,20 @@ export class CallSession {
     }
   }
 
-  /** Releases every track and the connection; `onEnded` fires once. Idempotent. */
-  end(reason: CallEndReason): void {
+  /**
+   * Releases every track and the connection; `onEnded` fires once. Idempotent. `failed` without a cause
+   * takes the one this side's gathering found.
+   */
+  end(reason: CallEndReason, cause?: FailureCause): void {
     if (this.ended) return
     this.ended = true
+    if (reason === 'failed') this.endCause = cause ?? this.diagnosis.cause()
+    this.diagnosis.flush()
     clearTimeout(this.connectWatchdog)
     this.connectWatchdog = undefined
     if (this.pc) {
       this.pc.onicecandidate = null
+      this.pc.onicecandidateerror = null
       this.pc.onicegatheringstatechange = null
       this.pc.ontrack = null
       this.pc.onconnectionstatechange = null
@@ -275,10 +315,18 @@ export class CallSession {
     this.pendingRemote = []
     this.outbox = []
     this.early = []
-    this.options.onEnded?.(reason)
+    this.options.onEnded?.(reason, this.endCause)
   }
 
   // ---- internals ----------------------------------------------------------------------------------
+
+  /** Ends the call as `GET /v1/calls/:callId` says it ended (if it did), with its cause. */
+  private async endAsTheServerSays(): Promise<void> {
+    const call = await this.options.client
+      .request<{ state?: string; endReason?: CallEndReason; endCause?: FailureCause }>('GET', `/v1/calls/${encodeURIComponent(this.callId!)}`)
+      .catch(() => undefined)
+    if (call?.state === 'ended') this.end(call.endReason ?? 'hangup', call.endCause)
+  }
 
   private throwIfEnded(): void {
     if (this.ended) throw new SignalError('invalid_state', 'The call has ended')
@@ -290,9 +338,23 @@ export class CallSession {
     return run
   }
 
-  private fatal(error: unknown): void {
+  /** Something failed that ends the call: it could not connect, for `cause` (by default, what gathering found). */
+  private fatal(error: unknown, cause?: FailureCause): void {
     this.options.onWarning?.(error)
-    void this.hangUp('failed').catch(() => {})
+    this.fail(cause)
+  }
+
+  /**
+   * Ends the call as `failed`, for both sides. A caller whose call is not placed yet (POST /v1/calls in
+   * flight) ends it once it is (start()): until then there is no call to tell the other side about.
+   */
+  private fail(cause: FailureCause = this.diagnosis.cause()): void {
+    if (this.ended) return
+    if (this.callId === undefined) {
+      this.failedEarly ??= cause
+      return
+    }
+    void this.hangUp('failed', { cause }).catch(() => {})
   }
 
   private markActive(): void {
@@ -315,14 +377,15 @@ export class CallSession {
   /**
    * Gathering ended without a single local candidate (e.g. `relay` policy and TURN refused our credentials
    * with 401, or is unreachable): with no candidate pair ICE never starts checking, so it never reaches
-   * `failed` either (Chromium stays `new`), and the call would wait forever. End it as `failed` — once it
-   * is active, so that it ends the same way whenever gathering finishes: the callee's answer is not even
-   * made before it accepts, and the caller's `call()` resolves once the call is placed, as documented.
+   * `failed` either (Chromium stays `new`), and the call would wait forever. End it as `failed` at once:
+   * with no local candidate there is no socket to check from, so nothing the other side does can help —
+   * the callee must not ring on for a call that cannot connect (a callee gathers only once it accepts, so
+   * it finds out right after). A caller's call not yet placed ends once it is (fail()).
    * After the first connection, a restart that gathers nothing ends the call only if it has already failed
    * (until then the previous candidate pair may still carry the media).
    */
   private checkLocalCandidates(): void {
-    if (!this.noLocalCandidates || !this.active || this.ended) return
+    if (!this.noLocalCandidates || this.ended) return
     if (this.connectedOnce && this.pc?.connectionState !== 'failed') return
     this.fatal(new SignalError('ice_failed', 'No network path to the other party: no local ICE candidate (TURN refused or unreachable?)'))
   }
@@ -357,9 +420,14 @@ export class CallSession {
     })
     this.pc = pc
     this.options.onPeerConnection?.(pc)
-    pc.onicecandidate = ({ candidate }) => {
+    pc.onicecandidate = (event) => {
+      const { candidate } = event
       // An empty `candidate` string is a per-m-line end-of-candidates (Firefox), not a candidate.
-      if (candidate?.candidate) this.gathered++
+      if (candidate?.candidate) {
+        this.gathered++
+        this.diagnosis.candidate(candidate, (event as { url?: string | null }).url)
+      }
+      if (!candidate) this.diagnosis.gatheringComplete()
       // `null` is the end of gathering: relayed as `{"candidate": null}` (end-of-candidates).
       this.outbox.push(candidate ? candidate.toJSON() : null)
       void this.flushOutbox()
@@ -368,12 +436,14 @@ export class CallSession {
         this.checkLocalCandidates()
       }
     }
+    pc.onicecandidateerror = (event) => this.diagnosis.error(event as RTCPeerConnectionIceErrorEvent)
     pc.onicegatheringstatechange = () => {
       // A new gathering round (ICE restart): its candidates are counted from zero.
       if (pc.iceGatheringState === 'gathering') {
         this.gathered = 0
         this.noLocalCandidates = false
       }
+      if (pc.iceGatheringState === 'complete') this.diagnosis.gatheringComplete()
     }
     pc.ontrack = ({ track }) => {
       const tracks = this.remoteStream?.getTracks() ?? []
@@ -399,7 +469,7 @@ export class CallSession {
           // Fires negotiationneeded; the offer with new ICE credentials goes over /sdp.
           pc.restartIce()
         } else {
-          void this.hangUp('failed').catch(() => {})
+          this.fail()
         }
       }
     }

@@ -55,13 +55,39 @@ export class SignalError extends Error {
   readonly code: string
   /** HTTP status, 0 when there was no response. */
   readonly status: number
+  /** `proxy_error`: who answered instead of sigpost, when the answer says (its `Via`, else `Server`). */
+  readonly answeredBy: string | undefined
 
-  constructor(code: string, message: string, status = 0) {
+  constructor(code: string, message: string, status = 0, answeredBy?: string) {
     super(message)
     this.name = 'SignalError'
     this.code = code
     this.status = status
+    this.answeredBy = answeredBy
   }
+}
+
+/**
+ * Who answered instead of sigpost, as the answer says: its `Via` (proxies add themselves there, e.g.
+ * `1.1 proxy.corp (squid/5.7)`), else its `Server`. Cross-origin, a browser shows neither unless the
+ * answer exposes them (a proxy's own answer carries no CORS headers at all: the browser reports a network
+ * error then).
+ */
+function answeredBy(response: Response): string | undefined {
+  const who = response.headers.get('via') ?? response.headers.get('server')
+  return who ? who.slice(0, 200) : undefined
+}
+
+/** `proxy_error`: an answer that is not sigpost's JSON (a proxy's HTML 403/407/502, a captive portal's page). */
+function notSigpost(method: string, path: string, response: Response): SignalError {
+  const who = answeredBy(response)
+  const type = response.headers.get('content-type')?.split(';')[0]
+  return new SignalError(
+    'proxy_error',
+    `${method} ${path} was answered with HTTP ${response.status} by ${who ?? 'something other than sigpost'}${type ? ` (${type})` : ''}, not by sigpost: a proxy or a captive portal is in the way`,
+    response.status,
+    who,
+  )
 }
 
 /** The session's event types (protocol/); `EventSource` only dispatches named events to listeners registered by name. */
@@ -295,18 +321,18 @@ export class SignalClient {
       options.signal?.removeEventListener('abort', giveUp)
     }
     let data: unknown
+    let json = true
     try {
       data = text ? JSON.parse(text) : undefined
     } catch {
-      data = undefined
+      json = false
     }
+    const error = data as Partial<ErrorBody> | undefined
+    // sigpost answers every request with its JSON (or nothing: 204); an error always as {"error", "message"}.
+    // Anything else came from something on the way (API.md "Media through a corporate proxy").
+    if (!json || (!response.ok && typeof error?.error !== 'string')) throw notSigpost(method, path, response)
     if (!response.ok) {
-      const error = data as Partial<ErrorBody> | undefined
-      throw new SignalError(
-        typeof error?.error === 'string' ? error.error : `http_${response.status}`,
-        typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`,
-        response.status,
-      )
+      throw new SignalError(error!.error!, typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`, response.status)
     }
     return data as T
   }

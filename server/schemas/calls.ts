@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { Candidate, EndReasonSchema, SdpAnswer, SdpOffer, SessionDescription } from '../../protocol/schemas.js'
+import { Candidate, EndReasonSchema, FailureCauseSchema, SdpAnswer, SdpOffer, SessionDescription } from '../../protocol/schemas.js'
 import { Name } from './common.js'
 
 export { Candidate, SdpAnswer, SdpOffer, SessionDescription }
@@ -18,6 +18,16 @@ export const RejectBody = Type.Object({
   block: Type.Optional(Type.Boolean({ description: 'Also block the caller for the rest of this session (POST /v1/blocks).' })),
 })
 export type RejectBody = Static<typeof RejectBody>
+
+/**
+ * `DELETE /v1/calls/:callId`'s optional body: the call could not connect. A hang-up or a cancel needs no
+ * body; `failed` is the one reason a party may give, since every other end is decided by the call's state.
+ */
+export const EndCallBody = Type.Object({
+  reason: Type.Literal('failed', { description: 'The call could not connect: it ends as `failed` whatever its state.' }),
+  cause: Type.Optional(FailureCauseSchema),
+})
+export type EndCallBody = Static<typeof EndCallBody>
 
 export function candidatesBody(maxCandidates: number) {
   return Type.Union([
@@ -41,4 +51,5 @@ export const CallView = Type.Object({
   answeredAt: Type.Optional(Type.String()),
   endedAt: Type.Optional(Type.String()),
   endReason: Type.Optional(EndReasonSchema),
+  endCause: Type.Optional(FailureCauseSchema),
 })

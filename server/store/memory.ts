@@ -9,7 +9,7 @@ import { ApiError } from '../errors.js'
 import { RememberedReplies } from './idempotency.js'
 import { Mailbox, type NewEvent } from './mailbox.js'
 import { tooManyCandidates, tooManySessions } from './refusals.js'
-import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StreamListener } from './types.js'
+import { READ_BATCH_BYTES, type Attachment, type CallInfo, type CallFailure, type EndReason, type FailureCause, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StreamListener } from './types.js'
 
 interface Session {
   name: string
@@ -230,10 +230,13 @@ export class MemoryStore implements Store {
     this.deliver(this.live(otherParty(call, name)), [{ event: 'sdp', data: { callId, description }, from: name, callId }])
   }
 
-  async endCall(name: string, callId: string): Promise<boolean> {
+  async endCall(name: string, callId: string, failure?: CallFailure): Promise<boolean> {
     const call = this.partyCall(name, callId)
     if (call.state === 'ended') return false
-    if (call.state === 'active') {
+    if (failure) {
+      if (failure.cause) call.endCause = failure.cause
+      this.finishCall(call, 'failed', [[otherParty(call, name), stopCommunication(call, 'failed', failure.cause)]])
+    } else if (call.state === 'active') {
       this.finishCall(call, 'hangup', [[otherParty(call, name), stopCommunication(call, 'hangup')]])
     } else if (name === call.caller) {
       this.finishCall(call, 'cancelled', [[call.callee, stopCommunication(call, 'cancelled')]])
@@ -404,8 +407,9 @@ function otherParty(call: CallInfo, name: string): string {
 /** Notices that end or start a call are forced (never refused), so they count against no sender's share. */
 const SERVER = ''
 
-function stopCommunication(call: CallInfo, reason: StopReason): NewEvent {
-  return { event: 'stopCommunication', data: { callId: call.callId, reason }, from: SERVER, callId: call.callId }
+function stopCommunication(call: CallInfo, reason: StopReason, cause?: FailureCause): NewEvent {
+  const data = cause ? { callId: call.callId, reason, cause } : { callId: call.callId, reason }
+  return { event: 'stopCommunication', data, from: SERVER, callId: call.callId }
 }
 
 function rejected(call: CallInfo, reason: string): NewEvent {
@@ -415,11 +419,12 @@ function rejected(call: CallInfo, reason: string): NewEvent {
 /**
  * What a callee who never saw the call is told instead of its events: ended by the caller (cancelled, or
  * the caller's session ended or expired: also "cancelled") or by the ring time-out. A reject implies the
- * callee saw the call. It counts against the caller's share, as the incomingCall it replaces did, so
+ * callee saw the call; a failed call is told as such (stopCommunication failed, after its incomingCall). It counts against the caller's share, as the incomingCall it replaces did, so
  * calling and cancelling over and over fills only the caller's half of the mailbox.
  */
 function missedCall(call: CallInfo, reason: EndReason): NewEvent | undefined {
-  if (reason === 'rejected') return undefined
+  // A call that could not connect is not a missed one: the callee is told it failed, and why.
+  if (reason === 'rejected' || reason === 'failed') return undefined
   const why = reason === 'no_answer' ? 'no_answer' : 'cancelled'
   return { event: 'missedCall', data: { callId: call.callId, from: call.caller, reason: why, at: new Date().toISOString() }, from: call.caller, callId: call.callId }
 }

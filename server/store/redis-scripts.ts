@@ -15,7 +15,7 @@
  *   {p}m:<name>    stream the mailbox: entry id 0-<n> (n = the event id), fields e (event), j (json),
  *                         f (sender; '' for the server's own notices) and c (call id, or '')
  *   {p}b:<name>    list   "<id>:<ms>": events up to <id> were written to a stream at <ms> (replay age)
- *   {p}c:<callId>  hash   caller, callee, state, createdAt, answeredAt, endedAt, endReason, in (the id of
+ *   {p}c:<callId>  hash   caller, callee, state, createdAt, answeredAt, endedAt, endReason, endCause, in (the id of
  *                         the callee's incomingCall), n:caller / n:callee (candidates relayed)
  *   {p}calls       set    call ids that are ringing or active
  *   {p}timers      zset   g:<name> (grace) and r:<callId> (ring) by due time; claimed by any instance
@@ -143,7 +143,10 @@ local function trim(name, now, replayMax, replayMaxBytes, replayAge)
   end
 end
 
-local function stopJson(callId, reason)
+local function stopJson(callId, reason, cause)
+  if cause and cause ~= '' then
+    return '{"callId":"'..callId..'","reason":"'..reason..'","cause":"'..cause..'"}'
+  end
   return '{"callId":"'..callId..'","reason":"'..reason..'"}'
 end
 
@@ -159,7 +162,8 @@ local function finish(callId, reason, notices, nowIso, retentionMs, cooldownMs)
   end
   local missed
   if cf[1] == 'ringing' then
-    if reason == 'no_answer' then missed = 'no_answer' elseif reason ~= 'rejected' then missed = 'cancelled' end
+    -- A failed call is not a missed one: the callee is told it failed (stopCommunication), and why.
+    if reason == 'no_answer' then missed = 'no_answer' elseif reason ~= 'rejected' and reason ~= 'failed' then missed = 'cancelled' end
   end
   for _, n in ipairs(notices) do
     local s = P..'s:'..n[1]
@@ -444,12 +448,21 @@ if delivered ~= true then return refused(delivered) end
 if kind == 'candidates' then redis.call('HINCRBY', P..'c:'..callId, counter, #events) end
 return 1`),
 
-  /** ARGV: p, name, callId, nowIso, retentionMs, cooldownMs → 1 ended now, 0 already ended */
+  /**
+   * ARGV: p, name, callId, nowIso, retentionMs, cooldownMs, failed ('1' or ''), cause ('' when unknown)
+   * → 1 ended now, 0 already ended
+   */
   endCall: script(`
 local name, callId, nowIso, retention, cooldown = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local failed, cause = ARGV[7] == '1', ARGV[8] or ''
 local caller, callee, state = partyCall(name, callId)
 if state == 'ended' then return 0 end
-if state == 'active' then
+if failed then
+  local peer = caller
+  if name == caller then peer = callee end
+  if cause ~= '' then redis.call('HSET', P..'c:'..callId, 'endCause', cause) end
+  finish(callId, 'failed', {{peer, 'stopCommunication', stopJson(callId, 'failed', cause)}}, nowIso, retention, 0)
+elseif state == 'active' then
   local peer = caller
   if name == caller then peer = callee end
   finish(callId, 'hangup', {{peer, 'stopCommunication', stopJson(callId, 'hangup')}}, nowIso, retention, 0)

@@ -19,7 +19,7 @@ import { eventJson } from './events.js'
 import { closeRedis, connectRedis, untilReady } from './redis-connection.js'
 import { SCRIPTS, type ScriptName } from './redis-scripts.js'
 import { MAILBOX_FULL, SHARE_FULL, tooManyCandidates, tooManySessions } from './refusals.js'
-import { READ_BATCH_BYTES, type Attachment, type CallInfo, type EndReason, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from './types.js'
+import { READ_BATCH_BYTES, type Attachment, type CallInfo, type CallFailure, type EndReason, type FailureCause, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from './types.js'
 
 /** A claimed timer whose instance died before firing it is claimed again after this long. */
 const CLAIM_RETRY_MS = 10_000
@@ -204,8 +204,9 @@ export class RedisStore implements Store {
     await this.run('relay', name, callId, 'sdp', ...this.limits(), this.config.maxCandidatesPerCall, eventJson('sdp', { callId, description }))
   }
 
-  async endCall(name: string, callId: string): Promise<boolean> {
-    return Number(await this.run('endCall', name, callId, new Date().toISOString(), this.config.endedCallRetentionMs, this.config.redialCooldownMs)) === 1
+  async endCall(name: string, callId: string, failure?: CallFailure): Promise<boolean> {
+    return Number(await this.run('endCall', name, callId, new Date().toISOString(), this.config.endedCallRetentionMs, this.config.redialCooldownMs,
+      failure ? '1' : '', failure?.cause ?? '')) === 1
   }
 
   async getCall(name: string, callId: string): Promise<CallInfo> {
@@ -437,5 +438,6 @@ function callInfo(raw: unknown): CallInfo {
   if (fields.answeredAt) info.answeredAt = fields.answeredAt
   if (fields.endedAt) info.endedAt = fields.endedAt
   if (fields.endReason) info.endReason = fields.endReason as EndReason
+  if (fields.endCause) info.endCause = fields.endCause as FailureCause
   return info
 }

@@ -5,9 +5,9 @@
  * Every method is one atomic step of the contract: it checks, changes state and stores the events it
  * causes together, or throws an ApiError and changes nothing.
  */
-import type { Candidate, EndReason, SdpAnswer, SdpOffer, SessionDescription, SessionEventType, StopReason } from '../../protocol/index.js'
+import type { Candidate, EndReason, FailureCause, SdpAnswer, SdpOffer, SessionDescription, SessionEventType, StopReason } from '../../protocol/index.js'
 
-export type { EndReason, StopReason }
+export type { EndReason, FailureCause, StopReason }
 export type CallState = 'ringing' | 'active' | 'ended'
 
 export interface CallInfo {
@@ -19,6 +19,14 @@ export interface CallInfo {
   answeredAt?: string
   endedAt?: string
   endReason?: EndReason
+  /** With endReason `failed`: why, as the party that ended it said (when it said). */
+  endCause?: FailureCause
+}
+
+/** `DELETE /v1/calls/:callId`'s body: the call could not connect, and (when known) why. */
+export interface CallFailure {
+  reason: 'failed'
+  cause?: FailureCause
 }
 
 /** One event in a session's mailbox; `id` increases within the session. */
@@ -117,8 +125,12 @@ export interface Store {
   /** Throws candidate_limit when this side would pass config.maxCandidatesPerCall in the call. */
   relayCandidates(name: string, callId: string, candidates: Candidate[]): Promise<void>
   relaySdp(name: string, callId: string, description: SessionDescription): Promise<void>
-  /** Hang up or cancel; `false` when the call had already ended (no event). */
-  endCall(name: string, callId: string): Promise<boolean>
+  /**
+   * Hang up or cancel; `false` when the call had already ended (no event). With `failure`, in any state
+   * and from either party, the call ends as `failed` (with its cause): the other party receives
+   * `stopCommunication {reason: "failed", cause}`; no missed call, no redial cool-down.
+   */
+  endCall(name: string, callId: string, failure?: CallFailure): Promise<boolean>
   getCall(name: string, callId: string): Promise<CallInfo>
 
   /** Blocks `blocked` for the rest of `name`'s session (idempotent); throws block_limit. */

@@ -87,7 +87,7 @@ export interface RecordedEvent {
  */
 export function recordRtcEvents(): void {
   const types = ['rtc-registered', 'rtc-standby', 'rtc-incoming', 'rtc-connected', 'rtc-ended', 'rtc-transport', 'rtc-error',
-    'rtc-peer-media', 'rtc-device', 'rtc-quality', 'rtc-missed', 'click']
+    'rtc-peer-media', 'rtc-device', 'rtc-quality', 'rtc-missed', 'rtc-warning', 'click']
   const w = window as unknown as { __rtc: unknown[] }
   w.__rtc = []
   for (const type of types) {

@@ -87,7 +87,8 @@ export interface Peer {
   token: string
   post<T = any>(path: string, body?: unknown): Promise<Res<T>>
   get<T = any>(path: string): Promise<Res<T>>
-  del<T = any>(path: string): Promise<Res<T>>
+  /** DELETE, with a JSON body when one is given (`DELETE /v1/calls/:callId {"reason": "failed"}`). */
+  del<T = any>(path: string, body?: unknown): Promise<Res<T>>
 }
 
 export async function register(url: string, name: string): Promise<Peer> {
@@ -102,7 +103,7 @@ export function peer(url: string, name: string, token: string): Peer {
     token,
     post: (path, body) => request(url, 'POST', path, { token, body: body ?? {} }),
     get: (path) => request(url, 'GET', path, { token }),
-    del: (path) => request(url, 'DELETE', path, { token }),
+    del: (path, body) => request(url, 'DELETE', path, { token, body }),
   }
 }
 

@@ -3,8 +3,11 @@
  * listeners) with the TURN REST API shared secret; sigpost hands out time-limited credentials for it;
  * both pages force `ice-transport-policy="relay"`, so no host or srflx path can carry the call.
  * With the right secret the call connects through the relay (the selected candidate pair is relay/tcp
- * in getStats(), and coturn logs the allocations); with a wrong one no candidate can be gathered, and the
- * element ends the call as `failed` instead of waiting for a connection that cannot come.
+ * in getStats(), and coturn logs the allocations), and a second TURN URL on a closed port only costs an
+ * `rtc-warning` naming it. When no relay can be had, the element ends the call as `failed` on both sides
+ * with the same cause (API.md "Media through a corporate proxy"), instead of waiting for a connection that
+ * cannot come: a wrong secret → `relay_refused`, only a closed port → `relay_unreachable`, no TURN at
+ * all → `no_relay`.
  */
 import t from 'tap'
 import type { Browser, Page } from 'playwright-core'
@@ -12,12 +15,16 @@ import type { Test } from 'tap'
 import { startServer } from '../helpers/server.js'
 import { buildWeb, elementState, launchBrowser, openPeer, rtcEvents, waitForRtcEvent } from '../helpers/browser.js'
 import { startCoturn } from '../helpers/middleboxes.js'
+import { freePort } from '../helpers/redis.js'
 import { callConnectHangUp, dial, register } from './flow.js'
 
 buildWeb()
 const secret = 'sigpost-test-turn-secret'
 const coturn = await startCoturn(t, { secret })
 const browser = await launchBrowser(t)
+// A TURN URL where nothing listens (a port taken and let go): TCP connections to it are refused at once,
+// as a proxy or firewall that refuses the port would (the browser's icecandidateerror 701).
+const closedTurnUrl = `turn:127.0.0.1:${await freePort()}?transport=tcp`
 
 interface IceLog {
   candidates: string[]
@@ -89,7 +96,7 @@ async function selectedPair(page: Page) {
 }
 
 t.test('UDP blocked: the call connects through coturn over TCP with credentials from sigpost', async (t) => {
-  const { url } = await startServer(t, { logger: false, turnSecret: secret, turnUrls: [coturn.turnUrl], stunUrls: [] })
+  const { url } = await startServer(t, { logger: false, turnSecret: secret, turnUrls: [coturn.turnUrl, closedTurnUrl], stunUrls: [] })
   const alice = await relayPeer(t, browser, `${url}/`, 'alice')
   const bob = await relayPeer(t, browser, `${url}/`, 'bob')
   await Promise.all([register(alice, 'alice-turn'), register(bob, 'bob-turn')])
@@ -98,7 +105,7 @@ t.test('UDP blocked: the call connects through coturn over TCP with credentials 
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'probe-turn' }),
   }).then((res) => res.json()).then((body) => body.iceServers)
-  t.match(iceServers, [{ urls: [coturn.turnUrl], username: /^\d+:probe-turn$/, credential: /\S/ }], 'sigpost hands out TURN REST API credentials')
+  t.match(iceServers, [{ urls: [coturn.turnUrl, closedTurnUrl], username: /^\d+:probe-turn$/, credential: /\S/ }], 'sigpost hands out TURN REST API credentials')
 
   let checked = false
   await callConnectHangUp(t, alice, bob, 'bob-turn', 'TURN/TCP relay only', {
@@ -115,43 +122,78 @@ t.test('UDP blocked: the call connects through coturn over TCP with credentials 
     },
   })
   t.ok(checked)
+  // The closed URL failed on both sides, and each said so once, naming it, though the call connected.
+  for (const [who, page] of [['alice', alice], ['bob', bob]] as const) {
+    const warnings = (await rtcEvents(page, 'rtc-warning')).map((e) => e.detail)
+    t.match(warnings, [{ code: 'relay_unreachable', message: new RegExp(escape(closedTurnUrl)) }], `${who}: one rtc-warning relay_unreachable naming ${closedTurnUrl}`)
+    t.equal(warnings.length, 1, `${who}: none for the TURN URL that worked`)
+    t.notOk((await rtcEvents(page, 'rtc-ended'))[0]?.detail.cause, `${who}: the hang-up has no cause`)
+  }
   const log = coturn.log()
   t.match(log, /ALLOCATE processed, success/, 'coturn logged successful allocations')
   t.match(log, /realm <sigpost\.test> user <\d+:alice-turn>/, 'for alice’s time-limited user name')
   t.match(log, /realm <sigpost\.test> user <\d+:bob-turn>/, 'and for bob’s')
 })
 
-t.test('a wrong shared secret: coturn refuses the credentials, the call cannot connect and ends as `failed`', async (t) => {
-  const { url } = await startServer(t, { logger: false, turnSecret: 'not-the-secret', turnUrls: [coturn.turnUrl], stunUrls: [] })
-  // No connect time-out: only "gathering ended with nothing" may end this call, or the test times out.
-  const alice = await relayPeer(t, browser, `${url}/`, 'alice', { 'connect-timeout': '0' })
-  const bob = await relayPeer(t, browser, `${url}/`, 'bob', { 'connect-timeout': '0' })
-  await Promise.all([register(alice, 'alice-badturn'), register(bob, 'bob-badturn')])
-  await dial(alice, 'bob-badturn')
-  const incoming = await waitForRtcEvent(bob, 'rtc-incoming')
-  const callId = incoming.detail.callId
-  await bob.getByRole('button', { name: 'Accept', exact: true }).click()
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
 
-  // With no candidate at all ICE never even starts checking (Chromium stays `new`, it never fails): the
-  // side that finds gathering over with nothing ends the call as `failed`, the other sees it end (as
-  // `hangup`, or `failed` too if it got there first). Which side comes first is a race; both end.
+/**
+ * alice (relay only) calls bob (relay only, auto-answer) on a sigpost handing out `turnUrls`, with no
+ * connect time-out: only what gathering found may end the call, or the test times out. Both must end it
+ * as `failed` with the same cause, whichever side found out first (alice, at once, with nothing gathered:
+ * her call may not even be placed yet; or bob, when he got as far as gathering himself); neither connects.
+ */
+async function failingCall(t: Test, options: { turnSecret?: string; turnUrls: string[] }, label: string) {
+  const { url } = await startServer(t, { logger: false, ...options, stunUrls: [] })
+  const alice = await relayPeer(t, browser, `${url}/`, 'alice', { 'connect-timeout': '0' })
+  const bob = await relayPeer(t, browser, `${url}/`, 'bob', { 'connect-timeout': '0', 'auto-answer': '' })
+  await Promise.all([register(alice, `alice-${label}`), register(bob, `bob-${label}`)])
+  await dial(alice, `bob-${label}`)
   const [endedA, endedB] = await Promise.all([waitForRtcEvent(alice, 'rtc-ended'), waitForRtcEvent(bob, 'rtc-ended')])
-  t.same([endedA.detail.callId, endedB.detail.callId], [callId, callId], 'the call ends on both sides')
-  t.ok([endedA, endedB].some((e) => e.detail.reason === 'failed'), `as \`failed\` on at least one side (alice: ${endedA.detail.reason}, bob: ${endedB.detail.reason})`)
+  t.equal(endedA.detail.callId, endedB.detail.callId, 'the call ends on both sides')
+  t.ok(endedA.detail.callId, 'it was placed: rtc-ended names it on both sides')
+  t.same((await rtcEvents(alice, 'rtc-error')).map((e) => e.detail.code), [], 'call() did not fail: the call was placed, then ended')
+  t.same((await rtcEvents(bob, 'rtc-error')).map((e) => e.detail.code), [], 'bob\'s auto-answer, too late for the call, is no error')
   t.equal(await elementState(alice), 'registered', 'alice is no longer in the call')
-  t.equal(await elementState(bob), 'registered', 'nor is bob')
+  t.equal(await elementState(bob), 'registered', 'bob is not left ringing')
   t.same(await rtcEvents(alice, 'rtc-connected'), [], 'alice was never connected')
   t.same(await rtcEvents(bob, 'rtc-connected'), [], 'bob was never connected')
+  const ice = await alice.evaluate(() => (window as unknown as { __ice: IceLog }).__ice)
+  t.same(ice.candidates, [], 'alice gathered no candidate at all')
+  return { alice, bob, endedA: endedA.detail, endedB: endedB.detail, ice, url }
+}
 
-  // Why: the TURN allocation was refused (401), so not a single candidate was gathered. A side that ended
-  // as `failed` did so after its gathering completed; the other may have been closed before it completed.
-  for (const [who, page, ended] of [['alice', alice, endedA], ['bob', bob, endedB]] as const) {
-    const ice = await page.evaluate(() => (window as unknown as { __ice: IceLog }).__ice)
-    t.same(ice.candidates, [], `${who} gathered no candidate at all`)
-    if (ended.detail.reason !== 'failed') continue
-    t.ok(ice.completed > 0, `${who}'s gathering completed before ${who} gave up`)
-    t.ok(ice.errors.some((e) => e.errorCode === 401 && e.url.startsWith(coturn.url)), `${who}'s browser reports 401 from coturn (icecandidateerror)`)
-    t.match(coturn.log(), new RegExp(`user <\\d+:${who}-badturn>[^\\n]*401`), `coturn refused ${who}’s credentials`)
-  }
+t.test('a wrong shared secret: coturn refuses the credentials, the call ends as `failed` / `relay_refused` on both sides', async (t) => {
+  const { alice, bob, endedA, endedB, ice } = await failingCall(t, { turnSecret: 'not-the-secret', turnUrls: [coturn.turnUrl] }, 'badturn')
+  t.match(endedA, { reason: 'failed', cause: 'relay_refused' }, 'alice: failed, relay_refused')
+  t.match(endedB, { reason: 'failed', cause: 'relay_refused' }, 'bob: the same reason and cause')
+  t.ok(ice.errors.some((e) => e.errorCode === 401 && e.url === coturn.turnUrl), 'alice\'s browser reports 401 from coturn (icecandidateerror)')
+  t.match((await rtcEvents(alice, 'rtc-warning')).map((e) => e.detail), [{ code: 'relay_refused', message: new RegExp(escape(coturn.turnUrl)) }], 'alice: rtc-warning relay_refused naming the URL')
+  t.match(coturn.log(), /user <\d+:alice-badturn>[^\n]*401/, 'coturn refused alice’s credentials')
   t.notMatch(coturn.log(), /user <\d+:\w+-badturn>[^\n]*ALLOCATE processed, success/, 'no allocation for either')
+  // The UI says why, in a sentence.
+  for (const page of [alice, bob]) {
+    await page.locator('rtc-call [part~="ended"]').getByText('The relay server refused the call\'s credentials', { exact: false }).waitFor()
+  }
+  t.pass('both say "The relay server refused the call\'s credentials…"')
+})
+
+t.test('TURN only on a port that refuses connections: `failed` / `relay_unreachable` on both sides, and a warning naming the URL', async (t) => {
+  const { alice, endedA, endedB, ice } = await failingCall(t, { turnSecret: secret, turnUrls: [closedTurnUrl] }, 'closedturn')
+  t.match(endedA, { reason: 'failed', cause: 'relay_unreachable' }, 'alice: failed, relay_unreachable')
+  t.match(endedB, { reason: 'failed', cause: 'relay_unreachable' }, 'bob: the same reason and cause')
+  t.ok(ice.errors.some((e) => e.errorCode === 701 && e.url === closedTurnUrl), 'alice\'s browser reports 701 for the closed URL (icecandidateerror)')
+  t.match((await rtcEvents(alice, 'rtc-warning')).map((e) => e.detail), [{ code: 'relay_unreachable', message: new RegExp(escape(closedTurnUrl)) }], 'alice: rtc-warning relay_unreachable naming the URL')
+})
+
+t.test('no TURN at all and relay only: `failed` / `no_relay` on both sides, in German too', async (t) => {
+  const { alice, bob, endedA, endedB } = await failingCall(t, { turnUrls: [] }, 'noturn')
+  t.match(endedA, { reason: 'failed', cause: 'no_relay' }, 'alice: failed, no_relay')
+  t.match(endedB, { reason: 'failed', cause: 'no_relay' }, 'bob: the same reason and cause')
+  t.same(await rtcEvents(alice, 'rtc-warning'), [], 'no TURN URL, nothing to warn about')
+  await bob.locator('rtc-call').evaluate((element) => element.setAttribute('lang', 'de'))
+  await bob.locator('rtc-call [part~="ended"]').getByText('keinen Relay-Server', { exact: false }).waitFor()
+  t.pass('bob\'s element says it in German: "…und dieser Dienst hat keinen Relay-Server…"')
 })

@@ -122,6 +122,59 @@ t.test('reject, cancel, and a callee DELETE while ringing', async (t) => {
   bobIn.close()
 })
 
+t.test('a call that could not connect: DELETE {"reason": "failed", "cause"} ends it as failed for both, in any state', async (t) => {
+  const { url } = await startServer(t)
+  const { alice, bob, aliceIn, bobIn } = await pair(url)
+
+  // Active: the side that found out says why; the other party reads the same reason and cause.
+  let callId = await call(alice, 'bob')
+  await bobIn.next()
+  await bob.post(`/v1/calls/${callId}/accept`, { sdpAnswer: answer })
+  await aliceIn.next()
+  await bobIn.next()
+  t.equal((await bob.del(`/v1/calls/${callId}`, { reason: 'failed', cause: 'relay_unreachable' })).status, 204)
+  t.same(await aliceIn.next(), { id: aliceIn.events.at(-1)!.id, event: 'stopCommunication', data: { callId, reason: 'failed', cause: 'relay_unreachable' } })
+  t.match((await alice.get(`/v1/calls/${callId}`)).body, { state: 'ended', endReason: 'failed', endCause: 'relay_unreachable' })
+  // Both sides found out at about the same time: the first end wins, the second changes nothing.
+  t.equal((await alice.del(`/v1/calls/${callId}`, { reason: 'failed', cause: 'ice_failed' })).status, 204)
+  t.match((await bob.get(`/v1/calls/${callId}`)).body, { endReason: 'failed', endCause: 'relay_unreachable' }, 'the first report\'s cause stays')
+
+  // Ringing, the caller's ICE failed before the callee answered: the callee stops ringing, told why (no
+  // `cancelled`, no missed call), and no redial cool-down starts (the default one is on in this server).
+  callId = await call(alice, 'bob')
+  await bobIn.next()
+  t.equal((await alice.del(`/v1/calls/${callId}`, { reason: 'failed', cause: 'no_relay' })).status, 204)
+  t.same((await bobIn.next()).data, { callId, reason: 'failed', cause: 'no_relay' })
+  const view = (await bob.get(`/v1/calls/${callId}`)).body
+  t.match(view, { state: 'ended', endReason: 'failed', endCause: 'no_relay' })
+  t.notOk(view.answeredAt, 'it was never answered')
+
+  // Without a cause (the side did not know one): `failed` alone, and no endCause.
+  callId = await call(bob, 'alice')
+  await aliceIn.next()
+  t.equal((await bob.del(`/v1/calls/${callId}`, { reason: 'failed' })).status, 204)
+  t.same((await aliceIn.next()).data, { callId, reason: 'failed' })
+  t.notOk('endCause' in (await alice.get(`/v1/calls/${callId}`)).body, 'no endCause')
+
+  // A callee that never read the call gets it and its failure, not a missed call.
+  const carol = await register(url, 'carol')
+  callId = await call(alice, 'carol')
+  t.equal((await alice.del(`/v1/calls/${callId}`, { reason: 'failed', cause: 'relay_refused' })).status, 204)
+  const held = await poll(carol, 'wait=0')
+  t.same(held.body.events.map((e) => [e.event, e.data.reason ?? null, e.data.cause ?? null]), [['incomingCall', null, null], ['stopCommunication', 'failed', 'relay_refused']])
+
+  // Only `failed` may be given, with a known cause; anything else is the client's mistake.
+  callId = await call(alice, 'bob')
+  await bobIn.next()
+  for (const body of [{ reason: 'hangup' }, { reason: 'failed', cause: 'bogus' }, { cause: 'no_relay' }, 'failed']) {
+    const res = await alice.del(`/v1/calls/${callId}`, body)
+    t.same([res.status, res.body.error], [400, 'invalid_body'], JSON.stringify(body))
+  }
+  t.match((await alice.get(`/v1/calls/${callId}`)).body, { state: 'ringing' }, 'a refused body ends nothing')
+  aliceIn.close()
+  bobIn.close()
+})
+
 t.test('an unanswered call ends for both with no_answer after the ring time-out', async (t) => {
   const { url } = await startServer(t, { ringTimeoutMs: 200, redialCooldownMs: 0 })
   const { alice, bob, aliceIn, bobIn } = await pair(url)

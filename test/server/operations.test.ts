@@ -51,6 +51,16 @@ t.test('ICE servers: STUN only by default, TURN REST credentials when a secret i
   t.equal(turn.credential, createHmac('sha1', 'north-wind').update(turn.username).digest('base64'), 'coturn\'s static-auth-secret check')
   t.same(bob.iceServers.map((s: any) => s.urls), [['turn:127.0.0.1:3478?transport=tcp']], 'the register response carries the same list')
   t.equal((await request(url, 'GET', '/v1/ice-servers')).status, 401)
+
+  // Whatever order TURN_URLS has: UDP first, then TCP, then TLS, TLS on 443 last.
+  const mixed = await startServer(t, {
+    turnSecret: 'north-wind', stunUrls: ['stun:turn.example.org:3478'],
+    turnUrls: ['turns:turn.example.org:443?transport=tcp', 'turn:turn.example.org:3478?transport=tcp', 'turns:turn.example.org:5349?transport=tcp', 'turn:turn.example.org:3478?transport=udp', 'turn:turn.example.org:3479'],
+  })
+  const carol = await request(mixed.url, 'POST', '/v1/sessions', { body: { name: 'carol' } })
+  const ordered = [['stun:turn.example.org:3478'], ['turn:turn.example.org:3478?transport=udp', 'turn:turn.example.org:3479', 'turn:turn.example.org:3478?transport=tcp', 'turns:turn.example.org:5349?transport=tcp', 'turns:turn.example.org:443?transport=tcp']]
+  t.same(carol.body.iceServers.map((s: any) => s.urls), ordered, 'POST /v1/sessions: STUN, turn: UDP, turn: TCP, turns:, turns: on 443 last')
+  t.same((await request(mixed.url, 'GET', '/v1/ice-servers', { token: carol.body.token })).body.iceServers.map((s: any) => s.urls), ordered, 'GET /v1/ice-servers: the same order')
 })
 
 t.test('OpenAPI description at /docs/json, UI at /docs', async (t) => {

@@ -7,6 +7,7 @@
 import type { ReactiveControllerHost } from 'lit'
 import { CallSession, DEFAULT_CONNECT_TIMEOUT_MS, type CallRole, type CallEndReason } from '../call-session.js'
 import { SignalError, type SignalClient, type SignalEvent } from '../signal-client.js'
+import type { FailureCause } from '../../protocol/names.js'
 import type { MediaDevicesController } from './media-devices.js'
 import { CallQualityController } from './call-quality.js'
 import { CallClockController } from './call-clock.js'
@@ -137,7 +138,10 @@ export class CallFlow {
         if (session.peerConnection) this.quality.start(session.peerConnection)
         this.status.emit('rtc-connected', { callId: session.callId!, peer })
       },
-      onEnded: (reason) => this.onEnded(session, reason),
+      onEnded: (reason, cause) => this.onEnded(session, reason, cause),
+      onIceWarning: ({ code, message }) => {
+        if (this.session === session) this.status.emit('rtc-warning', { code, message })
+      },
       onWarning: (error) => console.warn('rtc-call:', error),
     })
     this.session = session
@@ -147,7 +151,7 @@ export class CallFlow {
     return session
   }
 
-  private onEnded(session: CallSession, reason: CallEndReason): void {
+  private onEnded(session: CallSession, reason: CallEndReason, cause: FailureCause | undefined): void {
     if (this.session !== session) return
     this.session = undefined
     const durationMs = this.clock.stop()
@@ -157,11 +161,11 @@ export class CallFlow {
     if (status.state !== 'idle') status.state = this.client()?.registration ? 'registered' : 'idle'
     // A call that was never placed (e.g. peer_not_found) did not exist: its failure is the rtc-error.
     if (!session.callId) return
-    status.ended = { callId: session.callId, peer: session.peer, reason, durationMs }
+    status.ended = cause ? { callId: session.callId, peer: session.peer, reason, cause, durationMs } : { callId: session.callId, peer: session.peer, reason, durationMs }
     if (rang && (reason === 'cancelled' || reason === 'no_answer')) {
       status.addMissed({ callId: session.callId, from: session.peer, reason, at: new Date().toISOString() })
     }
-    status.emit('rtc-ended', { callId: session.callId, reason })
+    status.emit('rtc-ended', cause ? { callId: session.callId, reason, cause } : { callId: session.callId, reason })
   }
 
   /** Nothing of the last call stays: peer channel, screen, quality, clock, streams, peer. */

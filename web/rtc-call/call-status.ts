@@ -7,6 +7,7 @@
 import type { ReactiveControllerHost } from 'lit'
 import { SignalError, type TransportKind } from '../signal-client.js'
 import type { CallEndReason } from '../call-session.js'
+import type { FailureCause } from '../../protocol/names.js'
 import { MissedCalls, type MissedCall } from './missed-calls.js'
 import type { CallState, RtcCallEventDetail } from './rtc-call.component.js'
 
@@ -15,6 +16,8 @@ export interface EndedCall {
   callId: string
   peer: string
   reason: CallEndReason
+  /** With `failed`: why it could not connect. */
+  cause?: FailureCause
   durationMs: number
 }
 
@@ -38,6 +41,8 @@ export class CallStatus {
   private _state: CallState = 'idle'
   private _transportInUse: TransportKind | null = null
   private _error = ''
+  /** The last error shown, coded (the UI says some codes in its own sentence: proxy_error). */
+  private _lastError: SignalError | null = null
   private _pending = false
   /** Actions (not reads) under way: the buttons are disabled while there is one. */
   private actions = 0
@@ -65,6 +70,11 @@ export class CallStatus {
   }
   set error(value: string) {
     if (changes(this.host, this._error, value)) this._error = value
+    if (!value) this._lastError = null
+  }
+  /** The error shown, with its code, status and who answered; null when none is. */
+  get lastError(): SignalError | null {
+    return this._error ? this._lastError : null
   }
   /** A public method is under way (buttons that would start another are disabled). */
   get pending(): boolean {
@@ -102,8 +112,12 @@ export class CallStatus {
 
   fail(error: unknown): SignalError {
     const e = coded(error)
+    this._lastError = e
     this.error = e.message
-    this.emit('rtc-error', { code: e.code, message: e.message })
+    this.host.requestUpdate()
+    // An answer that was not sigpost's: the status, and who gave it when it said (API.md).
+    const extra = e.code === 'proxy_error' ? { status: e.status, ...(e.answeredBy ? { answeredBy: e.answeredBy } : {}) } : {}
+    this.emit('rtc-error', { code: e.code, message: e.message, ...extra })
     return e
   }
 

@@ -61,6 +61,9 @@ export class IncomingCallController implements ReactiveController {
     try {
       await session.accept()
     } catch (error) {
+      // The call ended while we were answering it (the caller cancelled, its ICE failed): rtc-ended has
+      // said how; that the answer came too late is no error of the user's (nor of auto-answer's).
+      if (session.ended) return
       // Do not leave the caller ringing when we cannot take the call (e.g. no camera).
       void session.hangUp().catch(() => {})
       throw error

@@ -1,6 +1,7 @@
 import { LitElement, html, nothing, type PropertyValues } from 'lit'
 import { property, state } from 'lit/decorators.js'
 import { DEFAULT_CONNECT_TIMEOUT_MS, type CallEndReason } from '../call-session.js'
+import type { FailureCause } from '../../protocol/names.js'
 import type { SignalClient, SignalEvent, TransportChoice, TransportKind } from '../signal-client.js'
 import { styles } from './rtc-call.styles.js'
 import { builtIn, sanitize, type Strings } from './strings.js'
@@ -15,7 +16,7 @@ import { CallMediaController } from './call-media.js'
 import { CallFlow } from './call-flow.js'
 import { IncomingCallController } from './incoming-call.js'
 import { controls, statusText, type ControlActions } from './rtc-call.controls.js'
-import { deviceMenu, endedNotice, missedList, stage, translator } from './rtc-call.parts.js'
+import { deviceMenu, endedNotice, errorText, missedList, stage, translator } from './rtc-call.parts.js'
 
 /** The element's call state (API.md): one explicit union. */
 export type CallState = 'idle' | 'standby' | 'registered' | 'calling' | 'ringing' | 'in-call'
@@ -26,9 +27,16 @@ export interface RtcCallEventDetail {
   'rtc-standby': { name: string }
   'rtc-incoming': { callId: string; from: string }
   'rtc-connected': { callId: string; peer: string }
-  'rtc-ended': { callId: string; reason: CallEndReason }
+  /** `cause` with `failed` only: why the call could not connect (the same on both sides when they agree). */
+  'rtc-ended': { callId: string; reason: CallEndReason; cause?: FailureCause }
   'rtc-transport': { transport: TransportKind }
-  'rtc-error': { code: string; message: string }
+  /**
+   * `proxy_error` (an answer that is not sigpost's: a proxy's or a captive portal's) also has the HTTP
+   * `status` and, when the answer names it (`Via`, `Server`), who answered (`answeredBy`).
+   */
+  'rtc-error': { code: string; message: string; status?: number; answeredBy?: string }
+  /** A TURN URL failed while gathering (once per URL), even when the call connects another way. */
+  'rtc-warning': { code: FailureCause; message: string }
   'rtc-peer-media': MediaState
   'rtc-device': { kind: DeviceKind; deviceId: string }
   'rtc-quality': QualitySample
@@ -46,6 +54,7 @@ declare global {
     'rtc-ended': CustomEvent<RtcCallEventDetail['rtc-ended']>
     'rtc-transport': CustomEvent<RtcCallEventDetail['rtc-transport']>
     'rtc-error': CustomEvent<RtcCallEventDetail['rtc-error']>
+    'rtc-warning': CustomEvent<RtcCallEventDetail['rtc-warning']>
     'rtc-peer-media': CustomEvent<RtcCallEventDetail['rtc-peer-media']>
     'rtc-device': CustomEvent<RtcCallEventDetail['rtc-device']>
     'rtc-quality': CustomEvent<RtcCallEventDetail['rtc-quality']>
@@ -71,9 +80,10 @@ export type Credentials = string | (() => string | Promise<string>)
  * @fires {CustomEvent<{ name: string }>} rtc-standby - Another tab of this browser holds the name; this one waits for it.
  * @fires {CustomEvent<{ callId: string, from: string }>} rtc-incoming - A call is ringing here.
  * @fires {CustomEvent<{ callId: string, peer: string }>} rtc-connected - The peer connection is connected.
- * @fires {CustomEvent<{ callId: string, reason: 'hangup' | 'cancelled' | 'rejected' | 'no_answer' | 'peer_gone' | 'failed' }>} rtc-ended - The call ended (both sides, also the side that ended it).
+ * @fires {CustomEvent<{ callId: string, reason: 'hangup' | 'cancelled' | 'rejected' | 'no_answer' | 'peer_gone' | 'failed', cause?: 'relay_unreachable' | 'relay_refused' | 'no_relay' | 'ice_failed' }>} rtc-ended - The call ended (both sides, also the side that ended it); `cause` says why a `failed` call could not connect.
  * @fires {CustomEvent<{ transport: 'sse' | 'poll' }>} rtc-transport - The transport now in use.
- * @fires {CustomEvent<{ code: string, message: string }>} rtc-error - Something failed (`replaced`: this name was taken over elsewhere).
+ * @fires {CustomEvent<{ code: string, message: string, status?: number, answeredBy?: string }>} rtc-error - Something failed (`replaced`: this name was taken over elsewhere; `proxy_error`: something other than sigpost answered, with its HTTP `status` and, when it says, who it is).
+ * @fires {CustomEvent<{ code: 'relay_unreachable' | 'relay_refused', message: string }>} rtc-warning - A TURN URL failed while gathering (once per URL, the message names it), even when the call connects another way.
  * @fires {CustomEvent<{ audio: boolean, video: boolean, screen: boolean }>} rtc-peer-media - What the peer sends changed (mute, camera, screen share).
  * @fires {CustomEvent<{ kind: 'videoinput' | 'audioinput' | 'audiooutput', deviceId: string }>} rtc-device - A camera, microphone or speaker was chosen (`setDevice` or the menu).
  * @fires {CustomEvent<{ quality: 'good' | 'fair' | 'poor', rttMs: number | null, lossPercent: number }>} rtc-quality - The call's quality level changed.
@@ -482,7 +492,7 @@ export class RtcCall extends LitElement {
           })
         : nothing}
       ${status.ended ? endedNotice(t, status.ended, () => (status.ended = null)) : nothing}
-      ${status.error ? html`<p part="error" class="error" role="alert">${icons.block}<span>${status.error}</span></p>` : nothing}
+      ${status.error ? html`<p part="error" class="error" role="alert">${icons.block}<span>${errorText(t, status.lastError, status.error)}</span></p>` : nothing}
       ${status.missedCalls.length > 0
         ? missedList(t, status.missedCalls, state === 'registered', (from) => void this.call(from).catch(() => {}), () => this.clearMissedCalls())
         : nothing}

@@ -16,6 +16,15 @@ export type T = (id: StringId, values?: Record<string, string | number>) => stri
 
 export const translator = (strings: Strings): T => (id, values) => format(strings[id] ?? '', values)
 
+/**
+ * The error line: an answer that was not sigpost's (`proxy_error`) in the element's own sentence, with
+ * the status and who answered; any other error as its message.
+ */
+export function errorText(t: T, error: { code: string; status: number; answeredBy?: string } | null, message: string): string {
+  if (error?.code !== 'proxy_error') return message
+  return t(error.answeredBy ? 'error_proxy_error_by' : 'error_proxy_error', { status: error.status, by: error.answeredBy ?? '' })
+}
+
 /** An icon button whose visible text is its accessible name (hidden visually where the bar is narrow). */
 export function iconButton(options: {
   part: string
@@ -119,10 +128,12 @@ export function deviceMenu(m: DeviceMenuModel): TemplateResult {
 }
 
 /** "Call with bob ended: hung up (01:23)", until the next action. */
-export function endedNotice(t: T, ended: { peer: string; reason: string; durationMs: number }, onDismiss: () => void): TemplateResult {
+export function endedNotice(t: T, ended: { peer: string; reason: string; cause?: string; durationMs: number }, onDismiss: () => void): TemplateResult {
   const text = t('endedWith', { peer: ended.peer, reason: t(`reason_${ended.reason}` as StringId) || ended.reason })
+  // A call that could not connect says why, in a sentence of its own (API.md: each cause).
+  const why = ended.cause ? t(`cause_${ended.cause}` as StringId, { peer: ended.peer }) : ''
   return html`<div part="ended" class="notice">
-    <p role="status">${ended.durationMs > 0 ? t('endedAfter', { text, time: clock(ended.durationMs) }) : text}</p>
+    <p role="status">${ended.durationMs > 0 ? t('endedAfter', { text, time: clock(ended.durationMs) }) : text}${why ? html`<br>${why}` : nothing}</p>
     ${iconButton({ part: 'ended-dismiss', label: t('dismiss'), icon: icons.close, onClick: onDismiss, variant: 'plain' })}
   </div>`
 }

@@ -70,6 +70,14 @@ export const en = {
   reason_no_answer: 'no answer',
   reason_peer_gone: 'the connection was lost',
   reason_failed: 'could not connect',
+  // why a call could not connect (rtc-ended's `cause`)
+  cause_relay_unreachable: 'No relay server could be reached: a firewall or proxy on the way blocks it. Your IT department can allow TURN over TLS on port 443.',
+  cause_relay_refused: 'The relay server refused the call\'s credentials. Reload the page; if that does not help, the service\'s operator has to fix it.',
+  cause_no_relay: 'There is no direct network path to {peer}, and this service has no relay server to go around it.',
+  cause_ice_failed: 'No network path to {peer} was found.',
+  // errors said in the element's own words
+  error_proxy_error: 'Something other than the call server answered (HTTP {status}): a proxy or a network sign-in page is in the way.',
+  error_proxy_error_by: 'Something other than the call server answered (HTTP {status}, from {by}): a proxy or a network sign-in page is in the way.',
   dismiss: 'Dismiss',
   // missed calls
   missedCalls: 'Missed calls',
@@ -142,6 +150,12 @@ export const de: Strings = {
   reason_no_answer: 'keine Antwort',
   reason_peer_gone: 'Verbindung verloren',
   reason_failed: 'keine Verbindung möglich',
+  cause_relay_unreachable: 'Kein Relay-Server war erreichbar: Eine Firewall oder ein Proxy auf dem Weg blockiert ihn. Deine IT-Abteilung kann TURN über TLS auf Port 443 freigeben.',
+  cause_relay_refused: 'Der Relay-Server hat die Zugangsdaten des Anrufs abgelehnt. Lade die Seite neu; hilft das nicht, muss der Betreiber des Dienstes es beheben.',
+  cause_no_relay: 'Es gibt keinen direkten Netzwerkweg zu {peer}, und dieser Dienst hat keinen Relay-Server, um ihn zu umgehen.',
+  cause_ice_failed: 'Es wurde kein Netzwerkweg zu {peer} gefunden.',
+  error_proxy_error: 'Nicht der Anrufserver hat geantwortet (HTTP {status}): Ein Proxy oder eine Anmeldeseite des Netzwerks ist im Weg.',
+  error_proxy_error_by: 'Nicht der Anrufserver hat geantwortet (HTTP {status}, von {by}): Ein Proxy oder eine Anmeldeseite des Netzwerks ist im Weg.',
   dismiss: 'Ausblenden',
   missedCalls: 'Verpasste Anrufe',
   missedCall: '{from}',

@@ -5,7 +5,7 @@ import { storeFor } from '../../idempotency-key.js'
 import { mayCall } from '../../jwt.js'
 import { AUTHENTICATED, BearerAuth, errors, IdempotencyHeaders, Tags, WITH_BODY, WITH_PARAMS } from '../../schemas/common.js'
 import {
-  AcceptBody, CallCreated, CallIdParams, CallView, candidatesBody, CreateCallBody, RejectBody, SdpBody,
+  AcceptBody, CallCreated, CallIdParams, CallView, candidatesBody, CreateCallBody, EndCallBody, RejectBody, SdpBody,
   type CandidatesBody,
 } from '../../schemas/calls.js'
 
@@ -105,12 +105,14 @@ const calls: FastifyPluginAsyncTypebox = async (app) => {
     config: send,
     schema: {
       summary: 'Hang up, or cancel while ringing (a callee\'s DELETE while ringing rejects); idempotent', operationId: 'endCall', security, tags, headers,
-      description: 'The other party receives `stopCommunication` (or, for a callee\'s DELETE while ringing, `callResponse` rejected); an ended call: 204 and no event.',
-      params: CallIdParams,
+      description: 'The other party receives `stopCommunication` (or, for a callee\'s DELETE while ringing, `callResponse` rejected); an ended call: 204 and no event. '
+        + 'With the body `{"reason": "failed", "cause": "..."}` (the call could not connect) the call ends as `failed` in any state and the other party receives `stopCommunication {reason: "failed", cause}`; '
+        + 'the first end wins: a later DELETE, with or without a body, changes nothing.',
+      params: CallIdParams, body: Type.Union([EndCallBody, Type.Null()]),
       response: { 204: Empty, ...errors(onCall) },
     },
   }, async (request, reply) => {
-    await storeFor(store, request).endCall(request.session.name, request.params.callId)
+    await storeFor(store, request).endCall(request.session.name, request.params.callId, request.body ?? undefined)
     reply.code(204)
   })
 
