@@ -31,16 +31,6 @@ const callee = await net.chromium(t, 'internet')
 const officeChromium = await net.chromium(t, 'office', { proxy: 'switch' })
 t.teardown(() => t.comment(`corporate.test.ts: ${Math.round((Date.now() - started) / 1000)} s with the rig`))
 
-// The element reports causes (`rtc-ended {cause}`, `rtc-warning`) once issue 19's element work is merged;
-// until then the subtests that check them run as `todo`.
-const elementReportsCauses = (() => {
-  try {
-    return execFileSync('grep', ['-rlq', 'relay_unreachable', 'web/'], { cwd: new URL('../..', import.meta.url) }) !== null
-  } catch {
-    return false
-  }
-})()
-
 /** A page of either driver: Playwright's and Puppeteer's `evaluate(fn, arg)` agree. */
 interface Driven {
   evaluate<A, R>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>
@@ -51,10 +41,10 @@ interface IceLog {
   errors: Array<{ errorCode: number; url: string; errorText: string }>
 }
 
-/** In the page, before its scripts: keeps every RTCPeerConnection (window.__pcs), its candidates and ICE errors, and records `rtc-warning`. */
+/** In the page, before its scripts: keeps every RTCPeerConnection (window.__pcs), its candidates and and ICE errors. */
 function recordPeerConnections(): void {
   const Native = window.RTCPeerConnection
-  const w = window as unknown as { __pcs: RTCPeerConnection[]; __ice: IceLog; __rtc?: unknown[] }
+  const w = window as unknown as { __pcs: RTCPeerConnection[]; __ice: IceLog }
   w.__pcs = []
   w.__ice = { candidates: [], errors: [] }
   window.RTCPeerConnection = class extends Native {
@@ -70,9 +60,6 @@ function recordPeerConnections(): void {
       })
     }
   } as typeof RTCPeerConnection
-  document.addEventListener('rtc-warning', (event) => {
-    w.__rtc?.push({ type: 'rtc-warning', target: '', detail: (event as CustomEvent).detail, t: performance.now() })
-  }, true)
 }
 
 /** A Chromium page at `url` recording events and peer connections. */
@@ -273,13 +260,11 @@ async function failingCall(t: Test, env: { TURN_URLS: string; TURN_SECRET?: stri
   return caller
 }
 
-const todo = elementReportsCauses || process.env.CORPORATE_CAUSES ? false : 'the element’s causes (issue-19-element) are not merged yet'
-
-t.test('no TURN configured: the call ends as failed, cause no_relay', { todo }, async (t) => {
+t.test('no TURN configured: the call ends as failed, cause no_relay', async (t) => {
   await failingCall(t, { TURN_URLS: '' }, 'noturn', 'no_relay')
 })
 
-t.test('TURN only on 5349 (the proxy refuses it): cause relay_unreachable, and a warning naming that URL', { todo }, async (t) => {
+t.test('TURN only on 5349 (the proxy refuses it): cause relay_unreachable, and a warning naming that URL', async (t) => {
   const url = `turns:${HOST.turn}:5349?transport=tcp`
   const caller = await failingCall(t, { TURN_URLS: url }, 'turn5349', 'relay_unreachable')
   const warning = await waitFor(caller, 'rtc-warning', { code: 'relay_unreachable' }, 5_000)
@@ -287,7 +272,7 @@ t.test('TURN only on 5349 (the proxy refuses it): cause relay_unreachable, and a
   t.match(net.squid.accessLog(), new RegExp(`TCP_DENIED/403 \\d+ CONNECT ${HOST.turn.replaceAll('.', '\\.')}:5349`), 'squid refused the tunnel to 5349')
 })
 
-t.test('a wrong TURN secret: cause relay_refused', { todo }, async (t) => {
+t.test('a wrong TURN secret: cause relay_refused', async (t) => {
   await failingCall(t, { TURN_URLS: TURNS_443, TURN_SECRET: 'not-the-secret' }, 'badsecret', 'relay_refused')
   t.match(net.coturn.log(), /user <\d+:alice-badsecret-\d+>[^\n]*401/, 'coturn refused the caller’s credentials')
 })
