@@ -5,7 +5,9 @@
  * - `startNginx`: a reverse proxy (one or several upstreams, round-robin), with nginx's default buffering
  *   or buffering of every response, and an optional `proxy_read_timeout` (idle cut-off).
  * - `startSquid`: a forward proxy with Debian's default squid.conf, changed only to run unprivileged on
- *   its own port, with its own pid/log/coredump paths.
+ *   its own port, with its own pid/log/coredump paths; optionally a company's own rules on top
+ *   (`companyPolicy`: a refused path, proxy authentication).
+ * - `fetchViaProxy`: a `fetch` for Node that sends each request to a forward proxy, as a browser does.
  * - `startCoturn`: a TURN server with the TURN REST API shared secret, TCP only.
  * - `startCutter`: a small TCP proxy (Node) that cuts stream responses after a lifetime, on demand, and
  *   can hold a peer's connections ("the network is down") until released.
@@ -14,6 +16,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
 import net from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
@@ -173,12 +176,16 @@ export interface Squid extends Middlebox {
  * are (localhost may use the proxy; CONNECT only to port 443). Runs in the foreground (`-N`: one process,
  * no kid) as the `proxy` user when the test runs as root.
  */
-export async function startSquid(t: Teardown, options: { base?: string } = {}): Promise<Squid> {
+export async function startSquid(t: Teardown, options: { base?: string; companyPolicy?: boolean } = {}): Promise<Squid> {
   const base = readFileSync(options.base ?? '/etc/squid/squid.conf', 'utf8')
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'sigpost-squid-'))
   let replacedPort = false
-  const lines = base.split('\n').map((line) => {
+  const lines = base.split('\n').flatMap((line) => {
+    // A company's own rules go where Debian's squid.conf asks for them: before `allow localhost`.
+    if (options.companyPolicy && /^http_access allow localhost\s*$/.test(line)) return [...companyPolicy(dir), line]
+    return [line]
+  }).map((line) => {
     if (/^http_port\s/.test(line)) {
       replacedPort = true
       return `http_port 127.0.0.1:${port}`
@@ -222,6 +229,64 @@ export async function startSquid(t: Teardown, options: { base?: string } = {}): 
     accessLog: () => read(join(dir, 'access.log')),
     cacheLog: () => read(cacheLog),
   }
+}
+
+/**
+ * A company's rules on top of Debian's (which already refuse every port outside Safe_ports with 403):
+ * sigpost's API at `localhost` (not at 127.0.0.1) needs a proxy login (squid's 407, Basic, with a user
+ * nobody has), and registering (`POST /v1/sessions`) is refused everywhere (squid's own HTML 403,
+ * ERR_ACCESS_DENIED), while pages and every other request pass. Host names are matched as written (`-n`:
+ * no reverse lookup), so squid decides before any lookup.
+ */
+function companyPolicy(dir: string): string[] {
+  writeFileSync(join(dir, 'passwd'), '')
+  return [
+    '# sigpost test: a company policy',
+    `auth_param basic program /usr/lib/squid/basic_ncsa_auth ${dir}/passwd`,
+    'auth_param basic realm sigpost-test-proxy',
+    'acl proxy_users proxy_auth REQUIRED',
+    'acl sigpost_api urlpath_regex ^/v1/',
+    'acl login_zone dstdomain -n localhost',
+    'http_access deny login_zone sigpost_api !proxy_users',
+    'acl registration urlpath_regex ^/v1/sessions$',
+    'acl posting method POST',
+    'http_access deny registration posting',
+  ]
+}
+
+/**
+ * A `fetch` for Node that sends every request to the forward proxy at `proxyUrl` in absolute form
+ * (`GET http://host:port/path`), as a browser configured with that proxy does for `http:` URLs, and
+ * answers with whatever comes back — the proxy's own answers included. No connection is kept alive.
+ */
+export function fetchViaProxy(proxyUrl: string): typeof fetch {
+  const proxy = new URL(proxyUrl)
+  return ((input: string | URL | Request, init: RequestInit = {}) => new Promise<Response>((resolve, reject) => {
+    const target = new URL(String(input instanceof Request ? input.url : input))
+    const request = http.request({
+      host: proxy.hostname,
+      port: proxy.port,
+      method: init.method ?? 'GET',
+      path: target.href,
+      headers: { ...(init.headers as Record<string, string> | undefined), host: target.host },
+      agent: false,
+    }, (response) => {
+      const chunks: Buffer[] = []
+      response.on('data', (chunk: Buffer) => chunks.push(chunk))
+      response.on('error', () => reject(new TypeError('fetch failed')))
+      response.on('end', () => {
+        const headers = new Headers()
+        for (const [name, value] of Object.entries(response.headers)) {
+          if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value)
+        }
+        const status = response.statusCode ?? 502
+        resolve(new Response(status === 204 || status === 304 ? null : Buffer.concat(chunks), { status, headers }))
+      })
+    })
+    request.on('error', () => reject(new TypeError('fetch failed')))
+    init.signal?.addEventListener('abort', () => request.destroy(new Error('aborted')), { once: true })
+    request.end(typeof init.body === 'string' ? init.body : undefined)
+  })) as typeof fetch
 }
 
 // ---- coturn -------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
  * log and coredump paths changed). Chromium is told to use it for everything, loopback included; squid's
  * access log shows that sigpost was reached through it. Control: a WebSocket opened from the same page
  * through the same squid does not get through (Chromium tunnels ws:// through a proxy with CONNECT, and
- * Debian's squid allows CONNECT only to port 443), so the hostility is real.
+ * Debian's squid allows CONNECT only to port 443), so the hostility is real. A squid with a company's
+ * rules on top that refuses registering: the element says `proxy_error`, not `http_403`.
  */
 import t from 'tap'
 import { WebSocketServer, WebSocket } from 'ws'
@@ -30,9 +31,9 @@ t.teardown(() => new Promise<void>((resolve) => wss.close(() => resolve())))
 const wsUrl = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`
 
 /** Resolves once squid's access log matches (squid logs a request when it finishes). */
-async function squidLogged(pattern: RegExp): Promise<string> {
+async function squidLogged(pattern: RegExp, proxy = squid): Promise<string> {
   for (;;) {
-    const log = squid.accessLog()
+    const log = proxy.accessLog()
     if (pattern.test(log)) return log
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
@@ -96,4 +97,23 @@ t.test('a call through squid: the page reaches sigpost only through the proxy', 
   t.match(log, new RegExp(`POST ${origin}/v1/calls/\\S+/accept`), 'and accepted through it')
   t.match(log, new RegExp(`POST ${origin}/v1/calls/\\S+/candidates`), 'candidates were trickled through it')
   t.match(log, new RegExp(`TCP_MISS/204 \\d+ DELETE ${origin}/v1/calls/`), 'and the hang-up')
+})
+
+t.test('a company proxy that refuses the API: the element reports proxy_error with the status and who answered, and says it', async (t) => {
+  // Debian's rules plus a company's (test/helpers/middleboxes.ts): registering is refused with squid's own
+  // HTML 403. Only this browser context uses that squid.
+  const strict = await startSquid(t, { companyPolicy: true })
+  const proxy = { server: strict.url, bypass: '<-loopback>' }
+  const { page } = await openPeer(t, browser, `${server.url}/`, 'refused', { proxy })
+  await page.getByLabel('Your name').fill('alice-refused')
+  await page.getByRole('button', { name: 'Register', exact: true }).click()
+  const error = await waitForRtcEvent(page, 'rtc-error')
+  t.match(error.detail, { code: 'proxy_error', status: 403, answeredBy: /squid/ }, 'rtc-error proxy_error, 403, answered by squid (never http_403)')
+  await page.locator('rtc-call [part~="error"]').getByText(/Something other than the call server answered \(HTTP 403, from .*squid/).waitFor()
+  t.pass('the error line says so in a sentence')
+  const origin = server.url.replace(/[.]/g, '\\.')
+  t.match(await squidLogged(new RegExp(`POST ${origin}/v1/sessions `), strict), new RegExp(`TCP_DENIED/403 \\d+ POST ${origin}/v1/sessions `), 'squid refused it')
+  // (A proxy login, 407, never reaches a page in Chromium: it asks for proxy credentials itself, and a
+  // headless one waits — the request ends as network_error after its time-out. SignalClient in Node sees
+  // the 407: test/web/signal-client.test.ts.)
 })

@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import { SignalClient, type SignalError, type SignalEvent, type TransportKind } from '../../web/signal-client.js'
 import { callAndTrickle, register as registerPeer, request, trickle, type Peer } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
+import { fetchViaProxy, startSquid } from '../helpers/middleboxes.js'
 
 const { url } = await startServer(t, { logger: false, ringTimeoutMs: 3000 })
 
@@ -166,6 +167,32 @@ t.test('errors carry the contract code', async (t) => {
   const nowhere = new SignalClient({ server: 'http://127.0.0.1:9', transport: 'poll' })
   await t.rejects(nowhere.register('x'), { code: 'network_error' }, 'an unreachable server')
   await t.rejects(again.request('GET', '/v1/sessions'), { code: 'invalid_state' }, 'no token, no request')
+})
+
+t.test('proxy_error: squid\'s own answers (403, 407) are told apart from sigpost\'s, with the status and who answered', async (t) => {
+  // Debian's squid.conf plus a company's rules (test/helpers/middleboxes.ts): registering is refused, and
+  // the API at `localhost` needs a proxy login. The client sends everything through squid, as a browser would.
+  const squid = await startSquid(t, { companyPolicy: true })
+  const port = new URL(url).port
+  const through = (server: string) => new SignalClient({ server, transport: 'poll', fetch: fetchViaProxy(squid.url) })
+
+  // The control: sigpost's own answer, through the same proxy (which adds its Via), keeps its code.
+  await t.rejects(through(url).request('GET', '/v1/sessions', undefined, { auth: false }), { code: 'unauthorized', status: 401 }, 'sigpost\'s JSON error through squid is sigpost\'s')
+
+  const refused = (await through(url).register('alice-proxied').catch((error: SignalError) => error)) as SignalError
+  t.match(refused, { code: 'proxy_error', status: 403, answeredBy: /squid/ }, 'a refused registration: proxy_error, 403, answered by squid')
+  t.match(refused.message, /HTTP 403 by .*squid.*text\/html.*not by sigpost/, `the message says what answered: "${refused.message}"`)
+
+  const login = await through(`http://localhost:${port}`).request('GET', '/v1/sessions', undefined, { auth: false }).catch((error: SignalError) => error)
+  t.match(login, { code: 'proxy_error', status: 407, answeredBy: /squid/ }, 'a proxy login: proxy_error, 407 (never http_407)')
+
+  // Debian's own rule: ports outside Safe_ports (1024 is one) are refused before squid connects anywhere.
+  const port1024 = await through('http://127.0.0.1:1024').register('bob-proxied').catch((error: SignalError) => error)
+  t.match(port1024, { code: 'proxy_error', status: 403, answeredBy: /squid/ }, 'a port squid refuses: proxy_error, 403')
+
+  const log = squid.accessLog()
+  t.match(log, /TCP_DENIED\/403 \d+ POST http:\/\/127\.0\.0\.1:\d+\/v1\/sessions /, 'squid logged the refused registration')
+  t.match(log, /TCP_DENIED\/407 \d+ GET http:\/\/localhost:\d+\/v1\/sessions /, 'and the login it asked for')
 })
 
 // End the root test explicitly: the server side of our keep-alive fetch sockets would otherwise keep the

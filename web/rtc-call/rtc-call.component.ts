@@ -36,7 +36,7 @@ export interface RtcCallEventDetail {
    */
   'rtc-error': { code: string; message: string; status?: number; answeredBy?: string }
   /** A TURN URL failed while gathering (once per URL), even when the call connects another way. */
-  'rtc-warning': { code: FailureCause; message: string }
+  'rtc-warning': { code: Extract<FailureCause, 'relay_unreachable' | 'relay_refused'>; message: string }
   'rtc-peer-media': MediaState
   'rtc-device': { kind: DeviceKind; deviceId: string }
   'rtc-quality': QualitySample
