@@ -44,6 +44,10 @@ export class IceDiagnosis {
   /** An `icecandidateerror`: a STUN or TURN server failed (STUN failures cost no relay: ignored). */
   error(event: Pick<RTCPeerConnectionIceErrorEvent, 'url' | 'errorCode' | 'errorText'>): void {
     if (!isTurn(event.url)) return
+    // Chromium reports an error per local interface, in no set order: a server that answered 401/403 from
+    // one says more than an interface that could not reach it (701) from another, so a 701 never replaces it.
+    const known = this.errors.get(event.url)
+    if (known && refused(known.errorCode) && !refused(event.errorCode)) return
     this.errors.set(event.url, { errorCode: event.errorCode, errorText: event.errorText ?? '' })
   }
 

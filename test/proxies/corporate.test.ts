@@ -130,6 +130,7 @@ async function failingCall(t: Test, env: { TURN_URLS: string; TURN_SECRET?: stri
   for (const page of [caller, bob]) await page.evaluate(() => void ((document.querySelector('rtc-call') as any).connectTimeout = 10_000), null)
   await placeCall(caller, who.bobName)
   const [endedA, endedB] = await Promise.all([waitFor(caller, 'rtc-ended'), waitFor(bob, 'rtc-ended')])
+  t.comment(`the caller's icecandidateerror events: ${JSON.stringify((await ice(caller)).errors)}`)
   t.match(endedA.detail, { reason: 'failed', cause }, `the caller reads failed: ${cause}`)
   t.match(endedB.detail, { reason: 'failed', cause }, `the callee reads the same`)
   t.equal(endedA.detail.callId, endedB.detail.callId, 'the same call')
