@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import type { Browser } from 'playwright-core'
 import type { Browser as FirefoxBrowser } from 'puppeteer-core'
 import { FIREFOX_PROXY_PREFS, TURNS_443, startCorporateNet } from '../test/helpers/corporate-net.js'
-import { chromiumPage, element, firefoxPage, pairBytes, placeCall, waitFor, type Driven } from '../test/helpers/driven-page.js'
+import { chromiumPage, element, firefoxPage, pairBytes, placeCall, selectedPair, waitFor, type Driven } from '../test/helpers/driven-page.js'
 
 const CALLS = Number(process.env.CALLS ?? 5)
 const HOLD_MS = 10_000
@@ -59,6 +59,7 @@ try {
   for (const caller of callers) {
     const times: number[] = []
     let relay = ''
+    let selected: { type?: string; relayProtocol?: string } = {}
     for (let i = 0; i < CALLS; i++) {
       const scope = new Scope()
       try {
@@ -71,6 +72,7 @@ try {
         const connected = await waitFor(alice, 'rtc-connected')
         await waitFor(bob, 'rtc-connected')
         times.push(Math.round(connected.t - placedAt))
+        if (i === 0) selected = (await selectedPair(alice)).local
         if (i === 0 && caller.path !== 'open network') {
           // One call held for 10 s: what the relay carries per second, seen by the caller and by coturn.
           const before = await pairBytes(alice)
@@ -91,7 +93,7 @@ try {
             if (relayed > 0) break
           }
           const kB = (bytes: number) => `${(bytes / 1000).toFixed(0)} kB/s`
-          relay = `${kB(up)} up, ${kB(down)} down (getStats, ${after.localType}); coturn relayed ${kB(relayed / (heldMs / 1000 + 0.5))} both ways`
+          relay = `${kB(up)} up, ${kB(down)} down (caller's getStats); coturn relayed ${kB(relayed / (heldMs / 1000))} to and from the callee`
         } else {
           await element(alice, 'hangUp')
           await waitFor(bob, 'rtc-ended')
@@ -100,14 +102,14 @@ try {
         await scope.close()
       }
     }
-    rows.push(`| ${caller.label} | ${caller.path} | ${median(times)} ms | ${times.join(', ')} | ${relay || '—'} |`)
-    console.error(rows.at(-1))
+    const pair = [selected.type, selected.relayProtocol].filter(Boolean).join('/')
+    rows.push(`| ${caller.label} | ${caller.path} | ${pair} | ${median(times)} ms | ${times.join(', ')} | ${relay || '—'} |`)
   }
   load.push(loadavg()[0])
   console.log(`corporate figures, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} × ${cpus()[0]?.model.trim()}, load average ${load.map((l) => l.toFixed(1)).join(' → ')}`)
   console.log('')
-  console.log(`| caller | path | call()→connected, median of ${CALLS} | each call (ms) | relayed, one call held ${HOLD_MS / 1000} s |`)
-  console.log('|---|---|---|---|---|')
+  console.log(`| caller | path | caller's selected candidate | call()→connected, median of ${CALLS} | each call (ms) | relayed, one call held ${HOLD_MS / 1000} s |`)
+  console.log('|---|---|---|---|---|---|')
   for (const row of rows) console.log(row)
 } finally {
   await rig.close()

@@ -14,6 +14,12 @@ interface Teardown {
 }
 
 /** A page of either driver: Playwright's and Puppeteer's `evaluate(fn, arg)` agree. */
+/**
+ * tsx (scripts/) compiles with esbuild's keepNames, which wraps named functions in a `__name(...)` helper;
+ * functions sent into a page would then call a helper the page lacks. The page gets a harmless one.
+ */
+const KEEP_NAMES_SHIM = 'globalThis.__name = globalThis.__name || ((f) => f)'
+
 export interface Driven {
   evaluate<A, R>(fn: (arg: A) => R | Promise<R>, arg: A): Promise<R>
 }
@@ -48,6 +54,7 @@ export function recordPeerConnections(): void {
 export async function chromiumPage(t: Teardown, browser: Browser, url: string): Promise<Driven> {
   const context = await browser.newContext()
   t.teardown(() => context.close().catch(() => {}))
+  await context.addInitScript(KEEP_NAMES_SHIM)
   await context.addInitScript(recordRtcEvents)
   await context.addInitScript(recordPeerConnections)
   const page = await context.newPage()
@@ -60,6 +67,7 @@ export async function firefoxPage(t: Teardown, browser: FirefoxBrowser, url: str
   const context = await browser.createBrowserContext()
   t.teardown(() => context.close().catch(() => {}))
   const page = await context.newPage()
+  await page.evaluateOnNewDocument(KEEP_NAMES_SHIM)
   await page.evaluateOnNewDocument(recordRtcEvents)
   await page.evaluateOnNewDocument(recordPeerConnections)
   await page.goto(url)
