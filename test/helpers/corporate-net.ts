@@ -56,6 +56,11 @@ export const HOST = {
   sharedTurn: 'turn-shared.sigpost.test',
 } as const
 
+/** More sigpost instances at once (each on its own address and name, port 443 like the first). */
+const SLOTS = [1, 2, 3]
+const slotAddress = (slot: number) => `10.20.0.${10 + slot}`
+const slotHost = (slot: number) => `s${slot}.sigpost.test`
+
 export const PROXY_PORT = 3128
 export const PROXY_URL = `http://${HOST.proxy}:${PROXY_PORT}`
 export const TURN_SECRET = 'sigpost-corporate-turn-secret'
@@ -75,8 +80,11 @@ export interface CorporateNet {
   caFile: string
   squid: { accessLog(): string; process: NsProcess }
   coturn: { log(): string; process: NsProcess }
-  /** sigpost on https://sigpost.test:443 with these TURN settings (one at a time: it takes 10.20.0.2:443). */
-  sigpost(t: Teardown, env: { TURN_URLS: string; TURN_SECRET?: string }): Promise<Sigpost>
+  /**
+   * sigpost on https://sigpost.test:443 with these TURN settings (one at a time: it takes 10.20.0.2:443),
+   * or with `slot` 1–3 on https://s<slot>.sigpost.test (10.20.0.1<slot>), so that several run at once.
+   */
+  sigpost(t: Teardown, env: { TURN_URLS: string; TURN_SECRET?: string }, slot?: number): Promise<Sigpost>
   /**
    * The one-address deployment: nginx (the docs' `stream` block) on 10.20.0.4:443 routes by SNI to sigpost
    * (127.0.0.1:8443) and to a second coturn (TLS on 127.0.0.1:5349), as docs/operations.md shows.
@@ -101,7 +109,7 @@ function certificates(dir: string) {
   openssl('req', '-x509', ...ec, '-keyout', caKey, '-out', ca, '-days', '2', '-subj', '/CN=sigpost test CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
   openssl('req', ...ec, '-keyout', key, '-out', join(dir, 'server.csr'), '-subj', `/CN=${HOST.sigpost}`)
-  const names = [HOST.sigpost, HOST.turn, HOST.shared, HOST.sharedTurn].map((n) => `DNS:${n}`).join(',')
+  const names = [HOST.sigpost, HOST.turn, HOST.shared, HOST.sharedTurn, ...SLOTS.map(slotHost)].map((n) => `DNS:${n}`).join(',')
   writeFileSync(join(dir, 'server.ext'), `subjectAltName=${names}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n`)
   openssl('x509', '-req', '-in', join(dir, 'server.csr'), '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', join(dir, 'server.ext'))
   return { ca, cert, key }
@@ -144,6 +152,7 @@ export async function startCorporateNet(t: Teardown): Promise<CorporateNet> {
   link(names, 'edge', 'wan', `${ADDRESS.edgeWan}/24`, 'internet', 'wan', `${ADDRESS.sigpost}/24`)
   addAddress(names.internet, 'wan', `${ADDRESS.turn}/24`)
   addAddress(names.internet, 'wan', `${ADDRESS.shared}/24`)
+  for (const slot of SLOTS) addAddress(names.internet, 'wan', `${slotAddress(slot)}/24`)
   // The edge is a proxy host, not a router: nothing is forwarded between its two links.
   ns.run('edge', 'sysctl', ['-qw', 'net.ipv4.ip_forward=0'])
   // The office: no default route (only its own /24, where the proxy is), and no UDP at all but loopback's.
@@ -156,6 +165,7 @@ export async function startCorporateNet(t: Teardown): Promise<CorporateNet> {
     `${ADDRESS.sigpost} ${HOST.sigpost}`,
     `${ADDRESS.turn} ${HOST.turn}`,
     `${ADDRESS.shared} ${HOST.shared} ${HOST.sharedTurn}`,
+    ...SLOTS.map((slot) => `${slotAddress(slot)} ${slotHost(slot)}`),
   ]
   for (const role of ROLES) {
     // The office resolves internet names too (a company's DNS does), it just cannot reach them.
@@ -295,9 +305,9 @@ net.createServer((client) => {
     caFile: tls.ca,
     squid: { accessLog: () => readIfExists(join(squidDir, 'access.log')), process: squid },
     coturn: { log: () => readIfExists(join(coturnDir, 'turn.log')), process: coturn },
-    async sigpost(t, env) {
-      const server = await startSigpost(t, ADDRESS.sigpost, 443, { TURN_SECRET, ...env })
-      return { url: `https://${HOST.sigpost}`, stop: server.stop, output: server.output }
+    async sigpost(t, env, slot) {
+      const server = await startSigpost(t, slot ? slotAddress(slot) : ADDRESS.sigpost, 443, { TURN_SECRET, ...env })
+      return { url: `https://${slot ? slotHost(slot) : HOST.sigpost}`, stop: server.stop, output: server.output }
     },
     async shared(t, nginxStream) {
       const sharedDir = mkdtempSync(join(dir, 'shared-'))

@@ -121,35 +121,41 @@ t.test('one address, one port 443: sigpost and coturn behind nginx’s SNI routi
 })
 
 /** A call whose relay is misconfigured: both sides end as `failed` with `cause`; returns the caller's page. */
-async function failingCall(t: Test, env: { TURN_URLS: string; TURN_SECRET?: string }, label: string, cause: string): Promise<Driven> {
-  const server = await net.sigpost(t, env)
+async function failingCall(t: Test, env: { TURN_URLS: string; TURN_SECRET?: string }, slot: number, label: string, cause: string): Promise<Driven> {
+  const t0 = Date.now()
+  const server = await net.sigpost(t, env, slot)
   const caller = await chromiumPage(t, officeChromium, `${server.url}/`)
   const { bob, ...who } = await pair(t, server, caller, label)
   // Whichever timer ends the call, the cause comes from what gathering found: a shorter connect time-out
   // than the default 30 s keeps the file lean.
   for (const page of [caller, bob]) await page.evaluate(() => void ((document.querySelector('rtc-call') as any).connectTimeout = 10_000), null)
-  await placeCall(caller, who.bobName)
+  const startedAt = Date.now()
+  const placedAt = await placeCall(caller, who.bobName)
   const [endedA, endedB] = await Promise.all([waitFor(caller, 'rtc-ended'), waitFor(bob, 'rtc-ended')])
-  t.comment(`the caller's icecandidateerror events: ${JSON.stringify((await ice(caller)).errors)}`)
+  t.comment(`${label}: set up in ${Math.round((startedAt - t0) / 1000)} s, call()→rtc-ended ${Math.round(endedA.t - placedAt)} ms; the caller's icecandidateerror events: ${JSON.stringify((await ice(caller)).errors.map((e) => e.errorCode))}`)
   t.match(endedA.detail, { reason: 'failed', cause }, `the caller reads failed: ${cause}`)
   t.match(endedB.detail, { reason: 'failed', cause }, `the callee reads the same`)
   t.equal(endedA.detail.callId, endedB.detail.callId, 'the same call')
   return caller
 }
 
-t.test('no TURN configured: the call ends as failed, cause no_relay', async (t) => {
-  await failingCall(t, { TURN_URLS: '' }, 'noturn', 'no_relay')
-})
+// The three misconfigurations at once (each on its own sigpost): they spend their time waiting, not computing.
+t.test('TURN misconfigured: the call ends as failed on both sides with a cause that says what is wrong', async (t) => {
+  t.jobs = 3
+  t.test('no TURN configured: cause no_relay', { buffered: true }, async (t) => {
+    await failingCall(t, { TURN_URLS: '' }, 1, 'noturn', 'no_relay')
+  })
 
-t.test('TURN only on 5349 (the proxy refuses it): cause relay_unreachable, and a warning naming that URL', async (t) => {
-  const url = `turns:${HOST.turn}:5349?transport=tcp`
-  const caller = await failingCall(t, { TURN_URLS: url }, 'turn5349', 'relay_unreachable')
-  const warning = await waitFor(caller, 'rtc-warning', { code: 'relay_unreachable' }, 5_000)
-  t.match(warning.detail.message, `${HOST.turn}:5349`, 'the warning names the URL that failed')
-  t.match(net.squid.accessLog(), new RegExp(`TCP_DENIED/403 \\d+ CONNECT ${HOST.turn.replaceAll('.', '\\.')}:5349`), 'squid refused the tunnel to 5349')
-})
+  t.test('TURN only on 5349 (the proxy refuses it): cause relay_unreachable, and a warning naming that URL', { buffered: true }, async (t) => {
+    const url = `turns:${HOST.turn}:5349?transport=tcp`
+    const caller = await failingCall(t, { TURN_URLS: url }, 2, 'turn5349', 'relay_unreachable')
+    const warning = await waitFor(caller, 'rtc-warning', { code: 'relay_unreachable' }, 5_000)
+    t.match(warning.detail.message, `${HOST.turn}:5349`, 'the warning names the URL that failed')
+    t.match(net.squid.accessLog(), new RegExp(`TCP_DENIED/403 \\d+ CONNECT ${HOST.turn.replaceAll('.', '\\.')}:5349`), 'squid refused the tunnel to 5349')
+  })
 
-t.test('a wrong TURN secret: cause relay_refused', async (t) => {
-  await failingCall(t, { TURN_URLS: TURNS_443, TURN_SECRET: 'not-the-secret' }, 'badsecret', 'relay_refused')
-  t.match(net.coturn.log(), /user <\d+:alice-badsecret-\d+>[^\n]*401/, 'coturn refused the caller’s credentials')
+  t.test('a wrong TURN secret: cause relay_refused', { buffered: true }, async (t) => {
+    await failingCall(t, { TURN_URLS: TURNS_443, TURN_SECRET: 'not-the-secret' }, 3, 'badsecret', 'relay_refused')
+    t.match(net.coturn.log(), /user <\d+:alice-badsecret-\d+>[^\n]*401/, 'coturn refused the caller’s credentials')
+  })
 })
