@@ -329,10 +329,17 @@ export class SignalClient {
     }
     const error = data as Partial<ErrorBody> | undefined
     // sigpost answers every request with its JSON (or nothing: 204); an error always as {"error", "message"}.
-    // Anything else came from something on the way (API.md "Media through a corporate proxy").
-    if (!json || (!response.ok && typeof error?.error !== 'string')) throw notSigpost(method, path, response)
+    // Anything else came from something on the way (API.md "Media through a corporate proxy"). An error
+    // with no body at all may still be Node's own (e.g. a 408 written by the HTTP server itself): it is
+    // someone else's only when it says so (Via, Server) or is a proxy's by definition (407).
+    const foreign = !json || (!response.ok && typeof error?.error !== 'string' && (text !== '' || response.status === 407 || answeredBy(response) !== undefined))
+    if (foreign) throw notSigpost(method, path, response)
     if (!response.ok) {
-      throw new SignalError(error!.error!, typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`, response.status)
+      throw new SignalError(
+        typeof error?.error === 'string' ? error.error : `http_${response.status}`,
+        typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`,
+        response.status,
+      )
     }
     return data as T
   }
