@@ -329,10 +329,17 @@ export class SignalClient {
     }
     const error = data as Partial<ErrorBody> | undefined
     // sigpost answers every request with its JSON (or nothing: 204); an error always as {"error", "message"}.
-    // Anything else came from something on the way (API.md "Media through a corporate proxy").
-    if (!json || (!response.ok && typeof error?.error !== 'string')) throw notSigpost(method, path, response)
+    // Anything else came from something on the way (API.md "Media through a corporate proxy"). An error
+    // with no body at all may still be Node's own (e.g. a 408 written by the HTTP server itself): it is
+    // someone else's only when it says so (Via, Server) or is a proxy's by definition (407).
+    const foreign = !json || (!response.ok && typeof error?.error !== 'string' && (text !== '' || response.status === 407 || answeredBy(response) !== undefined))
+    if (foreign) throw notSigpost(method, path, response)
     if (!response.ok) {
-      throw new SignalError(error!.error!, typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`, response.status)
+      throw new SignalError(
+        typeof error?.error === 'string' ? error.error : `http_${response.status}`,
+        typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`,
+        response.status,
+      )
     }
     return data as T
   }
@@ -694,6 +701,7 @@ export class SignalClient {
       const watchdog = setTimeout(() => abort.abort(), wait * 1000 + POLL_GRACE_HEARTBEATS * this.heartbeatMs)
       let status = 0
       let body: { events?: SignalEvent[]; replaced?: boolean } | undefined
+      let proxyError: SignalError | undefined
       let retryAfterMs = 0
       try {
         // The token in a header, never in the URL (API.md "Stream tickets").
@@ -704,7 +712,16 @@ export class SignalClient {
         })
         status = response.status
         retryAfterMs = Number(response.headers.get('retry-after') ?? 0) * 1000
-        body = response.ok ? await response.json() : undefined
+        const text = await response.text()
+        let parsed: { events?: SignalEvent[]; replaced?: boolean; error?: unknown } | undefined
+        try {
+          parsed = text ? JSON.parse(text) : undefined
+        } catch {
+          parsed = undefined
+        }
+        // Not sigpost's answer (a proxy's page): said as such if the registration is waiting on it.
+        if (!parsed || (!response.ok && typeof parsed.error !== 'string')) proxyError = notSigpost('GET', '/v1/poll', response)
+        body = response.ok ? parsed : undefined
       } catch {
         body = undefined
       } finally {
@@ -718,8 +735,8 @@ export class SignalClient {
       }
       if (!body || !Array.isArray(body.events)) {
         failures++
-        if (this.waiter && status === 0 && failures >= 2) {
-          this.fail(new SignalError('network_error', `Cannot reach ${this.server}`))
+        if (this.waiter && (status === 0 || proxyError) && failures >= 2) {
+          this.fail(proxyError ?? new SignalError('network_error', `Cannot reach ${this.server}`))
           return
         }
         await new Promise<void>((resolve) => this.later(generation, Math.max(retryAfterMs, this.backoff(failures)), resolve))

@@ -190,6 +190,13 @@ t.test('proxy_error: squid\'s own answers (403, 407) are told apart from sigpost
   const port1024 = await through('http://127.0.0.1:1024').register('bob-proxied').catch((error: SignalError) => error)
   t.match(port1024, { code: 'proxy_error', status: 403, answeredBy: /squid/ }, 'a port squid refuses: proxy_error, 403')
 
+  // Registered directly, but the stream's polls go through squid, which wants a login for the API at
+  // localhost: register() rejects with proxy_error 407 instead of waiting out its time-out.
+  const viaSquid = fetchViaProxy(squid.url)
+  const split: typeof fetch = (input, init) => (new URL(String(input)).pathname === '/v1/sessions' ? fetch(input, init) : viaSquid(input, init))
+  const polled = new SignalClient({ server: `http://localhost:${port}`, transport: 'poll', fetch: split })
+  await t.rejects(polled.register('carol-proxied'), { code: 'proxy_error', status: 407, answeredBy: /squid/ }, 'polls refused by the proxy: register() says proxy_error 407')
+
   const log = squid.accessLog()
   t.match(log, /TCP_DENIED\/403 \d+ POST http:\/\/127\.0\.0\.1:\d+\/v1\/sessions /, 'squid logged the refused registration')
   t.match(log, /TCP_DENIED\/407 \d+ GET http:\/\/localhost:\d+\/v1\/sessions /, 'and the login it asked for')
