@@ -173,6 +173,7 @@ export async function startCorporateNet(t: Teardown): Promise<CorporateNet> {
     ns.etc(role, 'resolv.conf', 'nameserver 127.0.0.1\n')
   }
   const tls = certificates(dir)
+  // squid drops to Debian's `proxy` user: it must reach its folder below this one.
   chmodSync(dir, 0o755)
 
   // squid: Debian's squid.conf with the one change every office makes (`http_access allow localnet`,
@@ -311,7 +312,7 @@ net.createServer((client) => {
     },
     async shared(t, nginxStream) {
       const sharedDir = mkdtempSync(join(dir, 'shared-'))
-      const turn = await startIn(t, names.internet, 'turnserver', coturnArgs(sharedDir, tls, '127.0.0.1', 5349, ADDRESS.shared, TURN_SECRET), {
+      await startIn(t, names.internet, 'turnserver', coturnArgs(sharedDir, tls, '127.0.0.1', 5349, ADDRESS.shared, TURN_SECRET), {
         listen: '127.0.0.1:5349',
         logs: () => readIfExists(join(sharedDir, 'turn.log')),
       })
@@ -328,7 +329,6 @@ ${nginxStream.replaceAll('turn.example.com', HOST.sharedTurn).replace(/listen\s+
         listen: `${ADDRESS.shared}:443`,
         logs: () => readIfExists(join(sharedDir, 'error.log')),
       })
-      void turn
       return {
         url: `https://${HOST.shared}`,
         stop: server.stop,
