@@ -155,12 +155,15 @@ t.test("a consumer's .ts file type-checks against the package's declarations", a
   t.equal(result.code, 0)
 })
 
-/** The code spans in one column of the table rows under `heading` of docs/element.md (header cells hold none). */
+/**
+ * The code spans in one column of the table rows under `heading` of docs/element.md (header cells hold none),
+ * up to the next heading of any level (a subsection's table, e.g. the causes under Events, is not the list).
+ */
 function documented(heading: string, column = 0, pattern = /`([^`]+)`/g): string[] {
   const text = readFileSync(join(repo, 'docs/element.md'), 'utf8')
   const start = text.indexOf(`\n${heading}\n`)
-  const end = text.indexOf('\n## ', start + 1)
-  const rows = text.slice(start, end < 0 ? undefined : end).split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('|---'))
+  const next = text.slice(start + 1).search(/\n#{2,} /)
+  const rows = text.slice(start, next < 0 ? undefined : start + 1 + next).split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('|---'))
   return rows.flatMap((row) => [...(row.split(' | ')[column] ?? '').matchAll(pattern)].map((m) => m[1]))
 }
 
