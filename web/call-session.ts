@@ -111,6 +111,14 @@ export class CallSession {
     })
   }
 
+  /**
+   * @internal The RTCPeerConnection, ended or not: test/browser/resilience.test.ts reaches for it to force
+   * an ICE restart (`element.flow.session.pc.restartIce()`).
+   */
+  get pc(): RTCPeerConnection | undefined {
+    return this.link.pc
+  }
+
   /** What the peer sends, once its first track came. */
   get remoteStream(): MediaStream | undefined {
     return this.link.remoteStream
