@@ -53,7 +53,7 @@ export interface Transport {
   close(): void
 }
 
-/** Events every transport emits: an event of the session (de-duplication is the cursor's), and `ready`. */
+/** Events every transport emits: an event of the session (de-duplication is the cursor's, in SignalClient). */
 export interface TransportEvents extends Record<string, unknown> {
   event: SignalEvent
 }
