@@ -4,7 +4,7 @@
 #     openssl, jq, curl; for the namespace network of test/proxies/corporate.test.ts: iproute2, nftables,
 #     libnss3-tools for certutil, libnginx-mod-stream for nginx's SNI routing), from apt, when missing
 #  2. npm dependencies when node_modules is missing or older than the lock file
-#  3. the web bundle, a type-check of server, web and tests, then every tap test
+#  3. the web bundle, a type-check of server, web and tests, the import-cycle check, then every tap test
 # It ends with one line "N passed, N failed" (N counts test cases: the t.test blocks of every file).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,7 @@ fi
 
 npm run --silent build || { echo "build (web bundle, server) failed"; echo "0 passed, 1 failed"; exit 1; }
 npx tsc --noEmit -p tsconfig.json || { echo "type-check failed"; echo "0 passed, 1 failed"; exit 1; }
+node scripts/check-cycles.mjs || { echo "import cycle in web/ or protocol/"; echo "0 passed, 1 failed"; exit 1; }
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1
 mkdir -p .tap

@@ -1,12 +1,10 @@
 /**
- * One call: media, the RTCPeerConnection, and its signalling over sigpost's REST endpoints.
+ * One call's signalling lifecycle over sigpost's REST endpoints: media, placing, ringing, accepting,
+ * rejecting, hanging up, the events of its callId, and how it ends. The RTCPeerConnection itself (trickle
+ * ICE, perfect negotiation, ICE restarts) is peer-negotiation.ts's.
  *
- * Modern APIs only (getUserMedia, addTrack, ontrack, srcObject). Trickle ICE: each local candidate is
- * POSTed as soon as it is gathered (candidates gathered while a POST is in flight go in the next one, in
- * order); remote candidates that arrive before the remote description is set are buffered and applied
- * right after it. Renegotiation and ICE restarts go over `/sdp` with the "perfect negotiation" pattern
- * (https://w3c.github.io/webrtc-pc/#perfect-negotiation-example): the callee is the polite peer.
- * Every track and the connection are released when the call ends, however it ends.
+ * Modern APIs only (getUserMedia, addTrack, ontrack, srcObject). Every track and the connection are
+ * released when the call ends, however it ends.
  *
  * A call that cannot connect ends as `failed`: when ICE fails (after up to two ICE restarts), when gathering
  * ends without a single local candidate (ICE then has nothing to check and never fails by itself), and when
@@ -15,13 +13,12 @@
  * {"reason": "failed", "cause"}`, and the other ends with the cause it is told.
  */
 import type { EndReason, FailureCause } from '../protocol/names.js'
-import { IceDiagnosis, type IceWarning } from './ice-diagnosis.js'
+import type { IceWarning } from './ice-diagnosis.js'
+import { PeerNegotiation } from './peer-negotiation.js'
 import { SignalError, type SignalClient, type SignalEvent } from './signal-client.js'
 
 /** How long an accepted call may take to connect before it ends as `failed`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
-/** How often a candidate POST that got no answer is tried again before it is reported. */
-const CANDIDATE_RETRIES = 3
 
 export type CallRole = 'caller' | 'callee'
 /** How a call ended for this side: the server's reasons (protocol/), or `failed` (it could not connect). */
@@ -66,14 +63,11 @@ export interface CallSessionOptions {
   onWarning?: (error: unknown) => void
 }
 
-type Candidate = RTCIceCandidateInit | null
-
 export class CallSession {
   readonly role: CallRole
   readonly peer: string
   callId: string | undefined
   localStream: MediaStream | undefined
-  remoteStream: MediaStream | undefined
   /** Accepted by the callee (startCommunication / callResponse accepted). */
   active = false
   ended = false
@@ -82,28 +76,15 @@ export class CallSession {
   connectionState: RTCPeerConnectionState = 'new'
 
   private readonly options: CallSessionOptions
-  private pc: RTCPeerConnection | undefined
-  /** Remote candidates that came before the remote description. */
-  private pendingRemote: Candidate[] = []
-  /** Local candidates not yet POSTed (e.g. gathered before the caller knows the callId). */
-  private outbox: Candidate[] = []
-  private sending = false
+  /** The RTCPeerConnection and everything that negotiates it. */
+  private readonly link: PeerNegotiation
   /** Signalling work runs one step at a time, in arrival order. */
   private queue: Promise<unknown> = Promise.resolve()
   /** Events for this call that arrived before `POST /v1/calls` answered with its id. */
   private early: SignalEvent[] = []
-  private makingOffer = false
-  private ignoreOffer = false
-  private iceRestarts = 0
   private connectedOnce = false
-  /** Local candidates gathered in the current gathering round (an ICE restart gathers again from zero). */
-  private gathered = 0
-  /** The current gathering round ended without a single local candidate. */
-  private noLocalCandidates = false
   /** Ends a call that was accepted but never connected (see connectTimeoutMs). */
   private connectWatchdog: ReturnType<typeof setTimeout> | undefined
-  /** What gathering said about the TURN servers: the cause of a failure, and the warnings. */
-  private readonly diagnosis: IceDiagnosis
   /** The caller's call failed before `POST /v1/calls` answered: it is ended as `failed` once placed. */
   private failedEarly: FailureCause | undefined
 
@@ -112,18 +93,42 @@ export class CallSession {
     this.role = options.role
     this.peer = options.peer
     this.callId = options.callId
-    this.diagnosis = new IceDiagnosis(options.iceServers, (warning) => this.options.onIceWarning?.(warning))
+    this.link = new PeerNegotiation({
+      client: options.client,
+      polite: options.role === 'callee',
+      iceServers: options.iceServers,
+      iceTransportPolicy: options.iceTransportPolicy,
+      callId: () => this.callId,
+      active: () => this.active,
+      ended: () => this.ended,
+      enqueue: (step) => this.enqueue(step),
+      onPeerConnection: options.onPeerConnection,
+      onRemoteStream: (stream) => this.options.onRemoteStream?.(stream),
+      onConnectionState: (state) => this.onConnectionState(state),
+      onNoLocalCandidates: () => this.checkLocalCandidates(),
+      onIceWarning: (warning) => this.options.onIceWarning?.(warning),
+      onWarning: (error) => this.options.onWarning?.(error),
+    })
   }
 
-  private get polite(): boolean {
-    return this.role === 'callee'
+  /**
+   * @internal The RTCPeerConnection, ended or not: test/browser/resilience.test.ts reaches for it to force
+   * an ICE restart (`element.flow.session.pc.restartIce()`).
+   */
+  get pc(): RTCPeerConnection | undefined {
+    return this.link.pc
+  }
+
+  /** What the peer sends, once its first track came. */
+  get remoteStream(): MediaStream | undefined {
+    return this.link.remoteStream
   }
 
   /** Caller: media, offer, `POST /v1/calls`. Resolves with the callId once the call is placed. */
   async start(): Promise<string> {
     await this.openMedia()
-    const pc = this.createPeerConnection()
-    this.addLocalTracks(pc, null)
+    const pc = this.link.create()
+    this.link.addLocalTracks(this.localStream, null)
     await pc.setLocalDescription(await pc.createOffer())
     this.throwIfEnded()
     const { callId } = await this.options.client.request<{ callId: string }>('POST', '/v1/calls', {
@@ -145,7 +150,7 @@ export class CallSession {
       void this.hangUp('failed', { cause: this.failedEarly }).catch(() => {})
       return callId
     }
-    void this.flushOutbox()
+    void this.link.flushOutbox()
     const early = this.early.filter((event) => event.data?.callId === callId)
     this.early = []
     for (const event of early) this.handle(event)
@@ -154,20 +159,20 @@ export class CallSession {
 
   /** Callee: media, apply the offer and buffered candidates, answer, `POST …/accept`. */
   async accept(): Promise<void> {
-    if (this.role !== 'callee' || this.pc) throw new SignalError('invalid_state', 'There is no incoming call to accept')
+    if (this.role !== 'callee' || this.link.pc) throw new SignalError('invalid_state', 'There is no incoming call to accept')
     await this.openMedia()
     await this.enqueue(async () => {
       this.throwIfEnded()
-      const pc = this.createPeerConnection()
+      const pc = this.link.create()
       await pc.setRemoteDescription(this.options.remoteOffer!)
-      await this.applyPendingCandidates()
-      this.addLocalTracks(pc, pc.getTransceivers())
+      await this.link.applyPendingCandidates()
+      this.link.addLocalTracks(this.localStream, pc.getTransceivers())
       await pc.setLocalDescription(await pc.createAnswer())
     })
     this.throwIfEnded()
     try {
       await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/accept`, {
-        sdpAnswer: { type: 'answer', sdp: this.pc!.localDescription!.sdp },
+        sdpAnswer: { type: 'answer', sdp: this.link.pc!.localDescription!.sdp },
       })
     } catch (error) {
       // The call ended while we answered (the caller cancelled, or its ICE failed): the stream tells how,
@@ -177,10 +182,10 @@ export class CallSession {
       throw error
     }
     this.markActive()
-    void this.flushOutbox()
+    void this.link.flushOutbox()
   }
 
-  /** Callee, while ringing. `block: true` also blocks the caller for the rest of the session (API.md "Blocking"). */
+  /** Callee, while ringing. `block: true` also blocks the caller for the rest of the session (docs/http-api.md "Blocking and call spam"). */
   async reject(reason = 'declined', options: { block?: boolean } = {}): Promise<void> {
     if (this.role !== 'callee' || this.active) throw new SignalError('invalid_state', 'There is no incoming call to reject')
     try {
@@ -224,10 +229,10 @@ export class CallSession {
         this.markActive()
         break
       case 'iceCandidate':
-        void this.enqueue(() => this.addRemoteCandidate(event.data.candidate ?? null))
+        void this.enqueue(() => this.link.addRemoteCandidate(event.data.candidate ?? null))
         break
       case 'sdp':
-        void this.enqueue(() => this.onRemoteDescription(event.data.description)).catch((e) => this.options.onWarning?.(e))
+        void this.enqueue(() => this.link.onRemoteDescription(event.data.description)).catch((e) => this.options.onWarning?.(e))
         break
       case 'stopCommunication':
         // `failed`: the other side found out first; its cause is the call's (stored with it on the server).
@@ -248,7 +253,7 @@ export class CallSession {
 
   /** The call's RTCPeerConnection, once it exists (the caller's at once, the callee's from accept). */
   get peerConnection(): RTCPeerConnection | undefined {
-    return this.ended ? undefined : this.pc
+    return this.ended ? undefined : this.link.pc
   }
 
   /**
@@ -279,15 +284,7 @@ export class CallSession {
    * over `/sdp`.
    */
   async sendTrack(kind: 'audio' | 'video', track: MediaStreamTrack | null): Promise<void> {
-    const pc = this.pc
-    if (!pc || this.ended) return // the callee before accept: openMedia picks the device up
-    const transceiver = pc.getTransceivers().find((t) => t.currentDirection !== 'stopped' && t.receiver.track.kind === kind)
-    if (!transceiver) throw new SignalError('invalid_state', `This call has no ${kind}`)
-    await transceiver.sender.replaceTrack(track)
-    if (track && (transceiver.direction === 'recvonly' || transceiver.direction === 'inactive')) {
-      if (this.localStream) transceiver.sender.setStreams(this.localStream)
-      transceiver.direction = transceiver.direction === 'recvonly' ? 'sendrecv' : 'sendonly'
-    }
+    await this.link.sendTrack(kind, track, this.localStream)
   }
 
   /**
@@ -297,23 +294,13 @@ export class CallSession {
   end(reason: CallEndReason, cause?: FailureCause): void {
     if (this.ended) return
     this.ended = true
-    if (reason === 'failed') this.endCause = cause ?? this.diagnosis.cause()
-    this.diagnosis.flush()
+    if (reason === 'failed') this.endCause = cause ?? this.link.diagnosis.cause()
+    this.link.diagnosis.flush()
     clearTimeout(this.connectWatchdog)
     this.connectWatchdog = undefined
-    if (this.pc) {
-      this.pc.onicecandidate = null
-      this.pc.onicecandidateerror = null
-      this.pc.onicegatheringstatechange = null
-      this.pc.ontrack = null
-      this.pc.onconnectionstatechange = null
-      this.pc.onnegotiationneeded = null
-      this.pc.close()
-    }
+    this.link.close()
     for (const track of this.localStream?.getTracks() ?? []) track.stop()
     for (const track of this.remoteStream?.getTracks() ?? []) track.stop()
-    this.pendingRemote = []
-    this.outbox = []
     this.early = []
     this.options.onEnded?.(reason, this.endCause)
   }
@@ -348,7 +335,7 @@ export class CallSession {
    * Ends the call as `failed`, for both sides. A caller whose call is not placed yet (POST /v1/calls in
    * flight) ends it once it is (start()): until then there is no call to tell the other side about.
    */
-  private fail(cause: FailureCause = this.diagnosis.cause()): void {
+  private fail(cause: FailureCause = this.link.diagnosis.cause()): void {
     if (this.ended) return
     if (this.callId === undefined) {
       this.failedEarly ??= cause
@@ -385,8 +372,8 @@ export class CallSession {
    * (until then the previous candidate pair may still carry the media).
    */
   private checkLocalCandidates(): void {
-    if (!this.noLocalCandidates || this.ended) return
-    if (this.connectedOnce && this.pc?.connectionState !== 'failed') return
+    if (!this.link.noLocalCandidates || this.ended) return
+    if (this.connectedOnce && this.link.pc?.connectionState !== 'failed') return
     this.fatal(new SignalError('ice_failed', 'No network path to the other party: no local ICE candidate (TURN refused or unreachable?)'))
   }
 
@@ -413,170 +400,24 @@ export class CallSession {
     this.options.onLocalStream?.(this.localStream)
   }
 
-  private createPeerConnection(): RTCPeerConnection {
-    const pc = new RTCPeerConnection({
-      iceServers: this.options.iceServers,
-      iceTransportPolicy: this.options.iceTransportPolicy ?? 'all',
-    })
-    this.pc = pc
-    this.options.onPeerConnection?.(pc)
-    pc.onicecandidate = (event) => {
-      const { candidate } = event
-      // An empty `candidate` string is a per-m-line end-of-candidates (Firefox), not a candidate.
-      if (candidate?.candidate) {
-        this.gathered++
-        this.diagnosis.candidate(candidate, (event as { url?: string | null }).url)
+  private onConnectionState(state: RTCPeerConnectionState): void {
+    this.connectionState = state
+    this.options.onConnectionState?.(state)
+    if (state === 'connected') {
+      if (!this.connectedOnce) {
+        this.connectedOnce = true
+        clearTimeout(this.connectWatchdog)
+        this.connectWatchdog = undefined
+        this.options.onConnected?.()
       }
-      if (!candidate) this.diagnosis.gatheringComplete()
-      // `null` is the end of gathering: relayed as `{"candidate": null}` (end-of-candidates).
-      this.outbox.push(candidate ? candidate.toJSON() : null)
-      void this.flushOutbox()
-      if (!candidate && this.gathered === 0) {
-        this.noLocalCandidates = true
-        this.checkLocalCandidates()
-      }
-    }
-    pc.onicecandidateerror = (event) => this.diagnosis.error(event as RTCPeerConnectionIceErrorEvent)
-    pc.onicegatheringstatechange = () => {
-      // A new gathering round (ICE restart): its candidates are counted from zero.
-      if (pc.iceGatheringState === 'gathering') {
-        this.gathered = 0
-        this.noLocalCandidates = false
-      }
-      if (pc.iceGatheringState === 'complete') this.diagnosis.gatheringComplete()
-    }
-    pc.ontrack = ({ track }) => {
-      const tracks = this.remoteStream?.getTracks() ?? []
-      if (tracks.includes(track)) return
-      // A new MediaStream object per track makes `srcObject` bindings see the change.
-      this.remoteStream = new MediaStream([...tracks, track])
-      this.options.onRemoteStream?.(this.remoteStream)
-    }
-    pc.onconnectionstatechange = () => {
-      this.connectionState = pc.connectionState
-      this.options.onConnectionState?.(pc.connectionState)
-      if (pc.connectionState === 'connected') {
-        this.iceRestarts = 0
-        if (!this.connectedOnce) {
-          this.connectedOnce = true
-          clearTimeout(this.connectWatchdog)
-          this.connectWatchdog = undefined
-          this.options.onConnected?.()
-        }
-      } else if (pc.connectionState === 'failed') {
-        if (this.iceRestarts < 2 && this.active) {
-          this.iceRestarts++
-          // Fires negotiationneeded; the offer with new ICE credentials goes over /sdp.
-          pc.restartIce()
-        } else {
-          this.fail()
-        }
-      }
-    }
-    pc.onnegotiationneeded = () => {
-      // The first offer/answer is explicit (POST /v1/calls, accept); later changes renegotiate over /sdp.
-      if (!this.active) return
-      void this.enqueue(async () => {
-        try {
-          this.makingOffer = true
-          await pc.setLocalDescription()
-          await this.sendDescription(pc.localDescription!)
-        } finally {
-          this.makingOffer = false
-        }
-      }).catch((error) => this.options.onWarning?.(error))
-    }
-    return pc
-  }
-
-  /** addTrack for each local track; kinds we do not send are still received (recvonly). */
-  private addLocalTracks(pc: RTCPeerConnection, existing: RTCRtpTransceiver[] | null): void {
-    const stream = this.localStream
-    for (const track of stream?.getTracks() ?? []) pc.addTrack(track, stream!)
-    if (existing) return // callee: the offer decides what is received
-    for (const kind of ['audio', 'video'] as const) {
-      const sends = stream?.getTracks().some((track) => track.kind === kind)
-      if (!sends) pc.addTransceiver(kind, { direction: 'recvonly' })
+    } else if (state === 'failed') {
+      if (!(this.active && this.link.restartIce())) this.fail()
     }
   }
 
   private async onAccepted(answer: RTCSessionDescriptionInit): Promise<void> {
-    await this.pc!.setRemoteDescription(answer)
+    await this.link.pc!.setRemoteDescription(answer)
     this.markActive()
-    await this.applyPendingCandidates()
-  }
-
-  private async addRemoteCandidate(candidate: Candidate): Promise<void> {
-    const pc = this.pc
-    if (this.ended) return
-    if (!pc || !pc.remoteDescription) {
-      this.pendingRemote.push(candidate)
-      return
-    }
-    try {
-      // `{candidate: ''}` is end-of-candidates for every m-line.
-      await pc.addIceCandidate(candidate ?? { candidate: '' })
-    } catch (error) {
-      if (!this.ignoreOffer) this.options.onWarning?.(error)
-    }
-  }
-
-  private async applyPendingCandidates(): Promise<void> {
-    const pending = this.pendingRemote
-    this.pendingRemote = []
-    for (const candidate of pending) await this.addRemoteCandidate(candidate)
-  }
-
-  private async onRemoteDescription(description: RTCSessionDescriptionInit): Promise<void> {
-    const pc = this.pc
-    if (!pc) return
-    const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable')
-    this.ignoreOffer = !this.polite && collision
-    if (this.ignoreOffer) return
-    await pc.setRemoteDescription(description) // rolls back our own offer when polite and colliding
-    await this.applyPendingCandidates()
-    if (description.type === 'offer') {
-      await pc.setLocalDescription()
-      await this.sendDescription(pc.localDescription!)
-    }
-  }
-
-  private async sendDescription(description: RTCSessionDescription): Promise<void> {
-    await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId!)}/sdp`, {
-      description: { type: description.type, sdp: description.sdp },
-    })
-  }
-
-  /**
-   * POSTs queued local candidates in order; whatever gathers meanwhile goes in the next request.
-   * A POST without an answer (`network_error`) is tried again, in order, up to CANDIDATE_RETRIES times
-   * before it is reported: a blip must not lose candidates, and Firefox rejects a leaving page's pending
-   * fetches before `pagehide` (seen with Firefox ESR: the navigation cancels the document's loads), which is
-   * no failure of the call — by the retry the page has gone, or `pagehide` has ended the call.
-   */
-  private async flushOutbox(): Promise<void> {
-    if (this.sending || this.callId === undefined) return
-    this.sending = true
-    let failures = 0
-    try {
-      while (this.outbox.length > 0 && !this.ended) {
-        const end = this.outbox.indexOf(null)
-        const batch = end === 0 ? [] : this.outbox.slice(0, end === -1 ? this.outbox.length : end)
-        const body = batch.length === 0 ? { candidate: null } : batch.length === 1 ? { candidate: batch[0] } : { candidates: batch }
-        try {
-          await this.options.client.request('POST', `/v1/calls/${encodeURIComponent(this.callId)}/candidates`, body)
-        } catch (error) {
-          if ((error as SignalError)?.code !== 'network_error' || ++failures > CANDIDATE_RETRIES) throw error
-          await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** failures))
-          continue
-        }
-        failures = 0
-        this.outbox.splice(0, Math.max(batch.length, 1))
-      }
-    } catch (error) {
-      if (!this.ended) this.options.onWarning?.(error)
-    } finally {
-      this.sending = false
-    }
+    await this.link.applyPendingCandidates()
   }
 }

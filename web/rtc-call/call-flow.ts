@@ -1,6 +1,6 @@
 /**
  * The call in progress: one CallSession (call-session.ts) wired to the element — its streams and media
- * (call-media.ts), duration and quality once connected, the events of its callId, and what it leaves when it
+ * (call-media.ts, this flow's child), duration and quality once connected, the events of its callId, and what it leaves when it
  * ends (`rtc-ended`, the "why it ended" notice, a missed call). Placing and hanging up live here; answering
  * an incoming call lives in incoming-call.ts.
  */
@@ -11,10 +11,10 @@ import type { FailureCause } from '../../protocol/names.js'
 import type { MediaDevicesController } from './media-devices.js'
 import { CallQualityController } from './call-quality.js'
 import { CallClockController } from './call-clock.js'
-import type { CallMediaController } from './call-media.js'
+import { CallMediaController, type CallMediaHost } from './call-media.js'
 import { changes, type CallStatus } from './call-status.js'
 
-export interface CallFlowHost extends ReactiveControllerHost {
+export interface CallFlowHost extends ReactiveControllerHost, CallMediaHost {
   noAudio: boolean
   noVideo: boolean
   iceTransportPolicy: RTCIceTransportPolicy
@@ -24,6 +24,12 @@ export interface CallFlowHost extends ReactiveControllerHost {
 export class CallFlow {
   /** The call ringing, being placed or connected; undefined between calls. */
   session: CallSession | undefined
+  /**
+   * The registered client (calls go through it), set by the registration (registration.ts) whenever it
+   * changes; undefined when signed out.
+   */
+  client: SignalClient | undefined
+  readonly media: CallMediaController
   readonly quality: CallQualityController
   readonly clock: CallClockController
   private _callId: string | null = null
@@ -33,11 +39,9 @@ export class CallFlow {
   constructor(
     private readonly host: CallFlowHost,
     private readonly status: CallStatus,
-    private readonly media: CallMediaController,
     private readonly devices: MediaDevicesController,
-    /** The registered client (calls go through it). */
-    private readonly client: () => SignalClient | undefined,
   ) {
+    this.media = new CallMediaController(host, status, devices, () => this.session)
     this.quality = new CallQualityController(host, (sample) => status.emit('rtc-quality', sample))
     this.clock = new CallClockController(host)
   }
@@ -98,7 +102,7 @@ export class CallFlow {
 
   /** A new call (`caller`), or one ringing here (`callee`, with the offer that came with it). */
   open(role: CallRole, peer: string, incoming?: { callId: string; sdpOffer: RTCSessionDescriptionInit }): CallSession {
-    const client = this.client()!
+    const client = this.client!
     const host = this.host
     const session: CallSession = new CallSession({
       client,
@@ -158,7 +162,7 @@ export class CallFlow {
     const rang = session.role === 'callee' && !session.active
     this.reset()
     const status = this.status
-    if (status.state !== 'idle') status.state = this.client()?.registration ? 'registered' : 'idle'
+    if (status.state !== 'idle') status.state = this.client?.registration ? 'registered' : 'idle'
     // A call that was never placed (e.g. peer_not_found) did not exist: its failure is the rtc-error.
     if (!session.callId) return
     status.ended = cause ? { callId: session.callId, peer: session.peer, reason, cause, durationMs } : { callId: session.callId, peer: session.peer, reason, durationMs }

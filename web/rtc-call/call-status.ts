@@ -1,15 +1,15 @@
 /**
  * What the element tells the page about itself: the call state, the transport in use, the last error, why
- * the last call ended and the missed calls. It fires the `rtc-*` events, and `run()` wraps every public
- * method (pending flag, coded rejection + `rtc-error`). One per element, shared by its controllers; every
- * change re-renders the host (as `@state()` would).
+ * the last call ended and the missed calls. It fires the `rtc-*` events (action-runner.ts wraps the public
+ * methods around it). One per element, shared by its controllers; every change re-renders the host (as
+ * `@state()` would).
  */
 import type { ReactiveControllerHost } from 'lit'
 import { SignalError, type TransportKind } from '../signal-client.js'
 import type { CallEndReason } from '../call-session.js'
 import type { FailureCause } from '../../protocol/names.js'
 import { MissedCalls, type MissedCall } from './missed-calls.js'
-import type { CallState, RtcCallEventDetail } from './rtc-call.component.js'
+import type { CallState, RtcCallEventDetail } from './rtc-call.events.js'
 
 /** The last call, shown as "Call with … ended" until the next action. */
 export interface EndedCall {
@@ -44,8 +44,6 @@ export class CallStatus {
   /** The last error shown, coded (the UI says some codes in its own sentence: proxy_error). */
   private _lastError: SignalError | null = null
   private _pending = false
-  /** Actions (not reads) under way: the buttons are disabled while there is one. */
-  private actions = 0
   private _ended: EndedCall | null = null
   private readonly missed = new MissedCalls()
 
@@ -115,29 +113,9 @@ export class CallStatus {
     this._lastError = e
     this.error = e.message
     this.host.requestUpdate()
-    // An answer that was not sigpost's: the status, and who gave it when it said (API.md).
+    // An answer that was not sigpost's: the status, and who gave it when it said (docs/element.md "Events").
     const extra = e.code === 'proxy_error' ? { status: e.status, ...(e.answeredBy ? { answeredBy: e.answeredBy } : {}) } : {}
     this.emit('rtc-error', { code: e.code, message: e.message, ...extra })
     return e
-  }
-
-  /**
-   * Runs a public method: clears the last error unless it only reads (and with `next`, the last "why it ended": the user's next
-   * action — register, call, unregister; an incoming call does too), and turns every failure into a coded
-   * rejection + rtc-error.
-   */
-  async run<T>(fn: () => Promise<T>, options: { next?: boolean; read?: boolean } = {}): Promise<T> {
-    // A read (the names online, the devices) leaves the last error shown, and the buttons enabled: a page may
-    // refresh it any time (the demo page does every 5 s), and a click on Reject then must not be lost.
-    if (!options.read) this.error = ''
-    if (options.next) this.ended = null
-    if (!options.read) this.pending = ++this.actions > 0
-    try {
-      return await fn()
-    } catch (error) {
-      throw this.fail(error)
-    } finally {
-      if (!options.read) this.pending = --this.actions > 0
-    }
   }
 }

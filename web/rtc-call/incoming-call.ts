@@ -8,7 +8,7 @@ import type { CallSession } from '../call-session.js'
 import { Ringtone } from './ringtone.js'
 import type { CallFlow } from './call-flow.js'
 import type { CallStatus } from './call-status.js'
-import type { CallState } from './rtc-call.component.js'
+import type { CallState } from './rtc-call.events.js'
 
 export interface IncomingCallHost extends ReactiveControllerHost {
   autoAnswer: boolean

@@ -1,3 +1,4 @@
+// The missed-call list the element keeps (rtc-missed, `missedCalls`): a `missedCall` event or an unanswered ring, once per call.
 import type { EventData } from '../../protocol/index.js'
 
 /** Calls that rang while nobody answered, newest first, until the user clears the list. */

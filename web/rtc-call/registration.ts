@@ -5,11 +5,14 @@
  * a back/forward restore or a re-attach).
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit'
-import type { CallEndReason } from '../call-session.js'
 import { SignalClient, SignalError, type SignalEvent, type TransportChoice } from '../signal-client.js'
 import { TabLeader, tabsCanCoordinate } from './tab-leader.js'
 import type { CallStatus } from './call-status.js'
-import type { Credentials } from './rtc-call.component.js'
+import type { ActionRunner } from './action-runner.js'
+import type { CallFlow } from './call-flow.js'
+import type { IncomingCallController } from './incoming-call.js'
+import { missedFromEvent } from './missed-calls.js'
+import type { Credentials } from './rtc-call.events.js'
 
 export interface RegistrationHost extends ReactiveControllerHost {
   server: string
@@ -20,15 +23,6 @@ export interface RegistrationHost extends ReactiveControllerHost {
   readonly hasUpdated: boolean
   register(name?: string): Promise<void>
   unregister(): Promise<void>
-}
-
-export interface RegistrationHooks {
-  /** An event of the current registration's stream (a replaced client's never get here). */
-  onSignal(client: SignalClient, event: SignalEvent): void
-  /** The session goes away: end the call in progress, if any, at once. */
-  endCall(reason: CallEndReason): void
-  /** Clear what the call left on screen. */
-  resetCall(): void
 }
 
 interface RegisterOptions {
@@ -43,8 +37,7 @@ interface RegisterOptions {
 }
 
 export class RegistrationController implements ReactiveController {
-  /** The client of the registration (registered, or registering); undefined when signed out. */
-  client: SignalClient | undefined
+  private _client: SignalClient | undefined
   /** The name a registration is under way for (so that reflecting `name` does not start another). */
   registering: string | undefined
   private registeringDone: Promise<void> | undefined
@@ -54,9 +47,34 @@ export class RegistrationController implements ReactiveController {
   constructor(
     private readonly host: RegistrationHost,
     private readonly status: CallStatus,
-    private readonly hooks: RegistrationHooks,
+    private readonly runner: ActionRunner,
+    /** The call in progress: gets the client, the call's events, and is ended when the session goes. */
+    private readonly flow: CallFlow,
+    /** Gets `incomingCall`. */
+    private readonly incoming: IncomingCallController,
   ) {
     host.addController(this)
+  }
+
+  /** The client of the registration (registered, or registering); undefined when signed out. */
+  get client(): SignalClient | undefined {
+    return this._client
+  }
+  private set client(client: SignalClient | undefined) {
+    this._client = client
+    this.flow.client = client
+  }
+
+  /** An event of the current registration's stream (a replaced client's never get here): where it goes. */
+  private dispatch(client: SignalClient, event: SignalEvent): void {
+    if (event.event === 'incomingCall') {
+      this.incoming.onIncomingCall(client, event.data)
+    } else if (event.event === 'missedCall') {
+      const entry = missedFromEvent(event.data)
+      if (entry) this.status.addMissed(entry)
+    } else {
+      this.flow.handle(event)
+    }
   }
 
   hostConnected(): void {
@@ -126,7 +144,7 @@ export class RegistrationController implements ReactiveController {
     let tabs = this.tabs
     if (!tabs) {
       tabs = new TabLeader(new URL(this.host.server || location.origin, location.href).href.replace(/\/+$/, ''), name, {
-        lead: (after) => this.status.run(() => this.registerNow(name, this.leadOptions(after, tabs!))).catch(() => {}),
+        lead: (after) => this.runner.run(() => this.registerNow(name, this.leadOptions(after, tabs!))).catch(() => {}),
         yield: () => this.yieldName(),
         standby: () => this.enterStandby(name),
       })
@@ -149,8 +167,8 @@ export class RegistrationController implements ReactiveController {
   /**
    * How a tab that was just granted the name registers it. After waiting, the previous holder's session may
    * still be ending: a closing tab's goodbye is on its way, a crashed tab's session lasts graceMs. With
-   * verified names this tab takes the name over at once (API.md: "at once with verified names via
-   * takeOver"), unless the previous holder was itself displaced from outside this browser; in open mode
+   * verified names this tab takes the name over at once (docs/element.md "Verified names": at once
+   * with verified names via takeOver), unless the previous holder was itself displaced from outside this browser; in open mode
    * (no takeOver there) `name_taken` is retried until the old session is gone.
    */
   private leadOptions(after: 'wait' | 'steal', tabs: TabLeader): RegisterOptions {
@@ -173,7 +191,7 @@ export class RegistrationController implements ReactiveController {
     this.client = undefined
     this.tabs = undefined
     this.registering = undefined
-    this.hooks.endCall('hangup')
+    this.flow.end('hangup')
     this.status.state = 'idle'
     this.status.transportInUse = null
     this.host.name = ''
@@ -189,7 +207,7 @@ export class RegistrationController implements ReactiveController {
   /** Ends the call and the session without waiting (the page or the element is going away). */
   private teardown(): void {
     const client = this.client
-    this.hooks.endCall('hangup')
+    this.flow.end('hangup')
     // The browser would release the lock with the page anyway; an element removed from a live page must too.
     this.tabs?.leave()
     this.tabs = undefined
@@ -202,7 +220,7 @@ export class RegistrationController implements ReactiveController {
     this.registering = undefined
     // keepalive: the request outlives the page. Deleting the session also ends its call (as `hangup`).
     void client.unregister({ keepalive: true }).catch(() => {})
-    this.hooks.resetCall()
+    this.flow.reset()
     this.status.state = 'idle'
     this.status.transportInUse = null
   }
@@ -219,8 +237,8 @@ export class RegistrationController implements ReactiveController {
   private async yieldName(): Promise<void> {
     const client = this.client
     this.client = undefined
-    this.hooks.endCall('hangup')
-    this.hooks.resetCall()
+    this.flow.end('hangup')
+    this.flow.reset()
     this.status.transportInUse = null
     if (client?.registration) await client.unregister().catch(() => {})
     else client?.close()
@@ -272,7 +290,7 @@ export class RegistrationController implements ReactiveController {
       server: this.host.server || location.origin,
       transport: this.host.transport,
       onEvent: (event) => {
-        if (client === this.client) this.hooks.onSignal(client, event)
+        if (client === this.client) this.dispatch(client, event)
       },
       onTransport: (transport) => {
         if (this.client !== client) return
@@ -314,8 +332,8 @@ export class RegistrationController implements ReactiveController {
     this.tabs = undefined
     client.close()
     // `replaced`: this name was taken over elsewhere (its owner's other device); that ends our call.
-    this.hooks.endCall(error.code === 'replaced' ? 'hangup' : 'failed')
-    this.hooks.resetCall()
+    this.flow.end(error.code === 'replaced' ? 'hangup' : 'failed')
+    this.flow.reset()
     this.status.state = 'idle'
     this.status.transportInUse = null
     this.status.fail(error)

@@ -1,69 +1,24 @@
+// <rtc-call>'s component: its properties, public methods and render; behaviour lives in the controllers beside it.
 import { LitElement, html, nothing, type PropertyValues } from 'lit'
 import { property, state } from 'lit/decorators.js'
 import { DEFAULT_CONNECT_TIMEOUT_MS, type CallEndReason } from '../call-session.js'
-import type { FailureCause } from '../../protocol/names.js'
-import type { SignalClient, SignalEvent, TransportChoice, TransportKind } from '../signal-client.js'
+import type { TransportChoice, TransportKind } from '../signal-client.js'
 import { styles } from './rtc-call.styles.js'
 import { builtIn, sanitize, type Strings } from './strings.js'
 import { icons } from './icons.js'
-import type { MediaState } from './peer-media.js'
 import { MediaDevicesController, type DeviceInfo, type DeviceKind } from './media-devices.js'
-import type { Quality, QualitySample } from './call-quality.js'
-import { missedFromEvent, type MissedCall } from './missed-calls.js'
+import type { Quality } from './call-quality.js'
+import type { MissedCall } from './missed-calls.js'
 import { CallStatus } from './call-status.js'
+import { ActionRunner } from './action-runner.js'
 import { RegistrationController } from './registration.js'
-import { CallMediaController } from './call-media.js'
 import { CallFlow } from './call-flow.js'
 import { IncomingCallController } from './incoming-call.js'
 import { controls, statusText, type ControlActions } from './rtc-call.controls.js'
 import { deviceMenu, endedNotice, errorText, missedList, stage, translator } from './rtc-call.parts.js'
+import type { CallState, Credentials } from './rtc-call.events.js'
 
-/** The element's call state (API.md): one explicit union. */
-export type CallState = 'idle' | 'standby' | 'registered' | 'calling' | 'ringing' | 'in-call'
-
-/** `detail` of each event the element fires. */
-export interface RtcCallEventDetail {
-  'rtc-registered': { name: string }
-  'rtc-standby': { name: string }
-  'rtc-incoming': { callId: string; from: string }
-  'rtc-connected': { callId: string; peer: string }
-  /** `cause` with `failed` only: why the call could not connect (the same on both sides when they agree). */
-  'rtc-ended': { callId: string; reason: CallEndReason; cause?: FailureCause }
-  'rtc-transport': { transport: TransportKind }
-  /**
-   * `proxy_error` (an answer that is not sigpost's: a proxy's or a captive portal's) also has the HTTP
-   * `status` and, when the answer names it (`Via`, `Server`), who answered (`answeredBy`).
-   */
-  'rtc-error': { code: string; message: string; status?: number; answeredBy?: string }
-  /** A TURN URL failed while gathering (once per URL), even when the call connects another way. */
-  'rtc-warning': { code: Extract<FailureCause, 'relay_unreachable' | 'relay_refused'>; message: string }
-  'rtc-peer-media': MediaState
-  'rtc-device': { kind: DeviceKind; deviceId: string }
-  'rtc-quality': QualitySample
-  'rtc-missed': { callId: string; from: string; reason: string }
-}
-
-export type { DeviceInfo, DeviceKind, MediaState, MissedCall, Quality, QualitySample, Strings }
-
-declare global {
-  interface GlobalEventHandlersEventMap {
-    'rtc-registered': CustomEvent<RtcCallEventDetail['rtc-registered']>
-    'rtc-standby': CustomEvent<RtcCallEventDetail['rtc-standby']>
-    'rtc-incoming': CustomEvent<RtcCallEventDetail['rtc-incoming']>
-    'rtc-connected': CustomEvent<RtcCallEventDetail['rtc-connected']>
-    'rtc-ended': CustomEvent<RtcCallEventDetail['rtc-ended']>
-    'rtc-transport': CustomEvent<RtcCallEventDetail['rtc-transport']>
-    'rtc-error': CustomEvent<RtcCallEventDetail['rtc-error']>
-    'rtc-warning': CustomEvent<RtcCallEventDetail['rtc-warning']>
-    'rtc-peer-media': CustomEvent<RtcCallEventDetail['rtc-peer-media']>
-    'rtc-device': CustomEvent<RtcCallEventDetail['rtc-device']>
-    'rtc-quality': CustomEvent<RtcCallEventDetail['rtc-quality']>
-    'rtc-missed': CustomEvent<RtcCallEventDetail['rtc-missed']>
-  }
-}
-
-/** Verified names: a JWT from the page's backend, or a function that fetches a fresh one per registration. */
-export type Credentials = string | (() => string | Promise<string>)
+export type * from './rtc-call.events.js'
 
 /**
  * A video call with anyone registered on a sigpost server: `<rtc-call server="https://host" name="alice">`.
@@ -209,17 +164,18 @@ export class RtcCall extends LitElement {
   @state() private _overrides: Partial<Strings> = {}
 
   // Behaviour lives beside the element, one concern each; every one releases what it holds on removal.
+  // Built bottom-up, each given what it needs: the registration hands its client's events straight to the
+  // call flow and the incoming-call controller (nothing climbs back up through the element).
   private readonly devicesCtl = new MediaDevicesController(this)
-  /** State line, errors, "why it ended", missed calls; fires the events and runs the public methods. */
+  /** State line, errors, "why it ended", missed calls; fires the events. */
   private readonly status = new CallStatus(this)
-  private readonly media: CallMediaController = new CallMediaController(this, this.status, this.devicesCtl, () => this.flow.session)
-  private readonly registration: RegistrationController = new RegistrationController(this, this.status, {
-    onSignal: (client, event) => this.onSignal(client, event),
-    endCall: (reason) => this.flow.end(reason),
-    resetCall: () => this.flow.reset(),
-  })
-  private readonly flow: CallFlow = new CallFlow(this, this.status, this.media, this.devicesCtl, () => this.registration.client)
+  /** Runs the public methods (pending flag, coded rejection + rtc-error). */
+  private readonly runner = new ActionRunner(this.status)
+  /** The call in progress, with its media (flow.media). */
+  private readonly flow = new CallFlow(this, this.status, this.devicesCtl)
+  private readonly media = this.flow.media
   private readonly incoming = new IncomingCallController(this, this.status, this.flow)
+  private readonly registration = new RegistrationController(this, this.status, this.runner, this.flow, this.incoming)
 
   /** `idle` | `standby` | `registered` | `calling` | `ringing` | `in-call`. */
   get state(): CallState {
@@ -297,7 +253,7 @@ export class RtcCall extends LitElement {
    * `credentials` the name may be omitted (the JWT names the session).
    */
   register(name?: string): Promise<void> {
-    return this.status.run(() => this.registration.acquire(String(name ?? '').trim(), false), { next: true })
+    return this.runner.run(() => this.registration.acquire(String(name ?? '').trim(), false), { next: true })
   }
 
   /**
@@ -307,12 +263,12 @@ export class RtcCall extends LitElement {
    * element's `name`, or with `credentials` alone the JWT's.
    */
   takeOver(name?: string): Promise<void> {
-    return this.status.run(() => this.registration.acquire(String(name ?? this.name ?? '').trim(), true), { next: true })
+    return this.runner.run(() => this.registration.acquire(String(name ?? this.name ?? '').trim(), true), { next: true })
   }
 
   /** Calls `peerName`; resolves with the callId once the call is placed (not when it connects). */
   call(peerName: string): Promise<string> {
-    return this.status.run(async () => {
+    return this.runner.run(async () => {
       this.registration.requireRegistered()
       return this.flow.place(peerName)
     }, { next: true })
@@ -320,32 +276,32 @@ export class RtcCall extends LitElement {
 
   /** Accepts the ringing incoming call. */
   accept(): Promise<void> {
-    return this.status.run(() => this.incoming.accept())
+    return this.runner.run(() => this.incoming.accept())
   }
 
   /** Rejects the ringing incoming call (`reason` defaults to `declined`). */
   reject(reason?: string): Promise<void> {
-    return this.status.run(() => this.incoming.reject(reason))
+    return this.runner.run(() => this.incoming.reject(reason))
   }
 
   /** Rejects the ringing incoming call and blocks its caller for the rest of this session (`block: true`). */
   block(): Promise<void> {
-    return this.status.run(() => this.incoming.block())
+    return this.runner.run(() => this.incoming.block())
   }
 
   /** Hangs up, or cancels an outgoing call that still rings. */
   hangUp(): Promise<void> {
-    return this.status.run(() => this.flow.hangUp())
+    return this.runner.run(() => this.flow.hangUp())
   }
 
   /** Ends the session on the server (any call ends as `hangup`) and frees the name. */
   unregister(): Promise<void> {
-    return this.status.run(() => this.registration.unregister(), { next: true })
+    return this.runner.run(() => this.registration.unregister(), { next: true })
   }
 
   /** Names registered on the server now (`GET /v1/sessions`). */
   listNames(): Promise<string[]> {
-    return this.status.run(async () => {
+    return this.runner.run(async () => {
       const client = this.registration.requireRegistered()
       const { names } = await client.request<{ names: string[] }>('GET', '/v1/sessions')
       return names
@@ -354,7 +310,7 @@ export class RtcCall extends LitElement {
 
   /** Cameras, microphones and speakers: `[{kind, deviceId, label}]` (labels need camera permission first). */
   devices(): Promise<DeviceInfo[]> {
-    return this.status.run(async () => (await this.devicesCtl.refresh()).map((d) => ({ ...d })), { read: true })
+    return this.runner.run(async () => (await this.devicesCtl.refresh()).map((d) => ({ ...d })), { read: true })
   }
 
   /**
@@ -364,17 +320,17 @@ export class RtcCall extends LitElement {
    * `invalid_argument`.
    */
   setDevice(kind: DeviceKind, deviceId: string): Promise<void> {
-    return this.status.run(() => this.media.setDevice(kind, deviceId))
+    return this.runner.run(() => this.media.setDevice(kind, deviceId))
   }
 
   /** Shares a screen (the browser asks which) in place of the camera; in a connected call only. */
   shareScreen(): Promise<void> {
-    return this.status.run(() => this.media.shareScreen())
+    return this.runner.run(() => this.media.shareScreen())
   }
 
   /** Stops sharing; the camera (if any) is sent again. */
   stopScreenShare(): Promise<void> {
-    return this.status.run(() => this.media.stopScreenShare())
+    return this.runner.run(() => this.media.stopScreenShare())
   }
 
   /** Empties the missed-call list. */
@@ -386,18 +342,6 @@ export class RtcCall extends LitElement {
 
   private effectiveLang(): string {
     return this.lang || (this.parentElement?.closest('[lang]') as HTMLElement | null)?.lang || 'en'
-  }
-
-  /** The registration's events: a call ringing here, a missed call, or one of the call in progress. */
-  private onSignal(client: SignalClient, event: SignalEvent): void {
-    if (event.event === 'incomingCall') {
-      this.incoming.onIncomingCall(client, event.data)
-    } else if (event.event === 'missedCall') {
-      const entry = missedFromEvent(event.data)
-      if (entry) this.status.addMissed(entry)
-    } else {
-      this.flow.handle(event)
-    }
   }
 
   // ---- UI ------------------------------------------------------------------------------------------

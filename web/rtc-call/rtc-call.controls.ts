@@ -7,7 +7,7 @@ import { html, nothing } from 'lit'
 import { icons } from './icons.js'
 import { iconButton, type T } from './rtc-call.parts.js'
 import type { TransportKind } from '../signal-client.js'
-import type { CallState } from './rtc-call.component.js'
+import type { CallState } from './rtc-call.events.js'
 
 export interface ControlActions {
   register(name: string): void

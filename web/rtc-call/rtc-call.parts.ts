@@ -130,7 +130,7 @@ export function deviceMenu(m: DeviceMenuModel): TemplateResult {
 /** "Call with bob ended: hung up (01:23)", until the next action. */
 export function endedNotice(t: T, ended: { peer: string; reason: string; cause?: string; durationMs: number }, onDismiss: () => void): TemplateResult {
   const text = t('endedWith', { peer: ended.peer, reason: t(`reason_${ended.reason}` as StringId) || ended.reason })
-  // A call that could not connect says why, in a sentence of its own (API.md: each cause).
+  // A call that could not connect says why, in a sentence of its own (docs/element.md "Why a call could not connect": each cause).
   const why = ended.cause ? t(`cause_${ended.cause}` as StringId, { peer: ended.peer }) : ''
   return html`<div part="ended" class="notice">
     <p role="status">${ended.durationMs > 0 ? t('endedAfter', { text, time: clock(ended.durationMs) }) : text}${why ? html`<br>${why}` : nothing}</p>

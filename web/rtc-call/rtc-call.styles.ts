@@ -1,3 +1,4 @@
+// <rtc-call>'s styles: the `--rtc-call-*` custom properties with their fallbacks, and the layout of each part.
 import { css } from 'lit'
 
 /**

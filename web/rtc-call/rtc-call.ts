@@ -4,7 +4,7 @@
 import { RtcCall } from './rtc-call.component.js'
 
 export { RtcCall }
-export type { CallState, RtcCallEventDetail } from './rtc-call.component.js'
+export type * from './rtc-call.events.js'
 export { SignalClient, SignalError } from '../signal-client.js'
 
 if (!customElements.get('rtc-call')) customElements.define('rtc-call', RtcCall)

@@ -1,5 +1,5 @@
 /**
- * One name, many tabs (API.md "The element, second edition"): elements of one browser profile and origin
+ * One name, many tabs (docs/element.md "One name, many tabs"): elements of one browser profile and origin
  * that register the same name on the same server elect one holder with a Web Lock per (server, name); the
  * others wait in the lock's queue (`standby`). The browser releases a closed or crashed tab's lock, so the
  * next waiting tab is granted it and registers.
