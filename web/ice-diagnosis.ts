@@ -1,6 +1,6 @@
 /**
  * What one peer connection's gathering says about its TURN servers: why a call that cannot connect failed
- * (API.md "Media through a corporate proxy": `relay_unreachable`, `relay_refused`, `no_relay`,
+ * (docs/element.md "Why a call could not connect": `relay_unreachable`, `relay_refused`, `no_relay`,
  * `ice_failed`), and a warning for each TURN URL that failed (the element's `rtc-warning`). CallSession
  * feeds it the configured iceServers, the gathered candidates and the `icecandidateerror` events; it knows
  * nothing of signalling.
