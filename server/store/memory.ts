@@ -419,12 +419,13 @@ function rejected(call: CallInfo, reason: string): NewEvent {
 /**
  * What a callee who never saw the call is told instead of its events: ended by the caller (cancelled, or
  * the caller's session ended or expired: also "cancelled") or by the ring time-out. A reject implies the
- * callee saw the call; a failed call is told as such (stopCommunication failed, after its incomingCall). It counts against the caller's share, as the incomingCall it replaces did, so
- * calling and cancelling over and over fills only the caller's half of the mailbox.
+ * callee saw the call. A failed call that the callee never got collapses like a cancel (ring-then-fail would
+ * otherwise leave two events per call in an offline callee's mailbox); one the callee got is told as such
+ * (stopCommunication failed, and why). It counts against the caller's share, as the incomingCall it
+ * replaces did, so calling and cancelling over and over fills only the caller's half of the mailbox.
  */
 function missedCall(call: CallInfo, reason: EndReason): NewEvent | undefined {
-  // A call that could not connect is not a missed one: the callee is told it failed, and why.
-  if (reason === 'rejected' || reason === 'failed') return undefined
+  if (reason === 'rejected') return undefined
   const why = reason === 'no_answer' ? 'no_answer' : 'cancelled'
   return { event: 'missedCall', data: { callId: call.callId, from: call.caller, reason: why, at: new Date().toISOString() }, from: call.caller, callId: call.callId }
 }

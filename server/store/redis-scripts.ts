@@ -162,8 +162,10 @@ local function finish(callId, reason, notices, nowIso, retentionMs, cooldownMs)
   end
   local missed
   if cf[1] == 'ringing' then
-    -- A failed call is not a missed one: the callee is told it failed (stopCommunication), and why.
-    if reason == 'no_answer' then missed = 'no_answer' elseif reason ~= 'rejected' and reason ~= 'failed' then missed = 'cancelled' end
+    -- A failed call (the caller's ICE gave up while it rang) collapses like a cancel when the callee never got
+    -- it: otherwise ring-then-fail would leave two events per call in an offline callee's mailbox. A callee
+    -- that got the incomingCall is told it failed (stopCommunication), and why.
+    if reason == 'no_answer' then missed = 'no_answer' elseif reason ~= 'rejected' then missed = 'cancelled' end
   end
   for _, n in ipairs(notices) do
     local s = P..'s:'..n[1]

@@ -156,12 +156,14 @@ t.test('a call that could not connect: DELETE {"reason": "failed", "cause"} ends
   t.same((await aliceIn.next()).data, { callId, reason: 'failed' })
   t.notOk('endCause' in (await alice.get(`/v1/calls/${callId}`)).body, 'no endCause')
 
-  // A callee that never read the call gets it and its failure, not a missed call.
+  // A callee that never read the call gets one missed call, as for a cancel: ring-then-fail must not leave
+  // two events per call in an offline callee's mailbox (the missed-call collapse of API.md).
   const carol = await register(url, 'carol')
   callId = await call(alice, 'carol')
   t.equal((await alice.del(`/v1/calls/${callId}`, { reason: 'failed', cause: 'relay_refused' })).status, 204)
   const held = await poll(carol, 'wait=0')
-  t.same(held.body.events.map((e) => [e.event, e.data.reason ?? null, e.data.cause ?? null]), [['incomingCall', null, null], ['stopCommunication', 'failed', 'relay_refused']])
+  t.same(held.body.events.map((e) => [e.event, e.data.reason ?? null, e.data.cause ?? null]), [['missedCall', 'cancelled', null]])
+  t.match((await alice.get(`/v1/calls/${callId}`)).body, { endReason: 'failed', endCause: 'relay_refused' }, 'the call itself still ended as failed')
 
   // Only `failed` may be given, with a known cause; anything else is the client's mistake.
   callId = await call(alice, 'bob')
