@@ -165,6 +165,8 @@ export class Http {
       await this.request('GET', '/v1/sessions')
       return 200
     } catch (error) {
+      // A proxy's own answer (its 401/407 page) says nothing about the session: as if unreachable.
+      if ((error as SignalError).code === 'proxy_error') return 0
       return (error as SignalError).status ?? 0
     }
   }

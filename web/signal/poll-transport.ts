@@ -115,7 +115,8 @@ export class PollTransport extends Emitter<PollEvents> implements Transport {
         clearTimeout(watchdog)
       }
       if (run !== this.run) return
-      if (status === 401) {
+      // Only sigpost's own 401 ends the session: a proxy asking for its login (or a portal) is not the server.
+      if (status === 401 && !proxyError) {
         this.emit('fail', new SignalError('unauthorized', 'The session has ended on the server', 401))
         return
       }
