@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { startServer } from '../helpers/server.js'
 import { startRedis } from '../helpers/redis.js'
+import { until } from '../helpers/wait.js'
 import { offer, openStream, poll, register, request } from '../helpers/client.js'
 
 t.test('Redis loss: 503 store_unavailable and /readyz says so; recovery when it returns', async (t) => {
@@ -28,7 +29,7 @@ t.test('Redis loss: 503 store_unavailable and /readyz says so; recovery when it 
 
   redis = await startRedis({ port: redis.port, dir: redis.dir, durable: true })
   // ioredis reconnects by itself; the service is ready again once it has.
-  while ((await request(url, 'GET', '/readyz')).status !== 200) await new Promise((resolve) => setTimeout(resolve, 50))
+  await until(async () => (await request(url, 'GET', '/readyz')).status === 200, '/readyz 200 after Redis returned', { everyMs: 50 })
   const call = await bob.post('/v1/calls', { to: 'alice', sdpOffer: offer })
   t.equal(call.status, 201, 'sessions survived in a Redis with persistence; sends work again')
   t.same((await aliceIn.next()).data.from, 'bob', 'the stream opened before the outage delivers again')

@@ -10,6 +10,7 @@ import { WebSocketServer, WebSocket } from 'ws'
 import { startServer } from '../helpers/server.js'
 import { buildWeb, launchBrowser, openPeer, waitForRtcEvent } from '../helpers/browser.js'
 import { startSquid } from '../helpers/middleboxes.js'
+import { until } from '../helpers/wait.js'
 import { callConnectHangUp, register, transportInUse, transports } from './flow.js'
 
 buildWeb()
@@ -31,11 +32,8 @@ const wsUrl = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`
 
 /** Resolves once squid's access log matches (squid logs a request when it finishes). */
 async function squidLogged(pattern: RegExp): Promise<string> {
-  for (;;) {
-    const log = squid.accessLog()
-    if (pattern.test(log)) return log
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  await until(() => pattern.test(squid.accessLog()), `squid's access log to match ${pattern}`, { everyMs: 50 })
+  return squid.accessLog()
 }
 
 t.test('the WebSocket control: the echo server works, but not through squid', async (t) => {

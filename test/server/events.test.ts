@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createConnection } from 'node:net'
 import { startServer } from '../helpers/server.js'
+import { until } from '../helpers/wait.js'
 import { answer, candidate, offer, openStream, poll, register, SseClient, type Peer } from '../helpers/client.js'
 
 /** alice calls bob; returns the call id. Candidates from alice then become bob's events. */
@@ -197,7 +198,7 @@ t.test('a stream replaces a waiting poll, and a poll replaces a stream', async (
   const bob = await register(url, 'bob')
   const waiting = poll(bob, 'wait=30')
   // Open the stream only once the poll is parked (else the poll would be the newer one).
-  while ((await app.store.stats()).streams.poll === 0) await new Promise((resolve) => setImmediate(resolve))
+  await until(async () => (await app.store.stats()).streams.poll > 0, 'the poll to be parked', { everyMs: 0 })
   const stream = new SseClient(url, { token: bob.token })
   // The poll answers once the stream has taken over.
   const replaced = await waiting

@@ -6,6 +6,7 @@
 import http from 'node:http'
 import t from 'tap'
 import { startServer } from '../helpers/server.js'
+import { until } from '../helpers/wait.js'
 import { answer, candidate, offer, openStream, poll, register, request, type Peer } from '../helpers/client.js'
 
 async function ring(from: Peer, to: Peer, sdpOffer: unknown = offer): Promise<string> {
@@ -77,7 +78,8 @@ t.test('a stranger fills at most half of a mailbox: honest callers still get thr
   // The victim's stream is down. Mallory calls and trickles until the server refuses.
   const callId = await ring(mallory, victim)
   let accepted = 0
-  for (;;) {
+  // Bounded: the mailbox holds 20, so the 21st send at the latest is refused.
+  for (let sent = 0; sent <= 20; sent++) {
     const res = await mallory.post(`/v1/calls/${callId}/candidates`, { candidate: candidate(accepted) })
     if (res.status !== 202) {
       t.equal(res.status, 429)
@@ -242,7 +244,7 @@ t.test('a replaced stream\'s connection is closed at once, even when its client 
   const connections = () => new Promise<number>((resolve) => app.server.getConnections((_e, count) => resolve(count)))
   const before = await connections()
   const fresh = await openStream(url, bob, { lastEventId: hung.events.at(-1)!.id })
-  while ((await connections()) >= before + 1) await new Promise((resolve) => setImmediate(resolve))
+  await until(async () => (await connections()) < before + 1, 'the hung connection to be closed', { everyMs: 0 })
   t.pass('the hung connection is gone as soon as the new stream replaced it')
   const got = await fresh.next()
   t.equal(got.event, 'iceCandidate', 'the new stream goes on from the cursor')

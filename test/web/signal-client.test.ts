@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import { SignalClient, type SignalError, type SignalEvent, type TransportKind } from '../../web/signal-client.js'
 import { callAndTrickle, register as registerPeer, request, trickle, type Peer } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
+import { within } from '../helpers/wait.js'
 
 const { url } = await startServer(t, { logger: false, ringTimeoutMs: 3000 })
 
@@ -31,7 +32,7 @@ class Inbox {
   }
 
   async until(condition: () => boolean): Promise<void> {
-    while (!condition()) await new Promise<void>((resolve) => this.waiters.push(resolve))
+    while (!condition()) await within(new Promise<void>((resolve) => this.waiters.push(resolve)), `${condition}`)
   }
 }
 
