@@ -1,6 +1,6 @@
 /**
  * Blocking and the redial cool-down (API.md "Blocking and call spam"), on the store SIGPOST_TEST_STORE
- * names (test/redis/blocks.test.ts: Redis).
+ * names (test/stores/matrix.ts: Redis).
  */
 import t from 'tap'
 import { startServer } from '../helpers/server.js'
