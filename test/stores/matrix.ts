@@ -1,18 +1,25 @@
 /**
- * Which suites run on which store, declared once. Every suite runs on the memory store as its own file
- * (test/server/*.test.ts, test/fuzz/api.test.ts); the ones named here run again, unchanged, on a real
- * Redis and on a Sentinel-managed primary with a replica confirming every write (test/helpers/server.ts
- * reads SIGPOST_TEST_STORE). One process per store (test/stores/<store>.test.ts) imports its suites, so that
- * they share one redis-server, or one Sentinel set, and one start of Node and the server's modules.
+ * Which suites run on which store, declared once: the in-memory store, a real Redis, and a Sentinel-managed
+ * primary with a replica confirming every write (test/helpers/server.ts reads SIGPOST_TEST_STORE). One
+ * process per store (test/stores/<store>.test.ts) imports its suites, so that they share one start of Node,
+ * ts-node and the server's modules (about 6 s of CPU each on CI), and one redis-server or one Sentinel set.
+ *
+ * tap's `exclude` (package.json) keeps the memory suites from also running as files of their own
+ * (memory.test.ts checks that it names exactly these); `npx tap test/server/calls.test.ts` still runs one.
+ * The memory-only suites that start processes or servers at import (descriptors, openapi, tls) and the
+ * fuzz on memory (test/fuzz/api*.test.ts) stay files of their own.
  *
  * Sentinel runs the suites whose writes go through the store's replicated paths (calls, events,
  * idempotency, limits, operations, sessions); the others differ from Redis only in how the client connects.
  */
+const SERVER_SUITES = [
+  'server/blocks', 'server/calls', 'server/edge', 'server/events', 'server/hostile', 'server/idempotency',
+  'server/limits', 'server/operations', 'server/sessions', 'server/tickets', 'server/verified',
+] as const
+
 export const STORES = {
-  redis: [
-    'server/blocks', 'server/calls', 'server/edge', 'server/events', 'server/hostile', 'server/idempotency',
-    'server/limits', 'server/operations', 'server/sessions', 'server/tickets', 'server/verified', 'fuzz/api',
-  ],
+  memory: SERVER_SUITES,
+  redis: [...SERVER_SUITES, 'fuzz/api'],
   sentinel: ['server/calls', 'server/events', 'server/idempotency', 'server/limits', 'server/operations', 'server/sessions'],
 } as const
 
@@ -23,7 +30,8 @@ export type StoreName = keyof typeof STORES
  * count is the same as one file per suite); tap's per-file time-out grows with the number of suites.
  */
 export async function runStore(store: StoreName): Promise<void> {
-  process.env.SIGPOST_TEST_STORE = store
+  // memory is the default of test/helpers/server.ts (no variable).
+  if (store !== 'memory') process.env.SIGPOST_TEST_STORE = store
   const { default: t } = await import('tap')
   const suites = STORES[store]
   t.setTimeout(suites.length * 120_000)
