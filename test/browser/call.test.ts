@@ -28,7 +28,6 @@ const browser = await launchBrowser(t)
 
 
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 
 // auto: long-poll from the first moment, then SSE once the probe has proven the path.
 for (const [transport, expected] of [
@@ -87,20 +86,17 @@ for (const [transport, expected] of [
     t.same(await rtcEvents(alice.page, 'rtc-error'), [], 'no errors on the way')
     t.same(await rtcEvents(bob.page, 'rtc-error'), [])
 
-    // The figures: bob answers automatically, so this is the system's click→connected time.
+    // Auto-answer: bob's element accepts by itself; the call connects and ends when bob hangs up. (One call:
+    // repeating it for a median is a measurement, which belongs to the benchmark, not to the test.)
     await bob.page.locator('rtc-call').evaluate((element: any) => (element.autoAnswer = true))
-    const times: number[] = []
-    for (let i = 0; i < 3; i++) {
-      await dial(alice.page, bobName)
-      const connected = await waitForRtcEvent(alice.page, 'rtc-connected', { after: i + 1 })
-      const clicked = (await rtcEvents(alice.page, 'click', { detail: { text: 'Call' } })).at(-1)!
-      times.push(Math.round(connected.t - clicked.t))
-      await bob.page.getByRole('button', { name: 'Hang up', exact: true }).click()
-      const ended = await waitForRtcEvent(alice.page, 'rtc-ended', { after: i + 1 })
-      t.equal(ended.detail.reason, 'hangup', `auto-answered call ${i + 1} ends when bob hangs up`)
-      await waitForRtcEvent(bob.page, 'rtc-ended', { after: i + 1 })
-    }
-    t.comment(`click→connected, ${transport} (${expected}), auto-answer: ${times.join(', ')} ms (median ${median(times)} ms)`)
+    await dial(alice.page, bobName)
+    const connected = await waitForRtcEvent(alice.page, 'rtc-connected', { after: 1 })
+    const clicked = (await rtcEvents(alice.page, 'click', { detail: { text: 'Call' } })).at(-1)!
+    await bob.page.getByRole('button', { name: 'Hang up', exact: true }).click()
+    const ended = await waitForRtcEvent(alice.page, 'rtc-ended', { after: 1 })
+    t.equal(ended.detail.reason, 'hangup', 'the auto-answered call ends when bob hangs up')
+    await waitForRtcEvent(bob.page, 'rtc-ended', { after: 1 })
+    t.comment(`click→connected, ${transport} (${expected}), auto-answer: ${Math.round(connected.t - clicked.t)} ms`)
   })
 }
 
