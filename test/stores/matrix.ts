@@ -9,6 +9,8 @@
  * The memory-only suites that start processes or servers at import (descriptors, openapi, tls) and the
  * fuzz on memory (test/fuzz/api*.test.ts) stay files of their own.
  *
+ * One suite on one store: `SIGPOST_TEST_STORE=redis npx tap test/server/calls.test.ts`.
+ *
  * Sentinel runs the suites whose writes go through the store's replicated paths (calls, events,
  * idempotency, limits, operations, sessions); the others differ from Redis only in how the client connects.
  */
