@@ -33,7 +33,8 @@ export type StoreName = keyof typeof STORES
  */
 export async function runStore(store: StoreName): Promise<void> {
   // memory is the default of test/helpers/server.ts (no variable).
-  if (store !== 'memory') process.env.SIGPOST_TEST_STORE = store
+  if (store === 'memory') delete process.env.SIGPOST_TEST_STORE
+  else process.env.SIGPOST_TEST_STORE = store
   const { default: t } = await import('tap')
   const suites = STORES[store]
   t.setTimeout(suites.length * 120_000)
