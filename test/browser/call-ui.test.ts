@@ -43,7 +43,7 @@ const waitForAspect = (page: Page, wide: boolean) =>
     { timeout: 60_000 },
   ).then((h) => h.jsonValue())
 
-t.test('mute and camera off show on the other side, both ways (UI clicks, keyboard, properties)', async (t) => {
+t.test('mute and camera off show on the other side, both ways (UI clicks, keyboard, properties, attributes)', async (t) => {
   const alice = await openPeer(t, browser, `${url}/`, 'alice')
   const bob = await openPeer(t, browser, `${url}/`, 'bob')
   await connectCall(alice.page, bob.page, 'alice-pm', 'bob-pm')
@@ -81,6 +81,13 @@ t.test('mute and camera off show on the other side, both ways (UI clicks, keyboa
   t.equal(await shadowText(bob.page, 'peer-camera-off'), null, 'the camera-off placeholder is gone')
   const video = await remoteVideoState(bob.page)
   t.ok(video.framesDecoded, 'bob sees alice’s video again', { video })
+
+  // The attributes `muted` and `camera-off` do it too (markup, not only script).
+  await el(alice.page).evaluate((e: any) => (e.setAttribute('muted', ''), e.setAttribute('camera-off', '')))
+  await waitForRtcEvent(bob.page, 'rtc-peer-media', { detail: { audio: false, video: false }, after: 1 })
+  t.same(await el(alice.page).evaluate((e: any) => [e.muted, e.cameraOff]), [true, true], 'the attributes set the properties')
+  await el(alice.page).evaluate((e: any) => (e.removeAttribute('muted'), e.removeAttribute('camera-off')))
+  await waitForRtcEvent(bob.page, 'rtc-peer-media', { detail: { audio: true, video: true }, after: 1 })
   await alice.page.getByRole('button', { name: 'Hang up', exact: true }).click()
   await Promise.all([waitForRtcEvent(alice.page, 'rtc-ended'), waitForRtcEvent(bob.page, 'rtc-ended')])
   t.same(await el(bob.page).evaluate((e: any) => [e.peerAudio, e.peerVideo]), [false, false], 'no peer outside a call')

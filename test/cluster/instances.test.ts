@@ -4,6 +4,7 @@
  */
 import t from 'tap'
 import { startCluster, type Instance } from '../helpers/instances.js'
+import { until } from '../helpers/wait.js'
 import { answer, candidate, offer, openStream, peer, poll, request, type Peer, type SseEvent } from '../helpers/client.js'
 
 /** The same session, spoken to through another instance. */
@@ -128,5 +129,5 @@ t.test('rate limits hold across instances', async (t) => {
 
 /** For state behind a server-side timer in another process: re-check, never a fixed sleep. */
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 25))
+  await until(check, `${check}`)
 }

@@ -9,6 +9,7 @@ import t from 'tap'
 import { startSentinelCluster, type Instance } from '../helpers/instances.js'
 import { startSentinelGroup } from '../helpers/sentinel.js'
 import { startServer } from '../helpers/server.js'
+import { until } from '../helpers/wait.js'
 import { answer, candidate, offer, openStream, peer, register, request, type Peer, type Res, type SseClient, type SseEvent } from '../helpers/client.js'
 
 async function registerAt(instance: Instance, name: string): Promise<Peer> {
@@ -25,11 +26,13 @@ function sender(instances: Instance[], statuses: number[]) {
   let turn = 0
   return async (p: Peer, method: string, path: string, body?: unknown): Promise<Res> => {
     const headers = { 'idempotency-key': randomUUID() }
-    for (;;) {
+    // Bounded: a failover takes seconds; 1200 attempts with a 50 ms back-off is over a minute.
+    for (let attempt = 1; ; attempt++) {
       const instance = instances[turn++ % instances.length]
       const res = await request(instance.url, method, path, { token: p.token, body, headers })
       statuses.push(res.status)
       if (res.status < 500) return res
+      if (attempt >= 1200) throw new Error(`${method} ${path}: still ${res.status} after ${attempt} attempts on every instance`)
       await new Promise((resolve) => setTimeout(resolve, 50)) // a client's back-off, not a wait for an event
     }
   }
@@ -37,7 +40,7 @@ function sender(instances: Instance[], statuses: number[]) {
 
 /** Re-checks state held by other processes (Redis, the sentinels); never a fixed sleep. */
 async function waitFor(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 25))
+  await until(check, `${check}`)
 }
 
 /** The next event that is not a heartbeat. */

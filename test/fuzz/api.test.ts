@@ -13,6 +13,12 @@ import { request, type Res } from '../helpers/client.js'
 import { mintHs256 } from '../helpers/jwks.js'
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100)
+/**
+ * Every run logs its seed; FUZZ_SEED=<seed> replays the same sequences, and FUZZ_PATH=<path> (from the
+ * failure's "path") goes straight to the failing one and its shrinking.
+ */
+const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 0x7fffffff)
+const PATH = process.env.FUZZ_PATH || undefined
 const store = process.env.SIGPOST_TEST_STORE ?? 'memory'
 /** SIGPOST_FUZZ_VERIFIED=1 (test/fuzz/api-verified.test.ts): names come from HS256 JWTs. */
 const verified = process.env.SIGPOST_FUZZ_VERIFIED === '1'
@@ -94,7 +100,10 @@ t.test(`${RUNS} generated sequences on the ${store} store${verified ? ', verifie
     return res
   }
 
-  await fc.assert(fc.asyncProperty(fc.array(action, { minLength: 90, maxLength: 130 }), async (actions) => {
+  const replay = `FUZZ_SEED=${SEED}${store === 'memory' ? '' : ` SIGPOST_TEST_STORE=${store}`} npx tap test/fuzz/${verified ? 'api-verified' : 'api'}.test.ts`
+  t.comment(`seed ${SEED}: \`${replay}\` replays this run`)
+  // No minimum length: a failing sequence shrinks to the few actions that matter.
+  await fc.assert(fc.asyncProperty(fc.array(action, { maxLength: 130, size: 'max' }), async (actions) => {
     const run = randomUUID().slice(0, 8)
     const sessions: Tracked[] = []
     for (const who of ['a', 'b', 'c']) {
@@ -223,9 +232,10 @@ t.test(`${RUNS} generated sequences on the ${store} store${verified ? ', verifie
       if (open > 1) throw new Error(`${s.name} is in ${open} calls`)
     }
     for (const s of sessions) await send('DELETE', '/v1/sessions/current', { token: s.token })
-  }), { numRuns: RUNS })
+  }), { numRuns: RUNS, seed: SEED, path: PATH })
 
-  t.ok(requests >= 10_000 || RUNS < 100, `${requests} requests`)
+  // Sequences average about 65 actions, each one request or more (and each run registers three).
+  t.ok(requests >= 50 * RUNS, `${requests} requests in ${RUNS} runs`)
   t.comment(`${store}${verified ? ' (verified names)' : ''}: ${requests} requests; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`)
   t.equal((await request(url, 'GET', '/healthz')).status, 200, 'the server is up')
 })

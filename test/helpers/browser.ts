@@ -103,7 +103,9 @@ export function recordRtcEvents(): void {
           t: performance.now(),
         })
       },
-      true,
+      // The element's events are recorded where a page's own listener would get them, bubbling up to the
+      // document (so a test fails if one stops bubbling or crossing the shadow root); clicks while captured.
+      type === 'click',
     )
   }
 }
@@ -124,7 +126,8 @@ export async function openPeer(t: Test, browser: Browser, url: string, label = '
 /** Another page in the same context (e.g. the same person opening the page again after a crash). */
 export async function openPage(t: Test, context: BrowserContext, url: string, label = 'page'): Promise<Page> {
   const page = await context.newPage()
-  page.on('pageerror', (error) => t.comment(`${label} pageerror: ${error.message}`))
+  // An exception nothing in the page caught is a bug a user could meet: it fails the test (none is benign today).
+  page.on('pageerror', (error) => t.fail(`${label}: uncaught error in the page: ${error.message}`, { stack: error.stack }))
   page.on('console', (message) => {
     if (message.type() === 'error') t.comment(`${label} console.error: ${message.text()}`)
   })

@@ -2,6 +2,7 @@
 import http from 'node:http'
 import { Ajv } from 'ajv'
 import { EVENTS } from '../../protocol/index.js'
+import { WAIT_MS } from './wait.js'
 
 const ajv = new Ajv({ strict: false })
 const validators = new Map(Object.entries(EVENTS).map(([type, schema]) => [type, ajv.compile(schema)]))
@@ -170,12 +171,26 @@ export class SseClient {
 
   async next(): Promise<SseEvent> {
     if (this.mismatch) throw this.mismatch
+    const deadline = Date.now() + WAIT_MS
     while (this.read >= this.events.length) {
-      await new Promise<void>((resolve) => this.waiters.push(resolve))
+      await this.wake(deadline, () => `the next event (${this.read} read: ${this.events.slice(-3).map((e) => e.event).join(', ') || 'none'})`)
       if (this.mismatch) throw this.mismatch
       if (this.read >= this.events.length && this.done) throw new Error('stream ended before the next event')
     }
     return this.events[this.read++]
+  }
+
+  /** Resolves at the stream's next change; rejects with what was awaited once `deadline` has passed. */
+  private async wake(deadline: number, what: () => string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    let late = false
+    await new Promise<void>((resolve) => {
+      this.waiters.push(resolve)
+      this.commentWaiters.push(resolve)
+      timer = setTimeout(() => { late = true; resolve() }, Math.max(0, deadline - Date.now()))
+    })
+    clearTimeout(timer)
+    if (late) throw new Error(`gave up after ${WAIT_MS} ms waiting for ${what()} on the stream`)
   }
 
   /** Reads events until one of `type` arrives; returns it (others stay in `events`). */
@@ -188,8 +203,9 @@ export class SseClient {
 
   /** Resolves with the next heartbeat that arrives (or the n-th one, counted from the stream's start). */
   async nextHeartbeat(n = this.heartbeats.length): Promise<SseEvent & { at: number }> {
+    const deadline = Date.now() + WAIT_MS
     while (this.heartbeats.length <= n) {
-      await new Promise<void>((resolve) => this.waiters.push(resolve))
+      await this.wake(deadline, () => `heartbeat ${n + 1}`)
       if (this.heartbeats.length <= n && this.done) throw new Error('stream ended before the next heartbeat')
     }
     return this.heartbeats[n]
@@ -197,7 +213,8 @@ export class SseClient {
 
   async nextComment(): Promise<string> {
     const count = this.comments.length
-    while (this.comments.length === count) await new Promise<void>((resolve) => this.commentWaiters.push(resolve))
+    const deadline = Date.now() + WAIT_MS
+    while (this.comments.length === count) await this.wake(deadline, () => 'a comment')
     return this.comments[count]
   }
 

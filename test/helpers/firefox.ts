@@ -57,7 +57,8 @@ export async function openFirefoxPeer(t: Test, browser: Browser, url: string, la
     messages.push({ type: message.type(), text: message.text() })
     if (message.type() === 'error') t.comment(`${label} console.error: ${message.text()}`)
   })
-  page.on('pageerror', (error) => t.comment(`${label} pageerror: ${(error as Error).message ?? error}`))
+  // As in browser.ts: an uncaught exception in the page fails the test.
+  page.on('pageerror', (error) => t.fail(`${label}: uncaught error in the page: ${(error as Error).message ?? error}`))
   await page.evaluateOnNewDocument(recordRtcEvents)
   await page.goto(url)
   return { page, console: messages }

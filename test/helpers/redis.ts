@@ -93,8 +93,10 @@ async function startRedisOnce(options: RedisOptions): Promise<RedisServer & { di
 export async function waitForPort(port: number, exited: Promise<void>, output: () => string): Promise<void> {
   let gone = false
   void exited.then(() => (gone = true))
+  const deadline = Date.now() + 60_000
   for (;;) {
     if (gone) throw new Error(`process exited before listening on ${port}: ${output()}`)
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port} after 60 s: ${output()}`)
     const open = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1', () => {
         socket.destroy()

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { freePort, startRedis, waitForPort, type RedisServer } from './redis.js'
+import { until } from './wait.js'
 
 export const SENTINEL_NAME = 'sigpost-primary'
 
@@ -75,7 +76,7 @@ export async function startSentinelGroup(t: Teardown | undefined, options: { dow
   clients.push(primaryClient)
   await primaryClient.connect()
   // The replica is in sync once a write is acknowledged by it.
-  while ((await primaryClient.wait(1, 1000)) < 1) await primaryClient.set('sync-probe', '1')
+  await until(async () => (await primaryClient.set('sync-probe', '1'), await primaryClient.wait(1, 1000)) >= 1, 'the replica to sync', { everyMs: 0 })
   primaryClient.disconnect()
 
   for (let i = 0; i < 3; i++) sentinels.push(await startSentinel(primary.port, options.downAfterMs ?? 400))
@@ -85,14 +86,13 @@ export async function startSentinelGroup(t: Teardown | undefined, options: { dow
   // A failover needs every sentinel to know the replica and a quorum of the others (hello messages every
   // 2 s): wait for that before a test may kill anything.
   for (const watcher of watchers) {
-    for (;;) {
+    await until(async () => {
       const [known, peers] = await Promise.all([
         watcher.call('SENTINEL', 'REPLICAS', SENTINEL_NAME) as Promise<unknown[]>,
         watcher.call('SENTINEL', 'SENTINELS', SENTINEL_NAME) as Promise<unknown[]>,
       ])
-      if (known.length >= 1 && peers.length >= 2) break
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+      return known.length >= 1 && peers.length >= 2
+    }, 'every sentinel to know the replica and two peers', { everyMs: 100 })
   }
   // No idle connection may keep the test process alive: each use opens and closes its own.
   for (const watcher of watchers) watcher.disconnect()
@@ -129,17 +129,14 @@ export async function startSentinelGroup(t: Teardown | undefined, options: { dow
     },
     async rejoin(port: number) {
       // The sentinel asked may not have heard of the promotion yet: ask until it names another server.
-      let current = await primaryPort()
-      while (current === port) {
-        await new Promise((resolve) => setTimeout(resolve, 50))
-        current = await primaryPort()
-      }
+      let current = port
+      await until(async () => (current = await primaryPort()) !== port, `a sentinel to name another primary than ${port}`, { everyMs: 50 })
       const server = await startRedis({ port, args: [...SERVER_ARGS, '--replicaof', '127.0.0.1', String(current)] })
       servers.set(port, server)
       const client = new Redis(current, '127.0.0.1')
       clients.push(client)
       // WAIT returns once a replica acknowledged this connection's write: the new replica is in sync.
-      while ((await client.wait(1, 1000)) < 1) await client.set('sync-probe', String(Date.now()))
+      await until(async () => (await client.set('sync-probe', String(Date.now())), await client.wait(1, 1000)) >= 1, `the rejoined ${port} to sync`, { everyMs: 0 })
       client.disconnect()
     },
     stop,

@@ -9,7 +9,7 @@ import { startSentinelGroup, type SentinelGroup } from './sentinel.js'
 
 /**
  * SIGPOST_TEST_STORE=redis runs the same tests on the Redis store: one redis-server per test process,
- * a fresh key prefix per app (test/redis/*.test.ts set it and import the server tests).
+ * a fresh key prefix per app (test/stores/matrix.ts sets it and imports the suites it names).
  */
 let redis: Promise<RedisServer & { dir: string }> | undefined
 let startedRedis: (RedisServer & { dir: string }) | undefined

@@ -20,6 +20,7 @@ import { build } from 'esbuild'
 import t from 'tap'
 import { launchBrowser, openPeer, remoteVideoState, waitForRtcEvent } from '../helpers/browser.js'
 import { startServer } from '../helpers/server.js'
+import { within } from '../helpers/wait.js'
 
 const run = promisify(execFile)
 // Packing builds everything (bundles, declarations, the manifest) before the tests proper, and the last one
@@ -97,10 +98,10 @@ t.test('sigpost/client in Node completes a long-poll exchange against a server',
 t.test('sigpost/fastify under /signal in an application of its own: a whole call over the prefix', async (t) => {
   const child = spawn(process.execPath, ['mount.mjs'], { cwd: project, stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => void child.kill('SIGKILL'))
-  const [line] = await Promise.race([
+  const [line] = await within(Promise.race([
     createInterface({ input: child.stdout })[Symbol.asyncIterator]().next().then((next) => [String(next.value)]),
     new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`mount.mjs exited (${code})`)))),
-  ])
+  ]), "mount.mjs's first line (its URL)")
   const base = `${line}/signal`
   const call = async (method: string, path: string, token?: string, body?: unknown) => {
     const response = await fetch(base + path, {

@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core'
 import { startServer } from '../helpers/server.js'
 import { buildWeb, elementState, launchBrowser, openPeer } from '../helpers/browser.js'
 import { startCutter, startNginx, type Cutter } from '../helpers/middleboxes.js'
+import { until as bounded } from '../helpers/wait.js'
 import { callConnectHangUp, register, transports } from './flow.js'
 
 buildWeb()
@@ -18,7 +19,7 @@ const browser = await launchBrowser(t)
 
 /** Resolves once `predicate()` holds; checked every 50 ms (a condition, never a fixed wait). */
 async function until(predicate: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await predicate())) await new Promise((resolve) => setTimeout(resolve, 50))
+  await bounded(predicate, `${predicate}`, { everyMs: 50 })
 }
 
 /** Cuts the peer's stream as soon as it has one (it may be reconnecting right now). */

@@ -13,6 +13,7 @@ import { buildWeb, launchBrowser, openPeer } from '../helpers/browser.js'
 import { register as registerApi } from '../helpers/client.js'
 import { startNginx, type Nginx } from '../helpers/middleboxes.js'
 import { waitForRtcEvent } from '../helpers/browser.js'
+import { until } from '../helpers/wait.js'
 import { callConnectHangUp, register, transportInUse, transports } from './flow.js'
 
 buildWeb()
@@ -50,11 +51,8 @@ function openRawStream(proxy: Nginx, token: string) {
 
 /** Resolves once the server has `n` attached SSE streams (its own metrics). */
 async function sseStreamsAttached(url: string, n: number): Promise<void> {
-  for (;;) {
-    const metrics = await (await fetch(`${url}/metrics`)).text()
-    if (new RegExp(`^sigpost_open_streams\\{transport="sse"\\} ${n}$`, 'm').test(metrics)) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  const attached = new RegExp(`^sigpost_open_streams\\{transport="sse"\\} ${n}$`, 'm')
+  await until(async () => attached.test(await (await fetch(`${url}/metrics`)).text()), `${n} attached SSE streams`, { everyMs: 50 })
 }
 
 t.test('nginx with a plain proxy_pass: SSE streams through it and the call runs over SSE', async (t) => {
@@ -118,7 +116,7 @@ t.test('nginx that buffers every response: auto registers on long-poll at once, 
   await callConnectHangUp(t, alice.page, bob.page, 'bob-buffered', 'nginx buffering everything (auto → poll)')
   // nginx logs a request when it ends: the probes, closed by the pages when they failed, end with 499.
   const probes = () => (nginx.accessLog().match(/"GET \/v1\/events\?[^"]*probe=1[^"]*" 499/g) ?? []).length
-  while (probes() < 2) await new Promise((resolve) => setTimeout(resolve, 50))
+  await until(() => probes() >= 2, "nginx's log of both failed probes (499)", { everyMs: 50 })
   t.same(await transports(alice.page), ['poll'], 'alice stayed on long-poll after her probe failed')
   t.same(await transports(bob.page), ['poll'], 'bob too')
 

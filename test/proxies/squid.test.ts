@@ -11,6 +11,7 @@ import { WebSocketServer, WebSocket } from 'ws'
 import { startServer } from '../helpers/server.js'
 import { buildWeb, launchBrowser, openPeer, waitForRtcEvent } from '../helpers/browser.js'
 import { startSquid } from '../helpers/middleboxes.js'
+import { until } from '../helpers/wait.js'
 import { callConnectHangUp, register, transportInUse, transports } from './flow.js'
 
 buildWeb()
@@ -32,11 +33,8 @@ const wsUrl = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`
 
 /** Resolves once squid's access log matches (squid logs a request when it finishes). */
 async function squidLogged(pattern: RegExp, proxy = squid): Promise<string> {
-  for (;;) {
-    const log = proxy.accessLog()
-    if (pattern.test(log)) return log
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  await until(() => pattern.test(proxy.accessLog()), `squid's access log to match ${pattern}`, { everyMs: 50 })
+  return proxy.accessLog()
 }
 
 t.test('the WebSocket control: the echo server works, but not through squid', async (t) => {

@@ -1,9 +1,10 @@
 /**
  * Blocking and the redial cool-down (API.md "Blocking and call spam"), on the store SIGPOST_TEST_STORE
- * names (test/redis/blocks.test.ts: Redis).
+ * names (test/stores/matrix.ts: Redis).
  */
 import t from 'tap'
 import { startServer } from '../helpers/server.js'
+import { until } from '../helpers/wait.js'
 import { answer, offer, poll, register, request, type Peer } from '../helpers/client.js'
 
 const call = (from: Peer, to: string) => from.post('/v1/calls', { to, sdpOffer: offer })
@@ -95,13 +96,12 @@ t.test('redial cool-down after a rejected or unanswered call, not after a cancel
   const unanswered = await call(bob, 'alice')
   t.equal(unanswered.status, 201)
   // Wait for the ring time-out as bob sees it.
-  let ended = false
   let after = ''
-  while (!ended) {
+  await until(async () => {
     const res = await poll(bob, `wait=5${after}`)
-    ended = res.body.events.some((e) => e.event === 'stopCommunication' && e.data.reason === 'no_answer')
     if (res.body.events.length) after = `&after=${res.body.events.at(-1)!.id}`
-  }
+    return res.body.events.some((e) => e.event === 'stopCommunication' && e.data.reason === 'no_answer')
+  }, "bob's stopCommunication no_answer", { everyMs: 0 })
   t.equal((await call(bob, 'alice')).body.error, 'rate_limited', 'an unanswered call: no redial')
   t.equal((await call(alice, 'bob')).status, 201, 'the cool-down is one way: the callee may call back')
 
@@ -122,9 +122,6 @@ t.test('the cool-down ends after REDIAL_COOLDOWN_MS', async (t) => {
   await alice.post(`/v1/calls/${first.body.callId}/reject`, {})
   t.equal((await call(carol, 'alice')).status, 429)
   let status = 429
-  while (status === 429) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    status = (await call(carol, 'alice')).status
-  }
+  await until(async () => (status = (await call(carol, 'alice')).status) !== 429, 'the cool-down to end', { everyMs: 50 })
   t.equal(status, 201, 'carol can call again')
 })

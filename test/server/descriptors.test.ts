@@ -11,6 +11,7 @@ import { resolve } from 'node:path'
 import t from 'tap'
 import { request } from '../helpers/client.js'
 import { connect, type RawConnection } from '../helpers/raw.js'
+import { within } from '../helpers/wait.js'
 
 const root = resolve(import.meta.dirname, '../..')
 const LIMIT = 256
@@ -38,7 +39,7 @@ async function logLine(pattern: RegExp, after = 0): Promise<string> {
     const found = lines.slice(after).find((line) => pattern.test(line))
     if (found) return found
     if (child.exitCode !== null) throw new Error(`sigpost exited (${child.exitCode}) before logging ${pattern}`)
-    await new Promise<void>((resolve) => waiters.push(resolve))
+    await within(new Promise<void>((resolve) => waiters.push(resolve)), `sigpost to log ${pattern}`)
   }
 }
 const url = /"msg":"Server listening at (http:\/\/[^"]+)"/.exec(await logLine(/Server listening at/))![1]

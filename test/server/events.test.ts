@@ -1,6 +1,7 @@
 import t from 'tap'
 import { createConnection } from 'node:net'
 import { startServer } from '../helpers/server.js'
+import { until } from '../helpers/wait.js'
 import { answer, candidate, offer, openStream, poll, register, SseClient, type Peer } from '../helpers/client.js'
 
 /** alice calls bob; returns the call id. Candidates from alice then become bob's events. */
@@ -85,6 +86,24 @@ t.test('SSE probe (?probe=1): ready and heartbeats, no session events, replaces 
   await bad.opened
   t.equal(bad.status, 400)
   t.equal((await bad.errorBody()).error, 'invalid_query')
+  probe.close()
+  live.close()
+})
+
+t.test('SSE probe spelled ?probe=true: the same probe (no session event, replaces nothing)', async (t) => {
+  const { url } = await startServer(t, { heartbeatMs: 100 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const live = await openStream(url, alice)
+  const probe = new SseClient(url, { token: alice.token, query: 'probe=true' })
+  await probe.opened
+  t.equal(probe.status, 200)
+  t.same(await probe.next(), { id: undefined, event: 'ready', data: { name: 'alice' } })
+  await ring(bob, alice)
+  t.equal((await live.next()).event, 'incomingCall', 'the live stream was not replaced')
+  // A heartbeat written after the call: anything for the probe would have come before it.
+  await probe.nextHeartbeat(probe.heartbeats.length)
+  t.same(probe.events.map((e) => e.event), ['ready'], 'the probe got no session event')
   probe.close()
   live.close()
 })
@@ -197,7 +216,7 @@ t.test('a stream replaces a waiting poll, and a poll replaces a stream', async (
   const bob = await register(url, 'bob')
   const waiting = poll(bob, 'wait=30')
   // Open the stream only once the poll is parked (else the poll would be the newer one).
-  while ((await app.store.stats()).streams.poll === 0) await new Promise((resolve) => setImmediate(resolve))
+  await until(async () => (await app.store.stats()).streams.poll > 0, 'the poll to be parked', { everyMs: 0 })
   const stream = new SseClient(url, { token: bob.token })
   // The poll answers once the stream has taken over.
   const replaced = await waiting
@@ -271,6 +290,30 @@ t.test('a full mailbox share answers the sender 429 mailbox_full and stores noth
   t.same(got.body.events.at(-1)!.data.candidate, candidate(4))
   const accepted = await alice.post(`/v1/calls/${callId}/candidates`, { candidate: candidate(5) })
   t.equal(accepted.status, 202, 'room again once the recipient received')
+})
+
+t.test("a call ends over a full mailbox share: the hang-up is not refused and reaches the callee after what was held", async (t) => {
+  const { url } = await startServer(t, { mailboxMaxEvents: 10 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const callId = await ring(alice, bob)
+  const incoming = (await poll(bob, 'wait=0')).body.events
+  t.equal((await bob.post(`/v1/calls/${callId}/accept`, { sdpAnswer: answer })).status, 200)
+  // bob stops reading; alice trickles until her share of his mailbox is full (bounded: it holds 10).
+  let held = 0
+  for (; held < 10; held++) {
+    const res = await alice.post(`/v1/calls/${callId}/candidates`, { candidate: candidate(held) })
+    if (res.status !== 202) {
+      t.same([res.status, res.body.error], [429, 'mailbox_full'])
+      break
+    }
+  }
+  t.ok(held > 0 && held < 10, `alice's share filled after ${held} candidates`)
+  t.equal((await alice.del(`/v1/calls/${callId}`)).status, 204, 'the hang-up is not refused')
+  const got = (await poll(bob, `wait=0&after=${incoming.at(-1)!.id}`)).body.events
+  t.same(got.filter((e) => e.event === 'iceCandidate').map((e) => e.data.candidate), Array.from({ length: held }, (_, n) => candidate(n)), 'every accepted candidate')
+  t.match(got.at(-1), { event: 'stopCommunication', data: { callId, reason: 'hangup' } }, 'then the end')
+  t.match((await bob.get(`/v1/calls/${callId}`)).body, { state: 'ended', endReason: 'hangup' })
 })
 
 t.test('the byte limit of a mailbox counts too', async (t) => {

@@ -51,6 +51,43 @@ t.test('a retried send with the same Idempotency-Key gets the first answer and r
   bobIn.close()
 })
 
+t.test('reject, sdp and DELETE retried with the same Idempotency-Key answer as the first and relay once', async (t) => {
+  // alice calls bob again right after the reject: no redial cool-down here.
+  const { url } = await startServer(t, { redialCooldownMs: 0 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const aliceIn = await openStream(url, alice)
+  const bobIn = await openStream(url, bob)
+
+  const rejected = (await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).body.callId
+  t.equal((await bobIn.next()).event, 'incomingCall')
+  const reject = await keyed(url, bob, 'reject-1')('POST', `/v1/calls/${rejected}/reject`, { reason: 'busy here' })
+  const rejectAgain = await keyed(url, bob, 'reject-1')('POST', `/v1/calls/${rejected}/reject`, { reason: 'busy here' })
+  t.same([reject.status, rejectAgain.status], [200, 200], 'a retried reject is not 409 invalid_state')
+  t.same(rejectAgain.body, reject.body)
+  t.same((await aliceIn.next()).data, { callId: rejected, response: 'rejected', message: 'busy here' })
+
+  const callId = (await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).body.callId
+  t.equal((await bobIn.next()).event, 'incomingCall')
+  t.equal((await bob.post(`/v1/calls/${callId}/accept`, { sdpAnswer: answer })).status, 200)
+  t.equal((await aliceIn.next()).data.response, 'accepted', 'the callResponse of this call is the next event: the reject was relayed once')
+  t.equal((await bobIn.next()).event, 'startCommunication')
+  const restart = { type: 'offer', sdp: 'v=0\r\na=ice-restart\r\n' }
+  for (let i = 0; i < 2; i++) {
+    t.equal((await keyed(url, alice, 'sdp-1')('POST', `/v1/calls/${callId}/sdp`, { description: restart })).status, 202)
+  }
+  const hangUp = await keyed(url, alice, 'end-1')('DELETE', `/v1/calls/${callId}`)
+  const hangUpAgain = await keyed(url, alice, 'end-1')('DELETE', `/v1/calls/${callId}`)
+  t.same([hangUp.status, hangUpAgain.status], [204, 204])
+  t.same((await bobIn.next()).data, { callId, description: restart })
+  t.same((await bobIn.next()).data, { callId, reason: 'hangup' }, 'one sdp, then the end: the keyed sdp was relayed once')
+  // A third call's incomingCall comes next: the retried DELETE relayed no second end.
+  const next = (await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).body.callId
+  t.same((await bobIn.next()).data.callId, next)
+  aliceIn.close()
+  bobIn.close()
+})
+
 t.test('an Idempotency-Key that is not 1-255 visible characters is 400 and relays nothing', async (t) => {
   const { url } = await startServer(t)
   const alice = await register(url, 'alice')

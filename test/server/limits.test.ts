@@ -63,6 +63,27 @@ t.test('429 rate_limited with Retry-After on registration (per IP) and on sends 
   t.match(third.headers.get('retry-after'), /^\d+$/)
 })
 
+t.test('429 rate_limited on reads per session and route (RATE_READ_PER_WINDOW); a path parameter over 100 characters is 414', async (t) => {
+  const { url } = await startServer(t, { rateReadPerWindow: 3 })
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const callId = (await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).body.callId
+  for (let i = 0; i < 3; i++) t.equal((await alice.get(`/v1/calls/${callId}`)).status, 200, `read ${i + 1} of 3`)
+  const limited = await alice.get(`/v1/calls/${callId}`)
+  t.same([limited.status, limited.body.error], [429, 'rate_limited'])
+  t.match(limited.headers.get('retry-after'), /^\d+$/)
+  t.equal((await alice.get('/v1/ice-servers')).status, 200, 'another route has its own budget')
+  t.equal((await bob.get(`/v1/calls/${callId}`)).status, 200, 'another session has its own budget')
+  t.equal((await alice.post(`/v1/calls/${callId}/candidates`, { candidate: null })).status, 202, 'sends are not reads')
+
+  const long = await bob.post(`/v1/calls/${'x'.repeat(101)}/accept`, { sdpAnswer: offer })
+  t.same([long.status, long.body.error], [414, 'url_too_long'])
+  t.equal((await bob.get(`/v1/calls/${'x'.repeat(100)}`)).body.error, 'call_not_found', '100 characters are a call id to look up')
+  // A parameter that ends the path is not matched at all by the router (404 not_found), against the docs.
+  const longLast = await bob.get(`/v1/calls/${'x'.repeat(101)}`)
+  t.same([longLast.status, longLast.body.error], [414, 'url_too_long'], 'GET /v1/calls/<101 characters>', { todo: 'product: answers 404 not_found' })
+})
+
 t.test('per-IP limits see the user behind a trusted proxy, and only behind one', async (t) => {
   const { url } = await startServer(t, { rateRegisterPerWindow: 1, trustProxy: ['127.0.0.1'] })
   const behind = (ip: string, name: string) => request(url, 'POST', '/v1/sessions', { body: { name }, headers: { 'x-forwarded-for': ip } })

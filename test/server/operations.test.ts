@@ -3,6 +3,7 @@ import { createConnection } from 'node:net'
 import t from 'tap'
 import { buildApp } from '../../server/app.js'
 import { startServer } from '../helpers/server.js'
+import { until } from '../helpers/wait.js'
 import { answer, candidate, offer, openStream, poll, register, request, SseClient } from '../helpers/client.js'
 
 t.test('healthz, readyz, metrics', async (t) => {
@@ -127,7 +128,7 @@ t.test('close() returns promptly with streams and polls open, ending them', asyn
   const stream = await openStream(url, alice)
   const waiting = poll(bob, 'wait=60')
   // The poll is parked once it is counted as bob's live stream.
-  while ((await app.store.stats()).streams.poll === 0) await new Promise((resolve) => setImmediate(resolve))
+  await until(async () => (await app.store.stats()).streams.poll > 0, 'the poll to be parked', { everyMs: 0 })
   await app.close()
   await stream.ended
   t.same((await waiting).body, { events: [] }, 'the waiting poll was answered')

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { startServer } from '../helpers/server.js'
+import { until } from '../helpers/wait.js'
 import { openStream, register, request } from '../helpers/client.js'
 
 t.test('register: 201 with a secret token, ICE servers and timings', async (t) => {
@@ -79,5 +80,5 @@ t.test('a session lives while a stream is attached and for graceMs after', async
 
 /** Polls a condition that depends on a server-side timer (grace); never a fixed sleep. */
 export async function waitUntil(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20))
+  await until(check, 'the grace to expire', { everyMs: 20 })
 }

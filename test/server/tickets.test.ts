@@ -1,6 +1,6 @@
 /**
  * Stream tickets and header auth on the stream endpoints: the session token never needs to be in a URL.
- * On the Redis store (test/redis/tickets.test.ts) a ticket minted on one instance opens a stream on another.
+ * On the Redis store (test/stores/matrix.ts) a ticket minted on one instance opens a stream on another.
  */
 import t from 'tap'
 import { startServer } from '../helpers/server.js'
@@ -40,6 +40,15 @@ t.test('a ticket opens one stream, once; used or unknown is 401 unauthorized', a
   t.equal((await unknown.errorBody()).error, 'unauthorized')
   t.equal((await request(url, 'POST', '/v1/stream-tickets')).status, 401, 'minting needs a session')
   t.equal((await request(url, 'GET', `/v1/poll?wait=0&ticket=${await ticket(alice)}`)).status, 401, 'tickets open SSE streams, not polls')
+
+  // HEAD with a ticket checks it and uses it up, like a GET (docs/http-api.md).
+  const checked = await ticket(alice)
+  const head = await fetch(`${url}/v1/events?ticket=${checked}`, { method: 'HEAD' })
+  t.equal(head.status, 200, 'HEAD with a ticket')
+  t.match(head.headers.get('content-type'), /^text\/event-stream/)
+  const afterHead = await openWithTicket(url, checked)
+  t.equal(afterHead.status, 401, 'a ticket used by a HEAD opens no stream')
+  await afterHead.ended
 
   const gone = await ticket(alice)
   await alice.del('/v1/sessions/current')

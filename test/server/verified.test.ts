@@ -6,6 +6,7 @@
 import { createHmac } from 'node:crypto'
 import t from 'tap'
 import { startServer } from '../helpers/server.js'
+import { until } from '../helpers/wait.js'
 import { freePort } from '../helpers/redis.js'
 import { mint, mintHs256, newKey, startJwks, type SigningKey } from '../helpers/jwks.js'
 import { offer, peer, poll, request, SseClient, type Peer } from '../helpers/client.js'
@@ -29,7 +30,7 @@ async function registered(url: string, key: SigningKey, sub: string, claims: Rec
 
 /** Waits for a condition that depends on a server-side timer (a cool-down); never a fixed sleep. */
 async function waitUntil(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 50))
+  await until(check, 'the cool-down to pass', { everyMs: 50 })
 }
 
 t.test('JWKS (RS256, ES256, EdDSA): the JWT names the session; a body name must equal it', async (t) => {

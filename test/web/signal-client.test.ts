@@ -8,6 +8,7 @@ import { SignalClient, type SignalError, type SignalEvent, type TransportKind } 
 import { callAndTrickle, register as registerPeer, request, trickle, type Peer } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
 import { fetchViaProxy, startSquid } from '../helpers/middleboxes.js'
+import { within } from '../helpers/wait.js'
 
 const { url } = await startServer(t, { logger: false, ringTimeoutMs: 3000 })
 
@@ -32,7 +33,7 @@ class Inbox {
   }
 
   async until(condition: () => boolean): Promise<void> {
-    while (!condition()) await new Promise<void>((resolve) => this.waiters.push(resolve))
+    while (!condition()) await within(new Promise<void>((resolve) => this.waiters.push(resolve)), `${condition}`)
   }
 }
 

@@ -1,3 +1,0 @@
-// The server's limits tests, unchanged, on the Redis store (test/helpers/server.ts reads the variable).
-process.env.SIGPOST_TEST_STORE = 'redis'
-await import('../server/limits.test.js')

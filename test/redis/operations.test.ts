@@ -1,3 +1,0 @@
-// The server's operations tests, unchanged, on the Redis store (test/helpers/server.ts reads the variable).
-process.env.SIGPOST_TEST_STORE = 'redis'
-await import('../server/operations.test.js')
