@@ -1,6 +1,6 @@
 /**
- * Security headers, decided per kind of answer (issue 23: helmet's two hooks and nine headers on every
- * API answer were a tenth of the CPU of a relayed candidate):
+ * Security headers, decided per kind of answer (issue 23: helmet's two hooks and its headers on every API
+ * answer were 7–10 % of the server's busy time while it relayed candidates):
  *
  * - Pages, scripts, /docs and the operations endpoints get @fastify/helmet's set with three changes: no
  *   Content-Security-Policy by default (swagger-ui at /docs brings its own scripts), no
