@@ -218,7 +218,8 @@ async function startInstance(target: Target): Promise<Instance> {
   server.stdout!.resume()
   const serverRpc = new Rpc(server)
   server.on('exit', (code, sig) => serverRpc.failAll(new Error(`server exited (${code ?? sig})\n${errText}`)))
-  await waitForPort(port, 30_000, server).catch((e) => {
+  // 120 s: on a loaded shared machine a server can take longer than 30 s to start listening.
+  await waitForPort(port, 120_000, server).catch((e) => {
     throw new Error(`${target}: ${e.message}\n${errText}`)
   })
   const argv0 = cmdline(server.pid!)[0]
