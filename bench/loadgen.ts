@@ -14,6 +14,8 @@ interface Init {
   host: string
   port: number
   serverPid: number
+  /** sigpost-redis: its redis-server, whose CPU is measured over the same windows. */
+  redisPid?: number
 }
 
 let init: Init
@@ -171,6 +173,11 @@ async function awaitQuiet(threshold = 0.5, maxWaitMs = 2_500): Promise<{ waitedM
   return { waitedMs: performance.now() - t0, otherCores: other }
 }
 
+/** CPU used so far by the target's redis-server (0 when it has none). */
+function redisMicros(): number {
+  return init.redisPid ? cpuMicros(init.redisPid) : 0
+}
+
 // ---------------------------------------------------------------- phases
 
 /**
@@ -282,10 +289,12 @@ async function latencyPhase(args: { pairs: number; intervalMs: number; warmMs: n
   recording = true
   const t0 = performance.now()
   const cpu0 = cpuMicros(init.serverPid)
+  const redis0 = redisMicros()
   const self0 = cpuMicros(process.pid)
   const all0 = machineBusyMicros()
   await sleep(args.measureMs)
   const cpu1 = cpuMicros(init.serverPid)
+  const redis1 = redisMicros()
   const self1 = cpuMicros(process.pid)
   const all1 = machineBusyMicros()
   const seconds = (performance.now() - t0) / 1000
@@ -294,7 +303,7 @@ async function latencyPhase(args: { pairs: number; intervalMs: number; warmMs: n
   if (args.profile) await rpc.call('profile-stop', { path: args.profile })
   await withTimeout(Promise.all(loops), 20_000, 'latency loops').catch(() => {})
   await closeAll(pairs.flatMap((p) => [p.a, p.b]))
-  return { pairs: args.pairs, intervalMs: args.intervalMs, seconds, sent, msgsPerSec: samples.length / seconds, serverCpuUtil: (cpu1 - cpu0) / 1e6 / seconds, serverCpuUsPerMsg: (cpu1 - cpu0) / samples.length, quietWaitMs: quiet.waitedMs, otherCpuUtil: (all1 - all0 - (cpu1 - cpu0) - (self1 - self0)) / 1e6 / seconds, ...stats(samples) }
+  return { pairs: args.pairs, intervalMs: args.intervalMs, seconds, sent, msgsPerSec: samples.length / seconds, serverCpuUtil: (cpu1 - cpu0) / 1e6 / seconds, serverCpuUsPerMsg: (cpu1 - cpu0) / samples.length, redisCpuUsPerMsg: init.redisPid ? (redis1 - redis0) / samples.length : undefined, quietWaitMs: quiet.waitedMs, otherCpuUtil: (all1 - all0 - (cpu1 - cpu0) - (redis1 - redis0) - (self1 - self0)) / 1e6 / seconds, ...stats(samples) }
 }
 
 /**
@@ -333,6 +342,7 @@ async function cpuPhase(args: { pairs: number; warmMs: number; measureMs: number
   if (args.profile) await rpc.call('profile-start')
   const t0 = performance.now()
   const cpu0 = cpuMicros(init.serverPid)
+  const redis0 = redisMicros()
   const self0 = cpuMicros(process.pid)
   const io0 = syscalls(init.serverPid)
   const all0 = machineBusyMicros()
@@ -340,6 +350,7 @@ async function cpuPhase(args: { pairs: number; warmMs: number; measureMs: number
   await sleep(args.measureMs)
   counting = false
   const cpu1 = cpuMicros(init.serverPid)
+  const redis1 = redisMicros()
   const self1 = cpuMicros(process.pid)
   const io1 = syscalls(init.serverPid)
   const all1 = machineBusyMicros()
@@ -354,10 +365,11 @@ async function cpuPhase(args: { pairs: number; warmMs: number; measureMs: number
     msgs: count,
     msgsPerSec: count / seconds,
     serverCpuUsPerMsg: (cpu1 - cpu0) / count,
+    redisCpuUsPerMsg: init.redisPid ? (redis1 - redis0) / count : undefined,
     loadgenCpuUsPerMsg: (self1 - self0) / count,
     serverCpuUtil: (cpu1 - cpu0) / 1e6 / seconds,
     loadgenCpuUtil: (self1 - self0) / 1e6 / seconds,
-    otherCpuUtil: (all1 - all0 - (cpu1 - cpu0) - (self1 - self0)) / 1e6 / seconds,
+    otherCpuUtil: (all1 - all0 - (cpu1 - cpu0) - (redis1 - redis0) - (self1 - self0)) / 1e6 / seconds,
     quietWaitMs: quiet.waitedMs,
     serverReadSyscallsPerMsg: (io1.reads - io0.reads) / count,
     serverWriteSyscallsPerMsg: (io1.writes - io0.writes) / count,

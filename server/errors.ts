@@ -6,6 +6,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERRORS, statusOf, type ErrorBody, type ErrorCode } from '../protocol/errors.js'
+import { ERROR_HEADERS } from './edge/headers.js'
 
 
 export type { ErrorBody, ErrorCode }
@@ -89,7 +90,7 @@ export function makeFrameworkErrors(onError: (code: ErrorCode) => void, logLine:
     const apiError = toApiError(error)
     onError(apiError.code)
     if (logLine) request.log.info({ method: request.method, statusCode: apiError.statusCode, code: apiError.code, remoteAddress: request.ip }, 'request')
-    void reply.code(apiError.statusCode).send(errorBody(apiError))
+    void reply.code(apiError.statusCode).headers(ERROR_HEADERS).send(errorBody(apiError))
   }
 }
 
@@ -130,11 +131,11 @@ export function installErrorHandlers(app: FastifyInstance, onError: (code: Error
       request.log.error({ err: error }, 'request failed')
     }
     onError(apiError.code)
-    reply.code(apiError.statusCode).headers(apiError.headers).send(errorBody(apiError))
+    reply.code(apiError.statusCode).headers(ERROR_HEADERS).headers(apiError.headers).send(errorBody(apiError))
   })
   app.setNotFoundHandler((request, reply) => {
     onError('not_found')
     // The URL is not echoed: an error body never repeats what the client sent (it may hold a secret).
-    reply.code(404).send(errorBody(new ApiError('not_found', `There is no such ${request.method} endpoint in this API; see /docs.`)))
+    reply.code(404).headers(ERROR_HEADERS).send(errorBody(new ApiError('not_found', `There is no such ${request.method} endpoint in this API; see /docs.`)))
   })
 }

@@ -26,7 +26,7 @@ import { authenticate, presentedToken, requestTokenHash } from './auth.js'
 import { defaults, resolveConfig, tokenInUrlOn, usesRedis, verifiedNames, type Config } from './config.js'
 import { ConnectionLimiter } from './edge/connections.js'
 import { DescriptorMonitor } from './edge/descriptors.js'
-import { addWebRootPolicy, registerSecurityHeaders } from './edge/headers.js'
+import { addApiHeaders, addWebRootPolicy, registerSecurityHeaders } from './edge/headers.js'
 import { installJsonParser } from './edge/json.js'
 import { installRequestLog } from './edge/logging.js'
 import { ApiError, installErrorHandlers, type ErrorBody, type ErrorCode } from './errors.js'
@@ -178,13 +178,13 @@ const sigpost: FastifyPluginAsync<SigpostOptions> = async (instance, options) =>
       return error as unknown as ErrorBody
     },
   })
-  await registerSecurityHeaders(app)
   await app.register(swagger, openApiOptions(config))
   // The event schemas by $id: the stream's and the poll's responses refer to them, /docs/json names them.
   for (const schema of EVENT_SCHEMAS) app.addSchema(schema)
-  await app.register(swaggerUi, { routePrefix: '/docs' })
 
+  // The API's own header policy (edge/headers.ts): nosniff on answers with a body, not helmet's set.
   await app.register(async (v1) => {
+    addApiHeaders(v1)
     await v1.register(sessions)
     await v1.register(events)
     await v1.register(calls)
@@ -192,21 +192,26 @@ const sigpost: FastifyPluginAsync<SigpostOptions> = async (instance, options) =>
     await v1.register(streamTickets)
     await v1.register(blocks)
   }, { prefix: '/v1' })
-  await app.register(operations)
 
-  // A WEB_ROOT of one's own is relative to the working directory; the default one is this package's own
-  // web/dist (so `npx sigpost`, or the plugin with serveWeb, finds the bundle wherever it is installed).
-  const webRoot = config.webRoot === defaults.webRoot ? join(packageRoot, defaults.webRoot) : resolve(config.webRoot)
-  if (!serveWeb) {
-    // The API only.
-  } else if (existsSync(webRoot)) {
-    await app.register(async (web) => {
-      addWebRootPolicy(web, webRoot)
-      await web.register(fastifyStatic, { root: webRoot, prefix: '/', index: 'index.html' })
-    })
-  } else {
-    app.log.warn({ webRoot: config.webRoot }, 'web assets not built (npm run build); / is not served')
-  }
+  // Pages, scripts, /docs and the operations endpoints: helmet's set, in a context of their own.
+  await app.register(async (pages) => {
+    await registerSecurityHeaders(pages)
+    await pages.register(swaggerUi, { routePrefix: '/docs' })
+    await pages.register(operations)
+    // A WEB_ROOT of one's own is relative to the working directory; the default one is this package's own
+    // web/dist (so `npx sigpost`, or the plugin with serveWeb, finds the bundle wherever it is installed).
+    const webRoot = config.webRoot === defaults.webRoot ? join(packageRoot, defaults.webRoot) : resolve(config.webRoot)
+    if (!serveWeb) {
+      // The API only.
+    } else if (existsSync(webRoot)) {
+      await pages.register(async (web) => {
+        addWebRootPolicy(web, webRoot)
+        await web.register(fastifyStatic, { root: webRoot, prefix: '/', index: 'index.html' })
+      })
+    } else {
+      pages.log.warn({ webRoot: config.webRoot }, 'web assets not built (npm run build); / is not served')
+    }
+  })
 }
 
 export default sigpost

@@ -362,6 +362,7 @@ export function makeDriver(target: string, host: string, port: number): Driver {
   switch (target) {
     case 'sigpost-sse':
     case 'sigpost-sse-logs':
+    case 'sigpost-redis':
       return new SigpostDriver(host, port, 'sse')
     case 'sigpost-poll':
       return new SigpostDriver(host, port, 'poll')

@@ -21,8 +21,9 @@ const CLOSE_BRACKET = 0x5d
  * JSON, the parser after it does.
  */
 export function nestsDeeperThan(text: string, max: number): boolean {
-  // Fewer characters than levels cannot open them all.
-  if (text.length <= max) return false
+  // Fewer characters than levels cannot open them all; nor can fewer opening brackets (most bodies, a
+  // relayed candidate's among them, have a handful: counted natively, without the scan below).
+  if (text.length <= max || !hasMoreThan(text, max)) return false
   let depth = 0
   const length = text.length
   for (let i = 0; i < length; i++) {
@@ -37,6 +38,17 @@ export function nestsDeeperThan(text: string, max: number): boolean {
       if (++depth > max) return true
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       depth--
+    }
+  }
+  return false
+}
+
+/** Whether `text` has more than `max` opening brackets (`{` and `[`, strings included: an upper bound). */
+function hasMoreThan(text: string, max: number): boolean {
+  let count = 0
+  for (const open of ['{', '[']) {
+    for (let i = text.indexOf(open); i !== -1; i = text.indexOf(open, i + 1)) {
+      if (++count > max) return true
     }
   }
   return false

@@ -40,18 +40,25 @@ local function deliver(name, events, force, maxEvents, maxBytes, from)
   local last, ucount, ubytes = num(f[1]), num(f[2]), num(f[3])
   local bytes = 0
   for _, e in ipairs(events) do bytes = bytes + #e[2] end
+  -- The sender's share after this delivery, when it was read for the check (then one HSET writes it).
+  local shareCount, shareBytes
   if not force then
     if ucount + #events > maxEvents or ubytes + bytes > maxBytes then return false end
     local share = redis.call('HMGET', u, 'c:'..from, 'b:'..from)
-    if num(share[1]) + #events > maxEvents / 2 or num(share[2]) + bytes > maxBytes / 2 then return 'share' end
+    shareCount, shareBytes = num(share[1]) + #events, num(share[2]) + bytes
+    if shareCount > maxEvents / 2 or shareBytes > maxBytes / 2 then return 'share' end
   end
   for _, e in ipairs(events) do
     last = last + 1
     redis.call('XADD', P..'m:'..name, '0-'..last, 'e', e[1], 'j', e[2], 'f', from, 'c', e[3] or '')
   end
   redis.call('HSET', s, 'last', last, 'ucount', ucount + #events, 'ubytes', ubytes + bytes)
-  redis.call('HINCRBY', u, 'c:'..from, #events)
-  redis.call('HINCRBY', u, 'b:'..from, bytes)
+  if shareCount then
+    redis.call('HSET', u, 'c:'..from, shareCount, 'b:'..from, shareBytes)
+  else
+    redis.call('HINCRBY', u, 'c:'..from, #events)
+    redis.call('HINCRBY', u, 'b:'..from, bytes)
+  end
   redis.call('INCRBY', P..'undelivered', #events)
   redis.call('PUBLISH', P..'w:'..name, 'wake')
   return true
@@ -93,6 +100,7 @@ local function dropSent(name, id)
   for _, entry in ipairs(redis.call('XRANGE', m, '-', '0-'..id)) do bytes = bytes + #entry[2][4] end
   redis.call('XTRIM', m, 'MINID', '0-'..(id + 1))
   if bytes > 0 then redis.call('HINCRBY', P..'s:'..name, 'rbytes', -bytes) end
+  return bytes
 end
 
 -- The replay window: written events beyond its count, bytes or age are let go; undelivered ones never.
@@ -125,10 +133,7 @@ local function trim(name, now, replayMax, replayMaxBytes, replayAge)
       break
     end
   end
-  if keepFrom > firstId then
-    dropSent(name, keepFrom - 1)
-    rbytes = num(redis.call('HGET', s, 'rbytes'))
-  end
+  if keepFrom > firstId then rbytes = rbytes - dropSent(name, keepFrom - 1) end
   while rbytes > replayMaxBytes do
     local oldest = redis.call('XRANGE', m, '-', '0-'..sent, 'COUNT', 16)
     if #oldest == 0 then break end
@@ -331,39 +336,47 @@ redis.call('PUBLISH', P..'w:'..name, 'attach:'..streamId)
 return cursor`),
 
   /**
-   * ARGV: p, name, streamId, cursor, count, maxBytes → entries after cursor (at most count, and about
-   * maxBytes: always at least one), or nil when no longer the live stream
+   * ARGV: p, name, streamId, cursor, count, maxBytes, nowMs, replayMaxEvents, replayMaxBytes, replayMaxAgeMs
+   * → {more (1|0), entries...}: the entries after cursor (at most count, and about maxBytes: always at
+   * least one; more = 1 when that cut the batch short), or nil when no longer the live stream.
+   * What it returns is marked as written to the stream in the same step (issue 23: one script and one
+   * round trip per batch instead of a read and a `sent`): the stream hands the batch to its socket in the
+   * same tick, and a socket that cannot take it was a client already gone, whose resume finds the events
+   * in the replay window, as it finds any written events a dying connection never delivered.
    */
   read: script(`
-local name, streamId, cursor, count, maxBytes = ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
-if redis.call('HGET', P..'s:'..name, 'stream') ~= streamId then return nil end
+local name, streamId, cursor, count, maxBytes, now = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local s = P..'s:'..name
+local f = redis.call('HMGET', s, 'stream', 'sent')
+if f[1] ~= streamId then return nil end
 local entries = redis.call('XRANGE', P..'m:'..name, '(0-'..cursor, '+', 'COUNT', count)
+local more = 0
+if #entries == count then more = 1 end
 local bytes = 0
 for i, entry in ipairs(entries) do
   if i > 1 and bytes >= maxBytes then
     for j = #entries, i, -1 do entries[j] = nil end
+    more = 1
     break
   end
   bytes = bytes + #entry[2][4]
 end
-return entries`),
-
-  /** ARGV: p, name, streamId, id, nowMs, replayMaxEvents, replayMaxBytes, replayMaxAgeMs */
-  sent: script(`
-local name, streamId, id, now = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local s = P..'s:'..name
-local f = redis.call('HMGET', s, 'stream', 'last', 'sent')
-if f[1] ~= streamId then return 0 end
-local last, sent = num(f[2]), num(f[3])
-if id > last then id = last end
+if #entries == 0 then return {0} end
+local sent = num(f[2])
+local id = tonumber(string.match(entries[#entries][1], '^0%-(%d+)$'))
 if id > sent then
-  local bytes = undeliver(name, redis.call('XRANGE', P..'m:'..name, '(0-'..sent, '0-'..id))
+  local fresh = {}
+  for _, entry in ipairs(entries) do
+    if tonumber(string.match(entry[1], '^0%-(%d+)$')) > sent then fresh[#fresh + 1] = entry end
+  end
+  local written = undeliver(name, fresh)
   redis.call('HSET', s, 'sent', id)
-  if bytes > 0 then redis.call('HINCRBY', s, 'rbytes', bytes) end
+  if written > 0 then redis.call('HINCRBY', s, 'rbytes', written) end
   redis.call('RPUSH', P..'b:'..name, id..':'..now)
+  trim(name, now, tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]))
 end
-trim(name, now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
-return 1`),
+table.insert(entries, 1, more)
+return entries`),
 
   /**
    * ARGV: p, name, streamId, nowMs, graceMs, detach|keep, replayMaxEvents, replayMaxBytes, replayMaxAgeMs —
@@ -431,23 +444,23 @@ return redis.call('HGETALL', P..'c:'..callId)`),
   /** ARGV: p, name, callId, kind (candidates|sdp), maxEvents, maxBytes, maxCandidatesPerCall, json... */
   relay: script(`
 local name, callId, kind, maxE, maxB, maxCandidates = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local caller, callee, state = partyCall(name, callId)
+-- partyCall's check, with the candidate counters in the same read.
+local c = P..'c:'..callId
+local f = redis.call('HMGET', c, 'caller', 'callee', 'state', 'n:caller', 'n:callee')
+local caller, callee, state = f[1], f[2], f[3]
+if not caller or (caller ~= name and callee ~= name) then return redis.error_reply('ERR_call_not_found') end
 if kind == 'sdp' and state ~= 'active' then return redis.error_reply('ERR_invalid_state_sdp:'..state) end
 if state == 'ended' then return redis.error_reply('ERR_invalid_state_candidates:'..state) end
-local peer = caller
-if name == caller then peer = callee end
+local peer, counter, relayed = caller, 'n:callee', num(f[5])
+if name == caller then peer, counter, relayed = callee, 'n:caller', num(f[4]) end
 local event = 'iceCandidate'
 if kind == 'sdp' then event = 'sdp' end
 local events = {}
 for i = 8, #ARGV do events[#events + 1] = {event, ARGV[i], callId} end
-local counter = 'n:callee'
-if name == caller then counter = 'n:caller' end
-if kind == 'candidates' and num(redis.call('HGET', P..'c:'..callId, counter)) + #events > maxCandidates then
-  return redis.error_reply('ERR_candidate_limit')
-end
+if kind == 'candidates' and relayed + #events > maxCandidates then return redis.error_reply('ERR_candidate_limit') end
 local delivered = deliver(peer, events, false, maxE, maxB, name)
 if delivered ~= true then return refused(delivered) end
-if kind == 'candidates' then redis.call('HINCRBY', P..'c:'..callId, counter, #events) end
+if kind == 'candidates' then redis.call('HSET', c, counter, relayed + #events) end
 return 1`),
 
   /**

@@ -31,7 +31,7 @@ type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>
  * them. Every other script's writes are what a 2xx promises, so with redisMinReplicas they are confirmed
  * by that many replicas first.
  */
-const UNACKNOWLEDGED = new Set<string>(['find', 'attach', 'read', 'sent', 'detach', 'claimTimers'])
+const UNACKNOWLEDGED = new Set<string>(['find', 'attach', 'read', 'detach', 'claimTimers'])
 
 const UNAVAILABLE = 'The store cannot be reached; retry shortly.'
 
@@ -39,6 +39,12 @@ interface LocalStream {
   id: string
   transport: 'sse' | 'poll'
   listener: StreamListener
+  /**
+   * Events may be waiting for it: set by every wake before the listener hears it, cleared by a read that
+   * took all there was. A read while it is clear answers [] without asking Redis (issue 23: the stream
+   * reads again after every batch, an empty read of Redis per relayed message).
+   */
+  dirty: boolean
 }
 
 /** Replies of the scripts that are a client's mistake, and what the client is told. */
@@ -89,7 +95,12 @@ export class RedisStore implements Store {
     // while the other connection was away: once either is back (ioredis subscribes again by itself),
     // every local stream reads its mailbox.
     const wakeAll = () => {
-      for (const streams of this.local.values()) for (const stream of streams) stream.listener.wake()
+      for (const streams of this.local.values()) {
+        for (const stream of streams) {
+          stream.dirty = true
+          stream.listener.wake()
+        }
+      }
     }
     this.subscriber.on('ready', wakeAll)
     this.redis.on('ready', wakeAll)
@@ -129,7 +140,7 @@ export class RedisStore implements Store {
   }
 
   async attach(name: string, after: string | undefined, transport: 'sse' | 'poll', listener: StreamListener): Promise<Attachment> {
-    const stream: LocalStream = { id: randomUUID(), transport, listener }
+    const stream: LocalStream = { id: randomUUID(), transport, listener, dirty: true }
     // Subscribe before attaching, so that no wake between the two is missed.
     await this.subscribe(name, stream)
     const lease = transport === 'sse'
@@ -148,22 +159,33 @@ export class RedisStore implements Store {
     }
     return {
       read: async () => {
-        const entries = (await this.run('read', name, stream.id, cursor, 512, READ_BATCH_BYTES)) as Array<[string, string[]]> | null
-        if (!entries) return []
+        if (!stream.dirty) return []
+        stream.dirty = false
+        let reply: [number, ...Array<[string, string[]]>] | null
+        try {
+          reply = (await this.run('read', name, stream.id, cursor, 512, READ_BATCH_BYTES, Date.now(), ...this.replayWindow())) as typeof reply
+        } catch (error) {
+          stream.dirty = true
+          throw error
+        }
+        if (!reply) return []
+        const [more, ...entries] = reply
+        if (more === 1) stream.dirty = true
         if (entries.length > 0) {
           try {
             await this.replicated()
           } catch (error) {
             // Nothing else may wake this stream (the events are already stored): look again shortly.
+            stream.dirty = true
             setTimeout(() => listener.wake(), 500).unref()
             throw error
           }
         }
         return entries.map(([id, fields]): StoredEvent => ({ id: id.slice(2), event: fields[1] as SessionEventType, json: fields[3] }))
       },
+      // The read that returned them marked them written already (redis-scripts.ts read).
       sent: (id: string) => {
         cursor = Number(id)
-        this.run('sent', name, stream.id, cursor, Date.now(), ...this.replayWindow()).catch(() => {})
       },
       detach: () => {
         if (!this.forget(name, stream)) return
@@ -387,7 +409,10 @@ export class RedisStore implements Store {
     const streams = this.local.get(name)
     if (!streams) return
     if (message === 'wake') {
-      for (const stream of streams) stream.listener.wake()
+      for (const stream of streams) {
+        stream.dirty = true
+        stream.listener.wake()
+      }
       return
     }
     const newer = message.startsWith('attach:') ? message.slice(7) : undefined

@@ -202,6 +202,8 @@ export class SseReceiver implements StreamListener, Closable {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       'x-accel-buffering': 'no',
+      // A hijacked reply skips onSend: the API's nosniff (edge/headers.ts) is written here.
+      'x-content-type-options': 'nosniff',
     }
     const out = streamOut(reply, headers)
     this.out = out

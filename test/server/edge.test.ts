@@ -191,7 +191,7 @@ t.test('LOG_REQUESTS: errors (default) logs responses >= 400 only, all logs ever
   t.same([counts.all.registered, counts.all.streamClosed], [1, 1], 'all: a stream is logged when it ends')
 })
 
-t.test('security headers: nosniff and no-referrer everywhere, a CSP with the inline scripts\' hashes on the demo page', async (t) => {
+t.test('security headers: helmet\'s set on pages, scripts and operations, nosniff on API answers with a body and on errors, a CSP with the inline scripts\' hashes on the demo page', async (t) => {
   const webRoot = mkdtempSync(join(tmpdir(), 'sigpost-web-'))
   t.teardown(() => rmSync(webRoot, { recursive: true, force: true }))
   const page = (script: string) => `<!doctype html><title>demo</title><script type="module" src="/rtc-call.js"></script>\n<script type="module">${script}</script>`
@@ -212,6 +212,19 @@ t.test('security headers: nosniff and no-referrer everywhere, a CSP with the inl
     else t.equal(res.headers.get('content-security-policy'), null, `${path}: no CSP (not a page)`)
     await res.arrayBuffer()
   }
+  // The API: nosniff on every answer with a body, none of the document policies; a 202 has nothing to sniff.
+  const alice = await request(url, 'POST', '/v1/sessions', { body: { name: 'hdr-alice' } })
+  const bob = await request(url, 'POST', '/v1/sessions', { body: { name: 'hdr-bob' } })
+  t.equal(alice.headers.get('x-content-type-options'), 'nosniff', 'a JSON answer of the API: nosniff')
+  t.equal(alice.headers.get('x-frame-options'), null, 'a JSON answer of the API: no frame policy (not a document)')
+  const call = await request(url, 'POST', '/v1/calls', { token: alice.body.token, body: { to: 'hdr-bob', sdpOffer: offer } })
+  t.equal(call.status, 201)
+  const candidate = await request(url, 'POST', `/v1/calls/${call.body.callId}/candidates`, { token: alice.body.token, body: { candidate: null } })
+  t.same([candidate.status, candidate.headers.get('x-content-type-options')], [202, null], 'a 202 without a body: no headers to protect it')
+  t.equal(candidate.headers.get('access-control-allow-origin'), '*', 'CORS still on the 202')
+  const refused = await request(url, 'POST', `/v1/calls/${call.body.callId}/candidates`, { token: bob.body.token, body: { nonsense: 1 } })
+  t.same([refused.status, refused.headers.get('x-content-type-options'), refused.headers.get('referrer-policy')], [400, 'nosniff', 'no-referrer'], 'an API error: nosniff, no referrer')
+
   const csp = (await fetch(`${url}/`)).headers.get('content-security-policy') ?? ''
   t.match(csp, /default-src 'self'/)
   t.match(csp, /object-src 'none'/)
