@@ -351,9 +351,14 @@ export function tokenInUrlOn(config: Config): boolean {
 
 const LOG_REQUESTS = ['errors', 'all', 'none']
 
-/** Merges partial options over the defaults (what buildApp and tests use); throws on a value out of range. */
+/**
+ * Merges partial options over the defaults (what buildApp and tests use); throws on a value out of range.
+ * An option given as `undefined` means its default (`redisUrl: process.env.REDIS_URL` with the variable
+ * unset is the in-memory store, not an empty URL to dial).
+ */
 export function resolveConfig(options: Partial<Config> = {}): Config {
-  const config = { ...defaults, ...options }
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<Config>
+  const config = { ...defaults, ...given }
   if (!LOG_REQUESTS.includes(config.logRequests)) {
     throw new Error(`LOG_REQUESTS must be one of ${LOG_REQUESTS.join(', ')}, got "${config.logRequests}"`)
   }

@@ -33,6 +33,15 @@ t.test('healthz, readyz, metrics', async (t) => {
   bobIn.close()
 })
 
+t.test('options given as undefined mean their defaults: redisUrl: process.env.REDIS_URL unset is the in-memory store', async (t) => {
+  // docs/embedding.md's first example passes `redisUrl: process.env.REDIS_URL`; unset, it must not dial Redis.
+  const app = await buildApp({ logger: false, redisUrl: undefined, graceMs: undefined })
+  t.teardown(() => app.close())
+  const registered = await app.inject({ method: 'POST', url: '/v1/sessions', payload: { name: 'undefined-options' } })
+  t.equal(registered.statusCode, 201, 'registering works at once (no Redis to reach)')
+  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200, 'and the server is ready')
+})
+
 t.test('ICE servers: STUN only by default, TURN REST credentials when a secret is set', async (t) => {
   const plain = await startServer(t, { stunUrls: ['stun:stun.example.org:3478'] })
   const a = await register(plain.url, 'alice')
