@@ -115,7 +115,9 @@ class Terminal {
 }
 
 t.test('the curl walkthrough of docs/http-api.md runs as written', async (t) => {
-  const { url } = await startServer(t)
+  // No heartbeat during the walkthrough: alice's stream prints into the terminal whose later steps must
+  // print nothing, and on a loaded machine the six steps can outlast the default 15 s.
+  const { url } = await startServer(t, { heartbeatMs: 600_000 })
   const walkthrough = section(read('docs/http-api.md'), '## curl walkthrough')
   const blocks = [...walkthrough.matchAll(/```bash terminal=(\d)\n([\s\S]*?)```/g)].map((m) => ({
     terminal: Number(m[1]),

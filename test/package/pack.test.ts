@@ -70,6 +70,7 @@ t.test('npm pack --dry-run: the files and entry points the package promises, not
     exports: Record<string, string | { types: string; default: string }>
     bin: Record<string, string>
     customElements: string
+    license: string
   }
   for (const [entry, target] of Object.entries(pkg.exports)) {
     for (const path of typeof target === 'string' ? [target] : [target.types, target.default]) {
@@ -82,7 +83,8 @@ t.test('npm pack --dry-run: the files and entry points the package promises, not
   t.equal(pkg.customElements, 'custom-elements.json', 'package.json names the custom-elements manifest')
   t.ok(packed.files.some((f) => f.path === pkg.customElements), 'the tarball holds it, at the root')
   t.ok(['http-api', 'element', 'operations', 'embedding'].every((doc) => files.includes(`docs/${doc}.md`)), 'the docs the README links')
-  t.same(files.filter((f) => !/^(bin|dist|web\/dist|docs)\//.test(f) && !['package.json', 'README.md', 'custom-elements.json'].includes(f)), [], 'only the built files and the docs')
+  t.ok(files.includes('LICENSE') && pkg.license === 'MIT', 'the MIT licence: its text and the license field')
+  t.same(files.filter((f) => !/^(bin|dist|web\/dist|docs)\//.test(f) && !['package.json', 'README.md', 'LICENSE', 'custom-elements.json'].includes(f)), [], 'only the built files and the docs')
   t.comment(`packed ${(packed.size / 1024).toFixed(0)} KiB, unpacked ${(packed.unpackedSize / 1024).toFixed(0)} KiB, ${packed.files.length} files`)
 })
 
