@@ -95,6 +95,8 @@ t.test('kill -9 of the primary mid-call: every acknowledged candidate arrives on
     check()
   })
   const loops = Promise.all([trickle(alice, 'alice'), trickle(bob, 'bob')])
+  // Awaited below; if an earlier step fails, its rejection must fail this test, not crash the file.
+  loops.catch(() => {})
   await until(() => acked.alice >= 10 && acked.bob >= 10)
 
   t.comment(`traffic running after ${Date.now() - t0} ms`)

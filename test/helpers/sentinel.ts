@@ -133,11 +133,21 @@ export async function startSentinelGroup(t: Teardown | undefined, options: { dow
       await until(async () => (current = await primaryPort()) !== port, `a sentinel to name another primary than ${port}`, { everyMs: 50 })
       const server = await startRedis({ port, args: [...SERVER_ARGS, '--replicaof', '127.0.0.1', String(current)] })
       servers.set(port, server)
-      const client = new Redis(current, '127.0.0.1')
-      clients.push(client)
-      // WAIT returns once a replica acknowledged this connection's write: the new replica is in sync.
-      await until(async () => (await client.set('sync-probe', String(Date.now())), await client.wait(1, 1000)) >= 1, `the rejoined ${port} to sync`, { everyMs: 0 })
-      client.disconnect()
+      // WAIT returns once a replica acknowledged this connection's write: the new replica is in sync. Asked of
+      // whichever server a sentinel names now, and again after an error: right after a promotion the one named
+      // can still be changing roles (seen once: "WAIT cannot be used with replica instances").
+      await until(async () => {
+        const client = new Redis(await primaryPort(), '127.0.0.1', { maxRetriesPerRequest: 1, lazyConnect: true })
+        try {
+          await client.connect()
+          await client.set('sync-probe', String(Date.now()))
+          return (await client.wait(1, 1000)) >= 1
+        } catch {
+          return false
+        } finally {
+          client.disconnect()
+        }
+      }, `the rejoined ${port} to sync`, { everyMs: 50 })
     },
     stop,
   }
