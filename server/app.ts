@@ -49,7 +49,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
  * HTTPS with HTTP/2 when a certificate and key are configured, HTTP/1.1 still negotiated through ALPN
  * (curl, old clients, proxies that speak HTTP/1.1 to their upstream). Over HTTP/2 every tab of a site shares
  * one connection, so the browser's six-connections-per-host limit no longer caps the open streams.
- * Typed as `object`: the routes and receivers handle both servers' requests (receivers.ts streamOut), and
+ * Typed as `object`: the routes and receivers handle both servers' requests (stream/out/index.ts streamOut), and
  * Fastify's HTTP/2 instance type would only split every type of the app in two.
  */
 function tlsOptions(config: Config): object {

@@ -46,7 +46,7 @@ import { MemoryStore } from './store/memory.js'
 import { RedisStore } from './store/redis.js'
 import { closeRedis, connectRedis, untilReady } from './store/redis-connection.js'
 import type { SessionInfo, Store } from './store/types.js'
-import { ReceiverHub } from './stream/receivers.js'
+import { ReceiverHub } from './stream/hub.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

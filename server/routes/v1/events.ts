@@ -4,7 +4,8 @@ import { tokenInUrlOn } from '../../config.js'
 import { AUTHENTICATED, errors, Tags } from '../../schemas/common.js'
 import { EventsQuery, PollQuery, PollResponse, EventStreamItem } from '../../schemas/events.js'
 import type { Attachment } from '../../store/types.js'
-import { PollReceiver, SseReceiver } from '../../stream/receivers.js'
+import { PollReceiver } from '../../stream/poll-receiver.js'
+import { SseReceiver } from '../../stream/sse-receiver.js'
 
 const EVENT_ID = /^[0-9]{1,16}$/
 
