@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ApiError, type ErrorCode } from '../../errors.js'
 import { storeFor } from '../../idempotency-key.js'
-import { mayCall } from '../../jwt.js'
+import { mayCall } from '../../auth/jwt.js'
 import { AUTHENTICATED, BearerAuth, errors, IdempotencyHeaders, Tags, WITH_BODY, WITH_PARAMS } from '../../schemas/common.js'
 import {
   AcceptBody, CallCreated, CallIdParams, CallView, candidatesBody, CreateCallBody, EndCallBody, RejectBody, SdpBody,

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { hashToken, newToken, presentedToken } from '../../auth.js'
+import { hashToken, newToken, presentedToken } from '../../auth/tokens.js'
 import { directoryOn } from '../../config.js'
 import { ApiError } from '../../errors.js'
 import { AUTHENTICATED, BearerAuth, errors, Tags, WITH_BODY } from '../../schemas/common.js'

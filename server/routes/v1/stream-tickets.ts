@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { hashToken, newToken, requestTokenHash, presentedToken } from '../../auth.js'
+import { hashToken, newToken, requestTokenHash, presentedToken } from '../../auth/tokens.js'
 import { AUTHENTICATED, BearerAuth, errors, Tags, WITH_BODY } from '../../schemas/common.js'
 import { TicketCreated } from '../../schemas/tickets.js'
 

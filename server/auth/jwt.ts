@@ -15,8 +15,8 @@
  */
 import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Config } from './config.js'
-import { ApiError } from './errors.js'
+import type { Config } from '../config.js'
+import { ApiError } from '../errors.js'
 
 /** Asymmetric algorithms accepted from the JWKS ('Ed25519' is jose's newer name for EdDSA with that curve). */
 const JWKS_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'Ed25519']

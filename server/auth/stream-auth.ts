@@ -7,9 +7,9 @@
  * 3. `?token=` for compatibility, unless TOKEN_IN_URL is off (the default with verified names).
  */
 import type { FastifyRequest } from 'fastify'
-import { authenticate, hashToken } from './auth.js'
-import { ApiError } from './errors.js'
-import type { SessionInfo, Store } from './store/types.js'
+import { authenticate, hashToken } from './tokens.js'
+import { ApiError } from '../errors.js'
+import type { SessionInfo, Store } from '../store/types.js'
 
 export interface StreamAuthOptions {
   /** `?ticket=` is accepted (the SSE endpoint). */

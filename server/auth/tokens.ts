@@ -6,8 +6,8 @@
  */
 import { hash, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { ApiError } from './errors.js'
-import type { SessionInfo, Store } from './store/types.js'
+import { ApiError } from '../errors.js'
+import type { SessionInfo, Store } from '../store/types.js'
 
 export function newToken(): string {
   return randomBytes(32).toString('base64url')
