@@ -41,7 +41,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   }).withTypeProvider<TypeBoxTypeProvider>()
   // fastify-plugin: the standalone service keeps its decorators (store, hub, metrics...) and handlers
   // on the root instance, as tests and main.ts expect.
-  await app.register(fp(sigpost, { name: 'sigpost' }), { serveWeb: true, ...pluginOptions } as SigpostOptions & { logLevel?: never })
+  await app.register(fp(sigpost, { name: 'sigpost' }), { serveWeb: true, ...pluginOptions })
   return app
 }
 

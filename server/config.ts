@@ -1,314 +1,199 @@
 /**
- * Every setting of the server, with its unit, in one `defaults` object.
- * `configFromEnv()` reads the environment variables listed in ENV; docs/operations.md's table is this file.
+ * Every setting of the server written once, in SETTINGS: its name (the option, in camelCase), its
+ * environment variable, how that is read, its default, its unit and its description. The Config type,
+ * `defaults`, configFromEnv() and docs/operations.md's table (scripts/config-table.ts) all come from it.
  */
+import type { LogLevel } from 'fastify'
 
-export interface Config {
-  /** TCP port to listen on (main.ts only). */
-  port: number
-  /** Interface to bind (main.ts only). */
-  host: string
-  /** How long a session outlives its last stream, in ms (also: time to attach the first one). */
-  graceMs: number
-  /** Interval of SSE heartbeat comments, in ms; also sent to clients in the register response. */
-  heartbeatMs: number
-  /** SSE `retry:` hint sent to EventSource, in ms. */
-  sseRetryMs: number
-  /** A call that is not answered within this time ends with `no_answer`, in ms. */
-  ringTimeoutMs: number
-  /** How long an ended call can still be read with GET (and DELETEd idempotently), in ms. */
-  endedCallRetentionMs: number
-  /** Undelivered events one recipient may hold before senders get 429 mailbox_full. */
-  mailboxMaxEvents: number
-  /** Bytes of undelivered event data one recipient may hold before 429 mailbox_full. */
-  mailboxMaxBytes: number
-  /** Delivered events kept for replay (until acknowledged by a later resume or poll), at most this many... */
-  replayMaxEvents: number
-  /** ...at most this many bytes of event data... */
-  replayMaxBytes: number
-  /** ...and for at most this long, in ms (also enforced while nothing new arrives). */
-  replayMaxAgeMs: number
-  /** Largest session description (sdpOffer, sdpAnswer, description) as serialised JSON, in bytes (413 body_too_large). */
-  maxDescriptionBytes: number
-  /** Largest candidate object as serialised JSON, in bytes (413 body_too_large). */
-  maxCandidateBytes: number
-  /** Most candidates one side may send in one call (429 candidate_limit). */
-  maxCandidatesPerCall: number
-  /** Live sessions one client address may hold (429 rate_limited beyond). */
-  maxSessionsPerIp: number
-  /** A stream connection with more than this many bytes waiting unread in its socket is closed, in bytes. */
-  streamMaxUnreadBytes: number
-  /** Default and maximum long-poll wait, in seconds. */
-  pollDefaultWaitS: number
-  pollMaxWaitS: number
-  /** Largest request body, in bytes (413 body_too_large above it). */
-  bodyLimitBytes: number
-  /** Most candidates in one `{"candidates": [...]}` body. */
-  maxCandidatesPerRequest: number
-  /** Registrations per client IP per rate window (429 rate_limited). */
-  rateRegisterPerWindow: number
-  /** Sends (calls, answers, candidates, sdp, hang-ups) per session per rate window. */
-  rateSendPerWindow: number
-  /** Authenticated reads (directory, call state, ICE servers, streams, polls) per session per rate window, per route. */
-  rateReadPerWindow: number
-  /** Directory pages (GET /v1/sessions) per session per rate window. */
-  rateDirectoryPerWindow: number
-  /** Length of the rate-limit window, in ms. */
-  rateWindowMs: number
-  /**
-   * Reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed, so that per-IP limits and logs
-   * see the user's address; empty: none (a client must not choose its own rate-limit key).
-   */
-  trustProxy: string[]
-  /** Allowed CORS origins; empty means any origin. */
-  corsOrigins: string[]
-  /** STUN URLs handed to clients. */
-  stunUrls: string[]
-  /** TURN URLs handed to clients (with credentials) when turnSecret is set. */
-  turnUrls: string[]
-  /** coturn's `static-auth-secret`; empty disables TURN entries. */
-  turnSecret: string
-  /** Lifetime of TURN credentials, in seconds. */
-  turnTtlS: number
-  /** Log level for pino (`silent` turns logging off). */
-  logLevel: string
-  /** Redis URL (redis://host:port/db); empty: the in-memory store. */
-  redisUrl: string
-  /** Prefix of every Redis key and channel (several deployments can share one Redis). */
-  redisPrefix: string
-  /**
-   * Redis Sentinels (`host:port` each): when set, every Redis connection (store, pub/sub, rate limits)
-   * asks them for the current primary of `redisSentinelName` and follows its failovers; redisUrl is unused.
-   */
-  redisSentinels: string[]
-  /** The primary's name in the Sentinels' configuration (`sentinel monitor <name> ...`). */
-  redisSentinelName: string
-  /** Password of the Redis primary and replicas (AUTH); empty: none (or the one in redisUrl). */
-  redisPassword: string
-  /** Password of the Sentinels themselves; empty: none. */
-  redisSentinelPassword: string
-  /**
-   * Replicas that must confirm a write (Redis WAIT) before a request answers 2xx; 0: acknowledged once the
-   * primary has it (asynchronous replication: a failover can lose the last writes).
-   */
-  redisMinReplicas: number
-  /** How long WAIT waits for those replicas before the request answers 503 store_unavailable, in ms. */
-  redisWaitTimeoutMs: number
-  /** A Redis command that gets no reply within this time fails (503), so no request hangs on a lost primary, in ms. */
-  redisCommandTimeoutMs: number
-  /** How long the result of a request sent with an Idempotency-Key is kept for its retries, in ms. */
-  idempotencyTtlMs: number
-  /** With Redis: how often each instance looks for due timers (ring time-outs, grace expiry), in ms. */
-  timerPollMs: number
-  /** Folder of the built web assets served at `/` (index.html, rtc-call.js). */
-  webRoot: string
-  /**
-   * PEM certificate (chain) file: with tlsKeyFile, the server speaks HTTPS with HTTP/2 (HTTP/1.1 still
-   * offered through ALPN); empty: plain HTTP/1.1.
-   */
-  tlsCertFile: string
-  /** PEM private key file of tlsCertFile. */
-  tlsKeyFile: string
-  /**
-   * Verified names (API.md "Verified names"): a JWKS URL (RS256/ES256/EdDSA keys) and/or an HS256 secret;
-   * either turns verified mode on. Empty: open mode (any free name, first come).
-   */
-  authJwksUrl: string
-  authJwtSecret: string
-  /** Checked against the JWT's `iss` / `aud` when set. */
-  authIssuer: string
-  authAudience: string
-  /** The claim that holds the name. */
-  authNameClaim: string
-  /** An unknown `kid` refetches the JWKS at most this often, counted from the last fetch (ms). */
-  authJwksCooldownMs: number
-  /** `on` | `off`; empty: on in open mode, off with verified names. */
-  directory: Switch
-  /** `?token=` on the stream endpoints: `on` | `off`; empty: on in open mode, off with verified names. */
-  tokenInUrl: Switch
-  /** Lifetime of a stream ticket (POST /v1/stream-tickets), in seconds. */
-  streamTicketTtlS: number
-  /** After a call to a name was rejected or unanswered, the caller may not call that name again for this long (ms). */
-  redialCooldownMs: number
-  /** Most names one session may block (429 block_limit beyond). */
-  maxBlocksPerSession: number
-  /** A request (headers and body) must arrive whole within this, in ms (stream responses are not cut). */
-  requestTimeoutMs: number
-  /** Its headers within this, in ms (at most requestTimeoutMs). */
-  headersTimeoutMs: number
-  /** An idle keep-alive connection is closed after this, in ms. */
-  keepAliveTimeoutMs: number
-  /** How often Node looks for requests past those time-outs, in ms (a slow body lives at most the sum). */
-  connectionsCheckIntervalMs: number
-  /** Open connections one client address may hold; 0: no limit. Addresses in trustProxy are exempt. */
-  maxConnectionsPerIp: number
-  /** Open file descriptors, in percent of the soft limit, at which the server warns and /readyz answers 503. */
-  fdWarnPercent: number
-  /** How often open file descriptors are counted, in ms (0: never). */
-  fdCheckIntervalMs: number
-  /** Deepest nesting of a JSON body (400 invalid_body beyond it). */
-  jsonMaxDepth: number
-  /** One log line per request: `errors` (responses >= 400), `all`, or `none`. */
-  logRequests: 'errors' | 'all' | 'none'
-  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
-  metricsToken: string
-}
+/** How an environment variable's text is read. */
+type Kind = 'int' | 'string' | 'list' | 'switch'
 
 /** An on/off setting; '' means "the mode's default" (see directoryOn, tokenInUrlOn). */
 export type Switch = '' | 'on' | 'off'
 
-export const defaults: Config = {
-  port: 8080,
-  host: '0.0.0.0',
-  graceMs: 30_000,
-  heartbeatMs: 15_000,
-  sseRetryMs: 2_000,
-  ringTimeoutMs: 30_000,
-  endedCallRetentionMs: 60_000,
-  mailboxMaxEvents: 256,
-  mailboxMaxBytes: 1024 * 1024,
-  replayMaxEvents: 256,
-  replayMaxBytes: 1024 * 1024,
-  replayMaxAgeMs: 120_000,
-  maxDescriptionBytes: 32 * 1024,
-  maxCandidateBytes: 2 * 1024,
-  maxCandidatesPerCall: 500,
-  maxSessionsPerIp: 1000,
-  streamMaxUnreadBytes: 1024 * 1024,
-  pollDefaultWaitS: 25,
-  pollMaxWaitS: 60,
-  bodyLimitBytes: 64 * 1024,
-  maxCandidatesPerRequest: 100,
-  rateRegisterPerWindow: 300,
-  rateSendPerWindow: 1200,
-  rateReadPerWindow: 1200,
-  rateDirectoryPerWindow: 60,
-  rateWindowMs: 60_000,
-  trustProxy: [],
-  corsOrigins: [],
-  stunUrls: [],
-  turnUrls: [],
-  turnSecret: '',
-  turnTtlS: 24 * 3600,
-  logLevel: 'info',
-  redisUrl: '',
-  redisPrefix: 'sigpost:',
-  redisSentinels: [],
-  redisSentinelName: 'mymaster',
-  redisPassword: '',
-  redisSentinelPassword: '',
-  redisMinReplicas: 0,
-  redisWaitTimeoutMs: 1_000,
-  redisCommandTimeoutMs: 5_000,
-  idempotencyTtlMs: 300_000,
-  timerPollMs: 200,
-  webRoot: 'web/dist',
-  tlsCertFile: '',
-  tlsKeyFile: '',
-  authJwksUrl: '',
-  authJwtSecret: '',
-  authIssuer: '',
-  authAudience: '',
-  authNameClaim: 'sub',
-  authJwksCooldownMs: 30_000,
-  directory: '',
-  tokenInUrl: '',
-  streamTicketTtlS: 60,
-  redialCooldownMs: 15_000,
-  maxBlocksPerSession: 1000,
-  requestTimeoutMs: 30_000,
-  headersTimeoutMs: 10_000,
-  keepAliveTimeoutMs: 75_000,
-  connectionsCheckIntervalMs: 5_000,
-  maxConnectionsPerIp: 1024,
-  fdWarnPercent: 90,
-  fdCheckIntervalMs: 2_000,
-  jsonMaxDepth: 32,
-  logRequests: 'errors',
-  metricsToken: '',
+/** The value each kind reads to. */
+interface KindValue {
+  int: number
+  string: string
+  list: string[]
+  switch: Switch
 }
 
-type Kind = 'int' | 'string' | 'list' | 'switch'
-
-/** Environment variable → config key, and how to parse it. */
-export const ENV: Record<string, [keyof Config, Kind]> = {
-  PORT: ['port', 'int'],
-  HOST: ['host', 'string'],
-  GRACE_MS: ['graceMs', 'int'],
-  HEARTBEAT_MS: ['heartbeatMs', 'int'],
-  SSE_RETRY_MS: ['sseRetryMs', 'int'],
-  RING_TIMEOUT_MS: ['ringTimeoutMs', 'int'],
-  ENDED_CALL_RETENTION_MS: ['endedCallRetentionMs', 'int'],
-  MAILBOX_MAX_EVENTS: ['mailboxMaxEvents', 'int'],
-  MAILBOX_MAX_BYTES: ['mailboxMaxBytes', 'int'],
-  REPLAY_MAX_EVENTS: ['replayMaxEvents', 'int'],
-  REPLAY_MAX_BYTES: ['replayMaxBytes', 'int'],
-  REPLAY_MAX_AGE_MS: ['replayMaxAgeMs', 'int'],
-  MAX_DESCRIPTION_BYTES: ['maxDescriptionBytes', 'int'],
-  MAX_CANDIDATE_BYTES: ['maxCandidateBytes', 'int'],
-  MAX_CANDIDATES_PER_CALL: ['maxCandidatesPerCall', 'int'],
-  MAX_SESSIONS_PER_IP: ['maxSessionsPerIp', 'int'],
-  STREAM_MAX_UNREAD_BYTES: ['streamMaxUnreadBytes', 'int'],
-  POLL_DEFAULT_WAIT_S: ['pollDefaultWaitS', 'int'],
-  POLL_MAX_WAIT_S: ['pollMaxWaitS', 'int'],
-  BODY_LIMIT_BYTES: ['bodyLimitBytes', 'int'],
-  MAX_CANDIDATES_PER_REQUEST: ['maxCandidatesPerRequest', 'int'],
-  RATE_REGISTER_PER_WINDOW: ['rateRegisterPerWindow', 'int'],
-  RATE_SEND_PER_WINDOW: ['rateSendPerWindow', 'int'],
-  RATE_READ_PER_WINDOW: ['rateReadPerWindow', 'int'],
-  RATE_DIRECTORY_PER_WINDOW: ['rateDirectoryPerWindow', 'int'],
-  RATE_WINDOW_MS: ['rateWindowMs', 'int'],
-  TRUST_PROXY: ['trustProxy', 'list'],
-  CORS_ORIGINS: ['corsOrigins', 'list'],
-  STUN_URLS: ['stunUrls', 'list'],
-  TURN_URLS: ['turnUrls', 'list'],
-  TURN_SECRET: ['turnSecret', 'string'],
-  TURN_TTL_S: ['turnTtlS', 'int'],
-  LOG_LEVEL: ['logLevel', 'string'],
-  REDIS_URL: ['redisUrl', 'string'],
-  REDIS_PREFIX: ['redisPrefix', 'string'],
-  REDIS_SENTINELS: ['redisSentinels', 'list'],
-  REDIS_SENTINEL_NAME: ['redisSentinelName', 'string'],
-  REDIS_PASSWORD: ['redisPassword', 'string'],
-  REDIS_SENTINEL_PASSWORD: ['redisSentinelPassword', 'string'],
-  REDIS_MIN_REPLICAS: ['redisMinReplicas', 'int'],
-  REDIS_WAIT_TIMEOUT_MS: ['redisWaitTimeoutMs', 'int'],
-  REDIS_COMMAND_TIMEOUT_MS: ['redisCommandTimeoutMs', 'int'],
-  IDEMPOTENCY_TTL_MS: ['idempotencyTtlMs', 'int'],
-  TIMER_POLL_MS: ['timerPollMs', 'int'],
-  WEB_ROOT: ['webRoot', 'string'],
-  TLS_CERT_FILE: ['tlsCertFile', 'string'],
-  TLS_KEY_FILE: ['tlsKeyFile', 'string'],
-  AUTH_JWKS_URL: ['authJwksUrl', 'string'],
-  AUTH_JWT_SECRET: ['authJwtSecret', 'string'],
-  AUTH_ISSUER: ['authIssuer', 'string'],
-  AUTH_AUDIENCE: ['authAudience', 'string'],
-  AUTH_NAME_CLAIM: ['authNameClaim', 'string'],
-  AUTH_JWKS_COOLDOWN_MS: ['authJwksCooldownMs', 'int'],
-  DIRECTORY: ['directory', 'switch'],
-  TOKEN_IN_URL: ['tokenInUrl', 'switch'],
-  STREAM_TICKET_TTL_S: ['streamTicketTtlS', 'int'],
-  REDIAL_COOLDOWN_MS: ['redialCooldownMs', 'int'],
-  MAX_BLOCKS_PER_SESSION: ['maxBlocksPerSession', 'int'],
-  REQUEST_TIMEOUT_MS: ['requestTimeoutMs', 'int'],
-  HEADERS_TIMEOUT_MS: ['headersTimeoutMs', 'int'],
-  KEEP_ALIVE_TIMEOUT_MS: ['keepAliveTimeoutMs', 'int'],
-  CONNECTIONS_CHECK_INTERVAL_MS: ['connectionsCheckIntervalMs', 'int'],
-  MAX_CONNECTIONS_PER_IP: ['maxConnectionsPerIp', 'int'],
-  FD_WARN_PERCENT: ['fdWarnPercent', 'int'],
-  FD_CHECK_INTERVAL_MS: ['fdCheckIntervalMs', 'int'],
-  JSON_MAX_DEPTH: ['jsonMaxDepth', 'int'],
-  LOG_REQUESTS: ['logRequests', 'string'],
-  METRICS_TOKEN: ['metricsToken', 'string'],
+export interface Setting {
+  /** The environment variable that sets it (configFromEnv). */
+  env: string
+  kind: Kind
+  /** The only values a `string` setting takes (its type; LOG_REQUESTS is checked by resolveConfig, LOG_LEVEL by pino). */
+  values?: readonly string[]
+  default: KindValue[Kind]
+  /** What a number counts, when the name does not say it already. */
+  unit?: 'ms' | 's' | 'bytes' | '%'
+  /** What the docs show for an empty default ('' or []); "(none)" unless said. */
+  shown?: string
+  /** The description in docs/operations.md's table (markdown). */
+  doc: string
 }
+
+/** pino's levels, as Fastify types them (a plugin's `logLevel` register option is the same setting). */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LogLevel[]
+
+/** Every setting, in the order of the docs table. */
+export const SETTINGS = {
+  port: { env: 'PORT', kind: 'int', default: 8080,
+    doc: 'TCP port to listen on' },
+  host: { env: 'HOST', kind: 'string', default: '0.0.0.0',
+    doc: 'interface to bind' },
+  graceMs: { env: 'GRACE_MS', kind: 'int', default: 30_000, unit: 'ms',
+    doc: 'a session outlives its last stream by this long (keeps its name and undelivered events)' },
+  heartbeatMs: { env: 'HEARTBEAT_MS', kind: 'int', default: 15_000, unit: 'ms',
+    doc: 'interval of SSE `event: heartbeat`s (the first comes 1 s after `ready`); clients treat 2.5 × this without an event as a dead stream' },
+  sseRetryMs: { env: 'SSE_RETRY_MS', kind: 'int', default: 2_000, unit: 'ms',
+    doc: 'the `retry:` hint sent to EventSource' },
+  ringTimeoutMs: { env: 'RING_TIMEOUT_MS', kind: 'int', default: 30_000, unit: 'ms',
+    doc: 'an unanswered call ends with `no_answer` after this long' },
+  endedCallRetentionMs: { env: 'ENDED_CALL_RETENTION_MS', kind: 'int', default: 60_000, unit: 'ms',
+    doc: 'an ended call stays readable (GET, idempotent DELETE) this long' },
+  mailboxMaxEvents: { env: 'MAILBOX_MAX_EVENTS', kind: 'int', default: 256,
+    doc: 'undelivered events one recipient may hold before senders get `429 mailbox_full`' },
+  mailboxMaxBytes: { env: 'MAILBOX_MAX_BYTES', kind: 'int', default: 1024 * 1024, unit: 'bytes',
+    doc: 'undelivered bytes of event data one recipient may hold' },
+  replayMaxEvents: { env: 'REPLAY_MAX_EVENTS', kind: 'int', default: 256,
+    doc: 'delivered events kept for replay until a later resume or poll shows them received' },
+  replayMaxBytes: { env: 'REPLAY_MAX_BYTES', kind: 'int', default: 1024 * 1024, unit: 'bytes',
+    doc: '... at most this many bytes of them ...' },
+  replayMaxAgeMs: { env: 'REPLAY_MAX_AGE_MS', kind: 'int', default: 120_000, unit: 'ms',
+    doc: '... and for at most this long (also while nothing new arrives)' },
+  maxDescriptionBytes: { env: 'MAX_DESCRIPTION_BYTES', kind: 'int', default: 32 * 1024, unit: 'bytes',
+    doc: 'largest `sdpOffer` / `sdpAnswer` / `description` as serialised JSON (`413 body_too_large`)' },
+  maxCandidateBytes: { env: 'MAX_CANDIDATE_BYTES', kind: 'int', default: 2 * 1024, unit: 'bytes',
+    doc: 'largest candidate object as serialised JSON (`413 body_too_large`)' },
+  maxCandidatesPerCall: { env: 'MAX_CANDIDATES_PER_CALL', kind: 'int', default: 500,
+    doc: 'candidates each side may send in one call (`429 candidate_limit`)' },
+  maxSessionsPerIp: { env: 'MAX_SESSIONS_PER_IP', kind: 'int', default: 1000,
+    doc: 'live sessions one client address may hold (`429 rate_limited`)' },
+  streamMaxUnreadBytes: { env: 'STREAM_MAX_UNREAD_BYTES', kind: 'int', default: 1024 * 1024, unit: 'bytes',
+    doc: 'an event stream with more than this waiting unread in its connection is closed' },
+  pollDefaultWaitS: { env: 'POLL_DEFAULT_WAIT_S', kind: 'int', default: 25, unit: 's',
+    doc: 'long-poll wait when `wait` is not given' },
+  pollMaxWaitS: { env: 'POLL_MAX_WAIT_S', kind: 'int', default: 60, unit: 's',
+    doc: 'longer waits count as this' },
+  bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', kind: 'int', default: 64 * 1024, unit: 'bytes',
+    doc: 'largest request body (`413 body_too_large`)' },
+  maxCandidatesPerRequest: { env: 'MAX_CANDIDATES_PER_REQUEST', kind: 'int', default: 100,
+    doc: 'most candidates in one `{"candidates": [...]}`' },
+  rateRegisterPerWindow: { env: 'RATE_REGISTER_PER_WINDOW', kind: 'int', default: 300,
+    doc: 'registrations per client IP per window (`429 rate_limited`)' },
+  rateSendPerWindow: { env: 'RATE_SEND_PER_WINDOW', kind: 'int', default: 1200,
+    doc: 'sends (call, accept, reject, candidates, sdp, hang-up) per session per window' },
+  rateReadPerWindow: { env: 'RATE_READ_PER_WINDOW', kind: 'int', default: 1200,
+    doc: 'authenticated reads (call state, ICE servers, streams, polls) per session per window, per route' },
+  rateDirectoryPerWindow: { env: 'RATE_DIRECTORY_PER_WINDOW', kind: 'int', default: 60,
+    doc: 'directory pages (`GET /v1/sessions`) per session per window' },
+  rateWindowMs: { env: 'RATE_WINDOW_MS', kind: 'int', default: 60_000, unit: 'ms',
+    doc: 'the rate-limit window' },
+  trustProxy: { env: 'TRUST_PROXY', kind: 'list', default: [],
+    doc: 'comma-separated addresses/CIDRs of reverse proxies whose `X-Forwarded-For` is believed (per-IP limits, logs)' },
+  corsOrigins: { env: 'CORS_ORIGINS', kind: 'list', default: [], shown: '(any)',
+    doc: 'comma-separated allow-list of origins; empty: any origin may call (no credentials)' },
+  stunUrls: { env: 'STUN_URLS', kind: 'list', default: [],
+    doc: 'comma-separated STUN URLs handed to clients' },
+  turnUrls: { env: 'TURN_URLS', kind: 'list', default: [],
+    doc: 'comma-separated TURN URLs, handed out with credentials when `TURN_SECRET` is set; in any order: clients get them UDP first, TLS on 443 last (`turn:` UDP, `turn:` `?transport=tcp`, `turns:`, `turns:` on port 443; equal ones keep their order)' },
+  turnSecret: { env: 'TURN_SECRET', kind: 'string', default: '',
+    doc: 'coturn\'s `static-auth-secret` (TURN REST API credentials)' },
+  turnTtlS: { env: 'TURN_TTL_S', kind: 'int', default: 24 * 3600, unit: 's',
+    doc: 'lifetime of TURN credentials' },
+  logLevel: { env: 'LOG_LEVEL', kind: 'string', values: LOG_LEVELS, default: 'info',
+    doc: 'pino level (`silent` turns logs off)' },
+  redisUrl: { env: 'REDIS_URL', kind: 'string', default: '',
+    doc: '`redis://host:port/db`: share sessions, mailboxes and calls between instances; empty: in memory' },
+  redisPrefix: { env: 'REDIS_PREFIX', kind: 'string', default: 'sigpost:',
+    doc: 'prefix of every Redis key and channel' },
+  redisSentinels: { env: 'REDIS_SENTINELS', kind: 'list', default: [],
+    doc: 'comma-separated `host:port` of Redis Sentinels: every Redis connection follows the primary they name (`REDIS_URL` unused)' },
+  redisSentinelName: { env: 'REDIS_SENTINEL_NAME', kind: 'string', default: 'mymaster',
+    doc: 'the primary\'s name in the Sentinels\' `sentinel monitor` line' },
+  redisPassword: { env: 'REDIS_PASSWORD', kind: 'string', default: '',
+    doc: 'password of the Redis primary and replicas (with `REDIS_URL`, a password in the URL works too)' },
+  redisSentinelPassword: { env: 'REDIS_SENTINEL_PASSWORD', kind: 'string', default: '',
+    doc: 'password of the Sentinels themselves' },
+  redisMinReplicas: { env: 'REDIS_MIN_REPLICAS', kind: 'int', default: 0,
+    doc: 'send p99 | send → arrival p50 | p99 | sigpost CPU / 1,000 msgs | primary CPU / 1,000 msgs | msgs/s' },
+  redisWaitTimeoutMs: { env: 'REDIS_WAIT_TIMEOUT_MS', kind: 'int', default: 1_000, unit: 'ms',
+    doc: 'how long `WAIT` waits for those replicas' },
+  redisCommandTimeoutMs: { env: 'REDIS_COMMAND_TIMEOUT_MS', kind: 'int', default: 5_000, unit: 'ms',
+    doc: 'a Redis command without a reply this long fails (`503`): no request hangs on a vanished primary' },
+  idempotencyTtlMs: { env: 'IDEMPOTENCY_TTL_MS', kind: 'int', default: 300_000, unit: 'ms',
+    doc: 'how long the answer to a send with an `Idempotency-Key` is kept for its retries' },
+  timerPollMs: { env: 'TIMER_POLL_MS', kind: 'int', default: 200, unit: 'ms',
+    doc: 'with Redis: how often each instance claims due timers (ring time-outs, grace expiry)' },
+  webRoot: { env: 'WEB_ROOT', kind: 'string', default: 'web/dist',
+    doc: 'folder served at `/` (the built demo page and `rtc-call.js`); the default is the package\'s own `web/dist`, another path is relative to the working directory' },
+  tlsCertFile: { env: 'TLS_CERT_FILE', kind: 'string', default: '',
+    doc: 'PEM certificate (chain): with `TLS_KEY_FILE`, sigpost speaks HTTPS with HTTP/2 (HTTP/1.1 still offered through ALPN)' },
+  tlsKeyFile: { env: 'TLS_KEY_FILE', kind: 'string', default: '',
+    doc: 'PEM private key of `TLS_CERT_FILE`' },
+  authJwksUrl: { env: 'AUTH_JWKS_URL', kind: 'string', default: '',
+    doc: 'verified names: the JWKS (RS256, ES256, EdDSA keys) of the application that mints JWTs; see [verified names](http-api.md#verified-names)' },
+  authJwtSecret: { env: 'AUTH_JWT_SECRET', kind: 'string', default: '',
+    doc: 'verified names with HS256: the shared secret (either this or `AUTH_JWKS_URL` turns verified mode on)' },
+  authIssuer: { env: 'AUTH_ISSUER', kind: 'string', default: '',
+    doc: 'when set, a JWT\'s `iss` must equal it' },
+  authAudience: { env: 'AUTH_AUDIENCE', kind: 'string', default: '',
+    doc: 'when set, a JWT\'s `aud` must contain it' },
+  authNameClaim: { env: 'AUTH_NAME_CLAIM', kind: 'string', default: 'sub',
+    doc: 'the JWT claim that holds the name' },
+  authJwksCooldownMs: { env: 'AUTH_JWKS_COOLDOWN_MS', kind: 'int', default: 30_000, unit: 'ms',
+    doc: 'a JWT with an unknown `kid` refetches the JWKS at most this often, counted from the last fetch' },
+  directory: { env: 'DIRECTORY', kind: 'switch', default: '', shown: '(on in open mode, off with verified names)',
+    doc: '`on` / `off`: whether `GET /v1/sessions` lists names (`403 forbidden` when off)' },
+  tokenInUrl: { env: 'TOKEN_IN_URL', kind: 'switch', default: '', shown: '(on in open mode, off with verified names)',
+    doc: '`true` / `false`: whether the stream endpoints accept `?token=` (`401 unauthorized` when off)' },
+  streamTicketTtlS: { env: 'STREAM_TICKET_TTL_S', kind: 'int', default: 60, unit: 's',
+    doc: 'lifetime of an unused stream ticket (`POST /v1/stream-tickets`)' },
+  redialCooldownMs: { env: 'REDIAL_COOLDOWN_MS', kind: 'int', default: 15_000, unit: 'ms',
+    doc: 'after a call to a name was rejected or unanswered, the caller cannot call that name again for this long (`429 rate_limited`)' },
+  maxBlocksPerSession: { env: 'MAX_BLOCKS_PER_SESSION', kind: 'int', default: 1000,
+    doc: 'names one session may block (`429 block_limit` beyond)' },
+  requestTimeoutMs: { env: 'REQUEST_TIMEOUT_MS', kind: 'int', default: 30_000, unit: 'ms',
+    doc: 'a request (headers and body) must arrive whole within this (`408 request_timeout`); stream and long-poll responses are not cut' },
+  headersTimeoutMs: { env: 'HEADERS_TIMEOUT_MS', kind: 'int', default: 10_000, unit: 'ms',
+    doc: '... and its headers within this (at most `REQUEST_TIMEOUT_MS`)' },
+  keepAliveTimeoutMs: { env: 'KEEP_ALIVE_TIMEOUT_MS', kind: 'int', default: 75_000, unit: 'ms',
+    doc: 'an idle keep-alive connection is closed after this' },
+  connectionsCheckIntervalMs: { env: 'CONNECTIONS_CHECK_INTERVAL_MS', kind: 'int', default: 5_000, unit: 'ms',
+    doc: 'how often Node looks for requests past those time-outs (a slow body lives at most the sum)' },
+  maxConnectionsPerIp: { env: 'MAX_CONNECTIONS_PER_IP', kind: 'int', default: 1024,
+    doc: 'open connections one client address may hold (`0`: no limit); `TRUST_PROXY` addresses are exempt' },
+  fdWarnPercent: { env: 'FD_WARN_PERCENT', kind: 'int', default: 90, unit: '%',
+    doc: 'at this share of the soft `ulimit -n`, a warning is logged and `/readyz` answers `503 overloaded`' },
+  fdCheckIntervalMs: { env: 'FD_CHECK_INTERVAL_MS', kind: 'int', default: 2_000, unit: 'ms',
+    doc: 'how often open file descriptors are counted (`0`: never)' },
+  jsonMaxDepth: { env: 'JSON_MAX_DEPTH', kind: 'int', default: 32,
+    doc: 'deepest nesting of a JSON body (`400 invalid_body`)' },
+  logRequests: { env: 'LOG_REQUESTS', kind: 'string', values: ['errors', 'all', 'none'], default: 'errors',
+    doc: 'one log line per request: `errors` (responses >= 400), `all`, or `none`' },
+  metricsToken: { env: 'METRICS_TOKEN', kind: 'string', default: '',
+    doc: 'when set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>` (`401 unauthorized`)' },
+} as const satisfies Record<string, Setting>
+
+type ValueOf<S> = S extends { values: readonly (infer V)[] } ? V : S extends { kind: infer K extends Kind } ? KindValue[K] : never
+
+/** The server's settings, by name: each typed by its kind (or the values it may take). */
+export type Config = { -readonly [K in keyof typeof SETTINGS]: ValueOf<(typeof SETTINGS)[K]> }
+
+const NAMES = Object.keys(SETTINGS) as Array<keyof Config>
+
+export const defaults: Config = Object.fromEntries(NAMES.map((name) => [name, SETTINGS[name].default])) as unknown as Config
 
 /** Builds a config from defaults, then the environment; throws on a value that does not parse. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const config: Config = { ...defaults }
-  for (const [variable, [key, kind]] of Object.entries(ENV)) {
+  for (const name of NAMES) {
+    const { env: variable, kind } = SETTINGS[name]
     const raw = env[variable]
     if (raw === undefined || raw === '') continue
-    ;(config as unknown as Record<string, unknown>)[key] = parseValue(variable, raw, kind)
+    ;(config as unknown as Record<string, unknown>)[name] = parseValue(variable, raw, kind)
   }
   return config
 }
@@ -349,7 +234,7 @@ export function tokenInUrlOn(config: Config): boolean {
   return config.tokenInUrl === '' ? !verifiedNames(config) : config.tokenInUrl === 'on'
 }
 
-const LOG_REQUESTS = ['errors', 'all', 'none']
+const LOG_REQUESTS: readonly string[] = SETTINGS.logRequests.values
 
 /**
  * Merges partial options over the defaults (what buildApp and tests use); throws on a value out of range.

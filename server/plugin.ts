@@ -30,6 +30,8 @@ export interface SigpostOptions extends Partial<Config> {
   store?: Store
   /** Also serve the demo page and `/rtc-call.js` from `webRoot` (default false; buildApp: true). */
   serveWeb?: boolean
+  /** Fastify's own register option, named here so that options typed SigpostOptions can carry it: the path the API is mounted under (`/signal` → `/signal/v1/...`). */
+  prefix?: string
 }
 
 const sigpost: FastifyPluginAsync<SigpostOptions> = async (app, options) => {
