@@ -4,7 +4,7 @@
  * in. Their shapes are in schemas.ts, which is checked against these lists.
  */
 
-/** Events of a session's stream, verbatim from API.md: each has an id, is held until received and replayed. */
+/** Events of a session's stream, verbatim from docs/http-api.md "Events": each has an id, is held until received and replayed. */
 export const SESSION_EVENT_TYPES = [
   'incomingCall',
   'callResponse',
@@ -34,7 +34,7 @@ export const STOP_REASONS = ['hangup', 'cancelled', 'no_answer', 'peer_gone', 'f
 export type StopReason = (typeof STOP_REASONS)[number]
 
 /**
- * Why a call could not connect (API.md "Media through a corporate proxy"), as the side that found out
+ * Why a call could not connect (docs/element.md "Why a call could not connect"), as the side that found out
  * says: every TURN server unreachable (e.g. refused by a proxy), TURN refused the credentials (401/403),
  * no TURN configured and no direct path, anything else.
  */

@@ -27,7 +27,7 @@ fi
 
 npm run --silent build || { echo "build (web bundle, server) failed"; echo "0 passed, 1 failed"; exit 1; }
 npx tsc --noEmit -p tsconfig.json || { echo "type-check failed"; echo "0 passed, 1 failed"; exit 1; }
-node scripts/check-cycles.mjs || { echo "import cycle in web/ or protocol/"; echo "0 passed, 1 failed"; exit 1; }
+node scripts/check-cycles.mjs || { echo "import cycle"; echo "0 passed, 1 failed"; exit 1; }
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1
 mkdir -p .tap

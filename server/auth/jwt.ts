@@ -1,5 +1,5 @@
 /**
- * Verified names (API.md "Verified names"): the operator's backend mints a short-lived JWT naming the
+ * Verified names (docs/http-api.md "Verified names"): the operator's backend mints a short-lived JWT naming the
  * holder, and sigpost only verifies it, with `jose` (a dependency-free, audited JOSE library that runs on
  * Node and in browsers; `@fastify/jwt` + `get-jwks` would add two packages and a decorator for one call).
  *

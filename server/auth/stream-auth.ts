@@ -1,6 +1,6 @@
 /**
  * How a stream request (`GET /v1/events`, `GET /v1/poll`) says whose stream it is, so that the session
- * token never needs to be in a URL (API.md "Stream tickets"; OWASP ASVS 5.0 V14.2.1):
+ * token never needs to be in a URL (docs/http-api.md "Stream tickets"; OWASP ASVS 5.0 V14.2.1):
  * 1. `Authorization: Bearer <session token>` (fetch-based clients, curl, the element's long-poll);
  * 2. `?ticket=` (SSE only: EventSource cannot set headers), minted by POST /v1/stream-tickets, used up on
  *    its first use, stored only as a hash (in Redis too, so one instance mints and another redeems);

@@ -1,3 +1,4 @@
+/** The operations endpoints: /healthz (alive), /readyz (store reachable, descriptors below the limit), /metrics (Prometheus). */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { onRequestHookHandler } from 'fastify'

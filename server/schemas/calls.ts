@@ -1,3 +1,4 @@
+/** The parameters and bodies of /v1/calls (place, accept, reject, relay, end), as TypeBox: validation, types and /docs/json from one source. */
 import { Type, type Static } from 'typebox'
 import { Candidate, EndReasonSchema, FailureCauseSchema, SdpAnswer, SdpOffer, SessionDescription } from '../../protocol/schemas.js'
 import { Name } from './common.js'

@@ -1,3 +1,4 @@
+/** What every route's schema shares: names, ids, ICE servers, security, tags, and the error codes each kind of request can meet. */
 import { Type, type Static, type TSchema } from 'typebox'
 import { ERRORS, type ErrorCode } from '../../protocol/errors.js'
 import { ErrorResponse, EVENT_ID_PATTERN } from '../../protocol/schemas.js'

@@ -1,3 +1,4 @@
+/** The queries and answers of the receiving endpoints (/v1/events, /v1/poll), built on protocol/'s event schemas. */
 import { Type } from 'typebox'
 import { EVENTS, eventSchemaId, SESSION_EVENT_TYPES, STREAM_EVENT_TYPES, type EventType } from '../../protocol/index.js'
 import { EventId } from './common.js'
@@ -18,7 +19,7 @@ export const PollQuery = Type.Object({
 })
 
 /**
- * The event schemas of protocol/, shared by $id (plugin.ts adds them), so /docs/json names each one in
+ * The event schemas of protocol/, shared by $id (plugins/docs.ts adds them), so /docs/json names each one in
  * components.schemas; the references below point there.
  */
 export const EVENT_SCHEMAS = Object.values(EVENTS)

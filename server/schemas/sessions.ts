@@ -1,3 +1,4 @@
+/** The bodies and answers of /v1/sessions (register, the directory), as TypeBox: validation, types and /docs/json from one source. */
 import { Type, type Static } from 'typebox'
 import { IceServer, Name } from './common.js'
 

@@ -1,3 +1,4 @@
+/** The answers and bodies of /v1/stream-tickets and /v1/blocks, as TypeBox. */
 import { Type } from 'typebox'
 import { Name } from './common.js'
 

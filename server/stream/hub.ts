@@ -28,7 +28,7 @@ function beats(receiver: Closable): receiver is Beating {
 
 /** How long shutdown waits for ended responses to flush before it cuts their sockets. */
 const SHUTDOWN_FLUSH_MS = 2000
-/** A stream's first heartbeat comes this long after its `ready` (API.md), whatever heartbeatMs is. */
+/** A stream's first heartbeat comes this long after its `ready` (docs/http-api.md "Events"), whatever heartbeatMs is. */
 export const FIRST_HEARTBEAT_MS = 1000
 
 /** Every open receiver of one app: heartbeats, and closing them all on shutdown. */

@@ -129,6 +129,7 @@ t.test('a refresh of who is online in flight does not swallow a click: Call, the
     await page.route((u) => u.pathname === '/v1/sessions', (route) => {
       if (route.request().method() !== 'GET') return route.fallback()
       held.push(() => void route.fallback().catch(() => {}))
+      return undefined
     })
   }
   const reading = ({ page }: { page: Page }) => page.locator('rtc-call').evaluate((e: any) => void e.listNames().catch(() => {}))

@@ -57,7 +57,7 @@ export async function startJwks(t: Teardown, keys: SigningKey[]): Promise<JwksSe
   let published = keys
   let failing = false
   const state = { fetches: 0 }
-  const server = http.createServer((request, response) => {
+  const server = http.createServer((_request, response) => {
     state.fetches++
     if (failing) {
       response.writeHead(500).end('down')

@@ -1,5 +1,5 @@
 /**
- * Blocking and the redial cool-down (API.md "Blocking and call spam"), on the store SIGPOST_TEST_STORE
+ * Blocking and the redial cool-down (docs/http-api.md "Blocking and call spam"), on the store SIGPOST_TEST_STORE
  * names (test/stores/matrix.ts: Redis).
  */
 import t from 'tap'

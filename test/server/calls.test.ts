@@ -1,6 +1,6 @@
 import t from 'tap'
 import { startServer } from '../helpers/server.js'
-import { answer, candidate, offer, openStream, poll, register, type Peer, type SseClient } from '../helpers/client.js'
+import { answer, candidate, offer, openStream, poll, register, type Peer } from '../helpers/client.js'
 
 async function pair(url: string) {
   const alice = await register(url, 'alice')
@@ -157,7 +157,7 @@ t.test('a call that could not connect: DELETE {"reason": "failed", "cause"} ends
   t.notOk('endCause' in (await alice.get(`/v1/calls/${callId}`)).body, 'no endCause')
 
   // A callee that never read the call gets one missed call, as for a cancel: ring-then-fail must not leave
-  // two events per call in an offline callee's mailbox (the missed-call collapse of API.md).
+  // two events per call in an offline callee's mailbox (the missed-call collapse of docs/operations.md "Limits and abuse").
   const carol = await register(url, 'carol')
   callId = await call(alice, 'carol')
   t.equal((await alice.del(`/v1/calls/${callId}`, { reason: 'failed', cause: 'relay_refused' })).status, 204)

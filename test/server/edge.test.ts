@@ -1,5 +1,5 @@
 /**
- * The edge against hostile clients (API.md § "Hostile clients"), over real sockets: time-outs for slow
+ * The edge against hostile clients (docs/operations.md "Limits and abuse"), over real sockets: time-outs for slow
  * headers and bodies (streams and long-polls untouched), the per-address connection cap and its
  * trusted-proxy exemption, Fastify's own errors in the contract's shape without the URL, depth-limited
  * JSON, request logs (LOG_REQUESTS, no token however spelled), security headers and METRICS_TOKEN.

@@ -1,5 +1,5 @@
 /**
- * What a hostile client can no longer take from the others (API.md "Hostile clients", "Delivery promise"),
+ * What a hostile client can no longer take from the others (docs/operations.md "Limits and abuse", docs/http-api.md "Delivery promise"),
  * on the store named by SIGPOST_TEST_STORE: each attack with its own small bound, asserting the code the
  * attacker gets and that the honest party still gets through.
  */

@@ -8,8 +8,8 @@ import t from 'tap'
 import { startServer } from '../helpers/server.js'
 import { until } from '../helpers/wait.js'
 import { freePort } from '../helpers/redis.js'
-import { mint, mintHs256, newKey, startJwks, type SigningKey } from '../helpers/jwks.js'
-import { offer, peer, poll, request, SseClient, type Peer } from '../helpers/client.js'
+import { mint, mintHs256, newKey, startJwks } from '../helpers/jwks.js'
+import { offer, peer, poll, request, SseClient } from '../helpers/client.js'
 
 const ISSUER = 'https://app.example'
 const AUDIENCE = 'sigpost'
@@ -20,12 +20,6 @@ const ed = await newKey('EdDSA', 'ed-1')
 /** POST /v1/sessions with a JWT; resolves with the response. */
 function registerWith(url: string, jwt: string | undefined, body: unknown = {}) {
   return request(url, 'POST', '/v1/sessions', { body, headers: jwt ? { authorization: `Bearer ${jwt}` } : {} })
-}
-
-async function registered(url: string, key: SigningKey, sub: string, claims: Record<string, unknown> = {}): Promise<Peer> {
-  const res = await registerWith(url, await mint(key, { sub, iss: ISSUER, aud: AUDIENCE, ...claims }))
-  if (res.status !== 201) throw new Error(`register ${sub}: ${res.status} ${JSON.stringify(res.body)}`)
-  return peer(url, res.body.name, res.body.token)
 }
 
 /** Waits for a condition that depends on a server-side timer (a cool-down); never a fixed sleep. */

@@ -10,7 +10,7 @@ import t, { type Test } from 'tap'
 import { build } from 'esbuild'
 import type { Page, Request } from 'playwright-core'
 import { launchBrowser, openPeer } from '../helpers/browser.js'
-import { callAndTrickle, register as registerPeer, request, trickle, SseClient, type Peer } from '../helpers/client.js'
+import { callAndTrickle, register as registerPeer, request, trickle, SseClient } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
 
 // A heartbeat every second gives the `replaced` test an event to wait for.

@@ -5,7 +5,7 @@
  */
 import t, { type Test } from 'tap'
 import { SignalClient, type SignalError, type SignalEvent, type TransportKind } from '../../web/signal-client.js'
-import { callAndTrickle, register as registerPeer, request, trickle, type Peer } from '../helpers/client.js'
+import { callAndTrickle, register as registerPeer, request, trickle } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
 import { fetchViaProxy, startSquid } from '../helpers/middleboxes.js'
 import { within } from '../helpers/wait.js'

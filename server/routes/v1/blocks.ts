@@ -1,9 +1,10 @@
+/** /v1/blocks: the names whose calls this session refuses. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { AUTHENTICATED, BearerAuth, errors, Tags, WITH_BODY, WITH_PARAMS } from '../../schemas/common.js'
 import { BlockBody, BlockList, BlockParams } from '../../schemas/tickets.js'
 
 /**
- * Blocking (API.md "Blocking and call spam"): for the rest of this session, calls from a blocked name are
+ * Blocking (docs/http-api.md "Blocking and call spam"): for the rest of this session, calls from a blocked name are
  * answered `404 peer_not_found`, exactly as if this session were not there.
  */
 const blocks: FastifyPluginAsyncTypebox = async (app) => {

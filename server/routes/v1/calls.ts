@@ -1,3 +1,4 @@
+/** /v1/calls: place, accept, reject, relay candidates and descriptions, read and end one-to-one calls; thin handlers over the store. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ApiError, type ErrorCode } from '../../errors.js'

@@ -1,3 +1,4 @@
+/** The receiving endpoints: GET /v1/events (the SSE stream, or a probe) and GET /v1/poll (long-poll), each handing the request to a receiver of stream/. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ApiError } from '../../errors.js'
 import { tokenInUrlOn } from '../../config.js'

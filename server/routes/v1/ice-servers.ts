@@ -1,3 +1,4 @@
+/** GET /v1/ice-servers: the STUN and TURN servers a client should use, with fresh TURN credentials. */
 import { createHmac } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
@@ -5,7 +6,7 @@ import type { Config } from '../../config.js'
 import { AUTHENTICATED, BearerAuth, errors, IceServer, Tags } from '../../schemas/common.js'
 
 /**
- * Where a URL goes in the list (API.md "Media through a corporate proxy"): STUN, `turn:` over UDP, `turn:`
+ * Where a URL goes in the list (docs/operations.md "Corporate networks"): STUN, `turn:` over UDP, `turn:`
  * over TCP, `turns:`, and TLS on 443 last — the way out of a proxied office network is the slowest path,
  * and an open network must never pay for it. Browsers gather from every URL; the order is what a client
  * that tries them one by one, and a reader of the list, go by.

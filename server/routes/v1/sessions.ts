@@ -1,3 +1,4 @@
+/** POST /v1/sessions (register a name, open or verified), DELETE /v1/sessions (end it) and GET /v1/sessions (the directory). */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { hashToken, newToken, presentedToken } from '../../auth/tokens.js'

@@ -1,3 +1,4 @@
+/** POST /v1/stream-tickets: single-use tickets that open an SSE stream without the session token in its URL. */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { hashToken, newToken, requestTokenHash, presentedToken } from '../../auth/tokens.js'
 import { AUTHENTICATED, BearerAuth, errors, Tags, WITH_BODY } from '../../schemas/common.js'
