@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { FastifyPluginAsync } from 'fastify'
+import { errorCodes, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import swaggerUi from '@fastify/swagger-ui'
 import { defaults, type Config } from '../config.js'
@@ -35,6 +35,9 @@ const web: FastifyPluginAsync<WebOptions> = async (pages, { config, serveWeb }) 
   } else if (existsSync(webRoot)) {
     await pages.register(async (site) => {
       addWebRootPolicy(site, webRoot)
+      site.addHook('onRequest', async (request) => {
+        if (missedRouteByLongParam(site, request)) throw new errorCodes.FST_ERR_MAX_PARAM_LENGTH(request.url)
+      })
       await site.register(fastifyStatic, { root: webRoot, prefix: '/', index: 'index.html' })
     })
   } else {
@@ -44,3 +47,34 @@ const web: FastifyPluginAsync<WebOptions> = async (pages, { config, serveWeb }) 
 
 // Encapsulated (no fastify-plugin): helmet's headers stay in this context.
 export default web
+
+/**
+ * Whether a request came to the site's `/*` only because a path parameter of an API route was longer
+ * than maxParamLength: find-my-way then falls back to the wildcard instead of calling its
+ * onMaxParamLength (as it does when no wildcard is there), and `GET /v1/calls/<101 characters>` would be a
+ * missing file, 404, where the API promises 414 url_too_long. Checked by looking the path up again with
+ * each over-long segment shortened: an API route (no `*` parameter) then matches.
+ */
+function missedRouteByLongParam(app: FastifyInstance, request: FastifyRequest): boolean {
+  const { routerOptions, maxParamLength: topLevel } = app.initialConfig
+  const max = routerOptions?.maxParamLength ?? topLevel ?? 100
+  const path = request.url.split('?', 1)[0]
+  const segments = path.split('/')
+  let long = false
+  const shortened = segments.map((segment) => {
+    if (segment.length <= max || decodedLength(segment) <= max) return segment
+    long = true
+    return 'x'
+  })
+  if (!long) return false
+  const route = app.findRoute({ method: request.method as 'GET', url: shortened.join('/') })
+  return route !== null && !('*' in (route.params as Record<string, string>))
+}
+
+function decodedLength(segment: string): number {
+  try {
+    return decodeURIComponent(segment).length
+  } catch {
+    return segment.length
+  }
+}

@@ -17,4 +17,7 @@ t.test('options typed SigpostOptions, prefix and logLevel included, register sig
   t.equal(health.statusCode, 200, 'the API answers under /signal')
   const outside = await app.inject('/healthz')
   t.equal(outside.statusCode, 404, 'and only there')
+  const long = await app.inject(`/signal/v1/calls/${'x'.repeat(101)}`)
+  // Answered by the router before any of sigpost's handlers: the body is the host's (its frameworkErrors).
+  t.equal(long.statusCode, 414, 'a path parameter over 100 characters is 414 there too')
 })
