@@ -1,6 +1,6 @@
 /**
  * The store: sessions, their ordered mailboxes and calls behind one interface, so that the in-memory
- * default (memory.ts) and a shared store can stand behind the same routes.
+ * default (memory/) and a shared store (redis/) can stand behind the same routes.
  *
  * Every method is one atomic step of the contract: it checks, changes state and stores the events it
  * causes together, or throws an ApiError and changes nothing.

@@ -1,11 +1,11 @@
 /**
  * Idempotency-Key for the in-memory store: the reply of a request's write is kept under the request's
  * scope for idempotencyTtlMs, and a retry under the same scope gets that reply without writing again.
- * (The Redis store keeps the record inside the write's own script instead: redis-scripts.ts IDEMPOTENT.)
+ * (The Redis store keeps the record inside the write's own script instead: redis/lua/idempotent.lua.)
  * In one process every write is synchronous inside, so remembering the reply's promise is atomic enough:
  * a retry that arrives while the first attempt runs waits for it.
  */
-import type { Store } from './types.js'
+import type { Store } from '../types.js'
 
 /** Store methods that only read, or belong to a stream: never remembered. */
 const NOT_WRITES = new Set<string | symbol>(['findSession', 'listNames', 'attach', 'getCall', 'ping', 'stats', 'close', 'withIdempotencyKey'])
