@@ -159,6 +159,40 @@ export interface Store {
   close(): Promise<void>
 }
 
+/**
+ * Which Store methods `withIdempotencyKey` remembers: the writes a client may retry with an Idempotency-Key
+ * (true), and the rest, which run as on the store itself (false). Both stores decide by this table, and a
+ * method added to Store fails the type-check until it is entered here.
+ */
+export const REMEMBERED = {
+  createSession: true,
+  findSession: false,
+  listNames: false,
+  endSession: true,
+  // A stream's own bookkeeping: a reconnect is a new attach, not a retry.
+  attach: false,
+  createCall: true,
+  acceptCall: true,
+  rejectCall: true,
+  relayCandidates: true,
+  relaySdp: true,
+  endCall: true,
+  getCall: false,
+  block: true,
+  unblock: true,
+  listBlocks: false,
+  // Minted and used up by stream requests, which carry no Idempotency-Key (a retry mints another ticket).
+  createTicket: false,
+  takeTicket: false,
+  withIdempotencyKey: false,
+  ping: false,
+  stats: false,
+  close: false,
+} as const satisfies Record<keyof Store, boolean>
+
+/** The Store methods a retry under the same scope answers from the record. */
+export type RememberedWrite = { [K in keyof typeof REMEMBERED]: (typeof REMEMBERED)[K] extends true ? K : never }[keyof typeof REMEMBERED]
+
 export interface StoreStats {
   sessions: number
   calls: number

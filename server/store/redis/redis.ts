@@ -19,7 +19,7 @@ import { eventJson } from '../events.js'
 import { closeRedis, connectRedis, untilReady } from './connection.js'
 import { SCRIPTS, type ScriptName } from './scripts.js'
 import { MAILBOX_FULL, SHARE_FULL, tooManyCandidates, tooManySessions } from '../refusals.js'
-import { READ_BATCH_BYTES, type Attachment, type CallInfo, type CallFailure, type EndReason, type FailureCause, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from '../types.js'
+import { READ_BATCH_BYTES, REMEMBERED, type Attachment, type CallInfo, type CallFailure, type EndReason, type FailureCause, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from '../types.js'
 
 /** A claimed timer whose instance died before firing it is claimed again after this long. */
 const CLAIM_RETRY_MS = 10_000
@@ -73,6 +73,8 @@ export class RedisStore implements Store {
   private readonly commands = {} as Record<ScriptName, ScriptRunner>
   /** Set on the view that withIdempotencyKey returns: the record of that request's reply. */
   private idempotencyRecord = ''
+  /** This store's methods that no Idempotency-Key remembers (types.ts REMEMBERED), bound to it for the views. */
+  private readonly unremembered: Partial<Store>
   private readonly instanceId = randomUUID()
   private readonly local = new Map<string, Set<LocalStream>>()
   private readonly streamCounts = { sse: 0, poll: 0 }
@@ -90,6 +92,8 @@ export class RedisStore implements Store {
       this.commands[name as ScriptName] = command
       this.scripts[name as ScriptName] = (...args) => command('', 0, config.redisPrefix, ...args)
     }
+    this.unremembered = Object.fromEntries(Object.entries(REMEMBERED).filter(([, remembered]) => !remembered)
+      .map(([method]) => [method, (this[method as keyof Store] as (...args: unknown[]) => unknown).bind(this)]))
     this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message))
     // Wake-ups published while the subscriber was away are lost (pub/sub keeps nothing), and reads failed
     // while the other connection was away: once either is back (ioredis subscribes again by itself),
@@ -283,7 +287,8 @@ export class RedisStore implements Store {
   withIdempotencyKey(scope: string): Store {
     const view = Object.create(this) as RedisStore
     view.idempotencyRecord = `${this.config.redisPrefix}i:${scope}`
-    return view
+    // The methods that types.ts REMEMBERED leaves out run on this store itself, without the record.
+    return Object.assign(view, this.unremembered)
   }
 
   async stats(): Promise<StoreStats> {
