@@ -8,7 +8,7 @@ import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
 import { presentedToken, requestTokenHash } from '../auth/tokens.js'
 import { usesRedis, type Config } from '../config.js'
 import { ApiError, type ErrorBody } from '../errors.js'
-import { closeRedis, connectRedis, untilReady } from '../store/redis-connection.js'
+import { closeRedis, connectRedis, untilReady } from '../store/redis/connection.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

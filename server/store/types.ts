@@ -1,6 +1,6 @@
 /**
  * The store: sessions, their ordered mailboxes and calls behind one interface, so that the in-memory
- * default (memory.ts) and a shared store can stand behind the same routes.
+ * default (memory/) and a shared store (redis/) can stand behind the same routes.
  *
  * Every method is one atomic step of the contract: it checks, changes state and stores the events it
  * causes together, or throws an ApiError and changes nothing.
@@ -158,6 +158,40 @@ export interface Store {
   stats(): Promise<StoreStats>
   close(): Promise<void>
 }
+
+/**
+ * Which Store methods `withIdempotencyKey` remembers: the writes a client may retry with an Idempotency-Key
+ * (true), and the rest, which run as on the store itself (false). Both stores decide by this table, and a
+ * method added to Store fails the type-check until it is entered here.
+ */
+export const REMEMBERED = {
+  createSession: true,
+  findSession: false,
+  listNames: false,
+  endSession: true,
+  // A stream's own bookkeeping: a reconnect is a new attach, not a retry.
+  attach: false,
+  createCall: true,
+  acceptCall: true,
+  rejectCall: true,
+  relayCandidates: true,
+  relaySdp: true,
+  endCall: true,
+  getCall: false,
+  block: true,
+  unblock: true,
+  listBlocks: false,
+  // Minted and used up by stream requests, which carry no Idempotency-Key (a retry mints another ticket).
+  createTicket: false,
+  takeTicket: false,
+  withIdempotencyKey: false,
+  ping: false,
+  stats: false,
+  close: false,
+} as const satisfies Record<keyof Store, boolean>
+
+/** The Store methods a retry under the same scope answers from the record. */
+export type RememberedWrite = { [K in keyof typeof REMEMBERED]: (typeof REMEMBERED)[K] extends true ? K : never }[keyof typeof REMEMBERED]
 
 export interface StoreStats {
   sessions: number

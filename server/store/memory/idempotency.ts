@@ -1,14 +1,16 @@
 /**
  * Idempotency-Key for the in-memory store: the reply of a request's write is kept under the request's
  * scope for idempotencyTtlMs, and a retry under the same scope gets that reply without writing again.
- * (The Redis store keeps the record inside the write's own script instead: redis-scripts.ts IDEMPOTENT.)
+ * (The Redis store keeps the record inside the write's own script instead: redis/lua/idempotent.lua.)
  * In one process every write is synchronous inside, so remembering the reply's promise is atomic enough:
  * a retry that arrives while the first attempt runs waits for it.
  */
-import type { Store } from './types.js'
+import { REMEMBERED, type Store } from '../types.js'
 
-/** Store methods that only read, or belong to a stream: never remembered. */
-const NOT_WRITES = new Set<string | symbol>(['findSession', 'listNames', 'attach', 'getCall', 'ping', 'stats', 'close', 'withIdempotencyKey'])
+/** Whether a property of the store is a write remembered under a scope (types.ts REMEMBERED). */
+function remembered(property: string | symbol): boolean {
+  return (REMEMBERED as Partial<Record<string | symbol, boolean>>)[property] === true
+}
 
 export class RememberedReplies {
   /** Insertion order is expiry order (one TTL for all), so expired entries are at the front. */
@@ -21,7 +23,7 @@ export class RememberedReplies {
     return new Proxy(store, {
       get: (target, property, receiver) => {
         const value = Reflect.get(target, property, receiver)
-        if (typeof value !== 'function' || NOT_WRITES.has(property)) return value
+        if (typeof value !== 'function' || !remembered(property)) return value
         return (...args: unknown[]) => this.once(`${scope}:${String(property)}`, () => value.apply(target, args))
       },
     })

@@ -11,11 +11,11 @@
  * - A call that ends before any of its events was written (the callee's stream was down) is collapsed into
  *   one `missedCall` event.
  */
-import { ApiError } from '../errors.js'
-import { MAILBOX_FULL, SHARE_FULL } from './refusals.js'
-import type { SessionEventType } from '../../protocol/index.js'
-import type { NewEvent } from './events.js'
-import type { StoredEvent } from './types.js'
+import { ApiError } from '../../errors.js'
+import { MAILBOX_FULL, SHARE_FULL } from '../refusals.js'
+import type { SessionEventType } from '../../../protocol/index.js'
+import type { NewEvent } from '../events.js'
+import type { StoredEvent } from '../types.js'
 
 export type { NewEvent }
 

@@ -1,6 +1,6 @@
 /**
  * The shared store: sessions, mailboxes, calls and timers live in Redis, so that any instance can serve
- * any request (no sticky sessions). Each step is one Lua script (redis-scripts.ts), atomic in Redis.
+ * any request (no sticky sessions). Each step is one Lua script (lua/, loaded by scripts.ts), atomic in Redis.
  *
  * Delivery across instances uses Redis pub/sub, one channel per session: a stream's instance subscribes
  * to it while the stream is attached and is woken by "wake" to read the mailbox (a Redis stream). Pub/sub
@@ -12,14 +12,14 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { Config } from '../config.js'
-import { ApiError, type ErrorCode } from '../errors.js'
-import type { Candidate, SdpAnswer, SdpOffer, SessionDescription, SessionEventType } from '../../protocol/index.js'
-import { eventJson } from './events.js'
-import { closeRedis, connectRedis, untilReady } from './redis-connection.js'
-import { SCRIPTS, type ScriptName } from './redis-scripts.js'
-import { MAILBOX_FULL, SHARE_FULL, tooManyCandidates, tooManySessions } from './refusals.js'
-import { READ_BATCH_BYTES, type Attachment, type CallInfo, type CallFailure, type EndReason, type FailureCause, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from './types.js'
+import type { Config } from '../../config.js'
+import { ApiError, type ErrorCode } from '../../errors.js'
+import type { Candidate, SdpAnswer, SdpOffer, SessionDescription, SessionEventType } from '../../../protocol/index.js'
+import { eventJson } from '../events.js'
+import { closeRedis, connectRedis, untilReady } from './connection.js'
+import { SCRIPTS, type ScriptName } from './scripts.js'
+import { MAILBOX_FULL, SHARE_FULL, tooManyCandidates, tooManySessions } from '../refusals.js'
+import { READ_BATCH_BYTES, REMEMBERED, type Attachment, type CallInfo, type CallFailure, type EndReason, type FailureCause, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from '../types.js'
 
 /** A claimed timer whose instance died before firing it is claimed again after this long. */
 const CLAIM_RETRY_MS = 10_000
@@ -73,6 +73,8 @@ export class RedisStore implements Store {
   private readonly commands = {} as Record<ScriptName, ScriptRunner>
   /** Set on the view that withIdempotencyKey returns: the record of that request's reply. */
   private idempotencyRecord = ''
+  /** This store's methods that no Idempotency-Key remembers (types.ts REMEMBERED), bound to it for the views. */
+  private readonly unremembered: Partial<Store>
   private readonly instanceId = randomUUID()
   private readonly local = new Map<string, Set<LocalStream>>()
   private readonly streamCounts = { sse: 0, poll: 0 }
@@ -81,7 +83,7 @@ export class RedisStore implements Store {
   private closed = false
 
   constructor(private readonly config: Config) {
-    // A plain REDIS_URL or Sentinel mode, the same for both connections (redis-connection.ts).
+    // A plain REDIS_URL or Sentinel mode, the same for both connections (connection.ts).
     this.redis = connectRedis(config, 'store')
     this.subscriber = connectRedis(config, 'subscriber')
     for (const [name, lua] of Object.entries(SCRIPTS)) {
@@ -90,6 +92,8 @@ export class RedisStore implements Store {
       this.commands[name as ScriptName] = command
       this.scripts[name as ScriptName] = (...args) => command('', 0, config.redisPrefix, ...args)
     }
+    this.unremembered = Object.fromEntries(Object.entries(REMEMBERED).filter(([, remembered]) => !remembered)
+      .map(([method]) => [method, (this[method as keyof Store] as (...args: unknown[]) => unknown).bind(this)]))
     this.subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message))
     // Wake-ups published while the subscriber was away are lost (pub/sub keeps nothing), and reads failed
     // while the other connection was away: once either is back (ioredis subscribes again by itself),
@@ -183,7 +187,7 @@ export class RedisStore implements Store {
         }
         return entries.map(([id, fields]): StoredEvent => ({ id: id.slice(2), event: fields[1] as SessionEventType, json: fields[3] }))
       },
-      // The read that returned them marked them written already (redis-scripts.ts read).
+      // The read that returned them marked them written already (lua/read.lua).
       sent: (id: string) => {
         cursor = Number(id)
       },
@@ -276,14 +280,15 @@ export class RedisStore implements Store {
   }
 
   /**
-   * A view of this store whose writes are idempotent under `scope` (redis-scripts.ts IDEMPOTENT): the
+   * A view of this store whose writes are idempotent under `scope` (lua/idempotent.lua): the
    * record is written in the same script as the write it remembers, so no failover can keep one without
    * the other.
    */
   withIdempotencyKey(scope: string): Store {
     const view = Object.create(this) as RedisStore
     view.idempotencyRecord = `${this.config.redisPrefix}i:${scope}`
-    return view
+    // The methods that types.ts REMEMBERED leaves out run on this store itself, without the record.
+    return Object.assign(view, this.unremembered)
   }
 
   async stats(): Promise<StoreStats> {

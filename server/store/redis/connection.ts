@@ -14,7 +14,7 @@
  * path end a connection that sigpost did not close, it is started again.
  */
 import { Redis, type RedisOptions } from 'ioredis'
-import type { Config } from '../config.js'
+import type { Config } from '../../config.js'
 
 export type ConnectionRole = 'store' | 'subscriber' | 'rate-limit'
 

@@ -3,13 +3,13 @@
  * is atomic by construction; the async signatures are the Store interface's.
  */
 import { randomUUID } from 'node:crypto'
-import type { Config } from '../config.js'
-import type { Candidate, SdpAnswer, SdpOffer, SessionDescription } from '../../protocol/index.js'
-import { ApiError } from '../errors.js'
+import type { Config } from '../../config.js'
+import type { Candidate, SdpAnswer, SdpOffer, SessionDescription } from '../../../protocol/index.js'
+import { ApiError } from '../../errors.js'
 import { RememberedReplies } from './idempotency.js'
 import { Mailbox, type NewEvent } from './mailbox.js'
-import { tooManyCandidates, tooManySessions } from './refusals.js'
-import { READ_BATCH_BYTES, type Attachment, type CallInfo, type CallFailure, type EndReason, type FailureCause, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StreamListener } from './types.js'
+import { tooManyCandidates, tooManySessions } from '../refusals.js'
+import { READ_BATCH_BYTES, type Attachment, type CallInfo, type CallFailure, type EndReason, type FailureCause, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StreamListener } from '../types.js'
 
 interface Session {
   name: string
