@@ -146,9 +146,9 @@ export function controls(m: ControlsModel) {
       return html`<form part="register-form" @submit=${submitted('name', on.register)}>
           <label>${t('yourName')}
             <input part="input" name="name" required maxlength="64" autocomplete="off" spellcheck="false" aria-describedby="name-rule" .value=${m.name} />
-            <small part="hint" id="name-rule" class="hint">${t('nameRule')}</small>
           </label>
           <button part="button register-button" type="submit" ?disabled=${pending}>${t('register')}</button>
+          <small part="hint" id="name-rule" class="hint form-hint">${t('nameRule')}</small>
         </form>`
     case 'standby':
       return html`<div part="controls" class="controls">

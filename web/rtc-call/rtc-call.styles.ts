@@ -202,6 +202,10 @@ export const styles = css`
   .error p .icon {
     margin-top: 0.1em;
   }
+  .form-hint {
+    flex: 1 0 100%;
+    margin-top: calc(-0.5 * var(--rtc-call-gap, 0.75rem));
+  }
   .go-on {
     display: grid;
     gap: 0.25rem;
