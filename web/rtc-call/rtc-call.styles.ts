@@ -107,8 +107,8 @@ export const styles = css`
   }
   .placeholder.calling {
     background: var(--rtc-call-overlay-background, rgb(0 0 0 / 0.62));
-    max-width: 100%;
     grid-template-columns: minmax(0, 1fr);
+    justify-content: stretch;
   }
   .placeholder.calling .name {
     font-size: 1.25rem;
@@ -415,7 +415,7 @@ export const styles = css`
     margin: 0;
     text-align: center;
   }
-  button.danger {
+  button.danger:not(.icon-button) {
     background: var(--rtc-call-danger, #b3261e);
     color: var(--rtc-call-danger-foreground, #fff);
   }
