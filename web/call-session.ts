@@ -16,6 +16,7 @@ import type { EndReason, FailureCause } from '../protocol/names.js'
 import type { IceWarning } from './ice-diagnosis.js'
 import { PeerNegotiation } from './peer-negotiation.js'
 import { SignalError, type SignalClient, type SignalEvent } from './signal-client.js'
+import { MediaError, openUserMedia } from './media-error.js'
 
 /** How long an accepted call may take to connect before it ends as `failed`. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
@@ -124,9 +125,9 @@ export class CallSession {
     return this.link.remoteStream
   }
 
-  /** Caller: media, offer, `POST /v1/calls`. Resolves with the callId once the call is placed. */
-  async start(): Promise<string> {
-    await this.openMedia()
+  /** Caller: media (`without` some: receive-only), offer, `POST /v1/calls`. Resolves with the callId once the call is placed. */
+  async start(without: { audio?: boolean; video?: boolean } = {}): Promise<string> {
+    await this.openMedia(without)
     const pc = this.link.create()
     this.link.addLocalTracks(this.localStream, null)
     await pc.setLocalDescription(await pc.createOffer())
@@ -157,10 +158,10 @@ export class CallSession {
     return callId
   }
 
-  /** Callee: media, apply the offer and buffered candidates, answer, `POST …/accept`. */
-  async accept(): Promise<void> {
+  /** Callee: media (`without` some: receive-only; a MediaError leaves the call ringing, to answer again), apply the offer and buffered candidates, answer, `POST …/accept`. */
+  async accept(without: { audio?: boolean; video?: boolean } = {}): Promise<void> {
     if (this.role !== 'callee' || this.link.pc) throw new SignalError('invalid_state', 'There is no incoming call to accept')
-    await this.openMedia()
+    await this.openMedia(without)
     await this.enqueue(async () => {
       this.throwIfEnded()
       const pc = this.link.create()
@@ -377,21 +378,21 @@ export class CallSession {
     this.fatal(new SignalError('ice_failed', 'No network path to the other party: no local ICE candidate (TURN refused or unreachable?)'))
   }
 
-  private async openMedia(): Promise<void> {
-    const { audio, video } = this.options
+  /**
+   * The camera and microphone asked for (`without` leaves some out: a call that goes on receive-only, or
+   * without the device that failed). A failure is a MediaError naming the device and why (media-error.ts).
+   */
+  private async openMedia(without: { audio?: boolean; video?: boolean } = {}): Promise<void> {
+    const audio = without.audio ? false : this.options.audio
+    const video = without.video ? false : this.options.video
     if (!audio && !video) return
     try {
-      try {
-        this.localStream = await navigator.mediaDevices.getUserMedia({ audio, video })
-      } catch (error) {
-        // A chosen device (constraints) that is gone: the call goes ahead with the default ones.
-        const gone = ['OverconstrainedError', 'NotFoundError'].includes((error as Error)?.name)
-        if (!gone || (typeof audio !== 'object' && typeof video !== 'object')) throw error
-        this.localStream = await navigator.mediaDevices.getUserMedia({ audio: !!audio, video: !!video })
-      }
+      this.localStream = await openUserMedia(audio, video)
     } catch (error) {
-      const name = (error as Error)?.name ?? 'Error'
-      throw new SignalError('media_denied', `No ${[audio && 'microphone', video && 'camera'].filter(Boolean).join(' or ')}: ${name}`)
+      // A chosen device (constraints) that is gone: the call goes ahead with the default ones.
+      const gone = error instanceof MediaError && error.why === 'missing'
+      if (!gone || (typeof audio !== 'object' && typeof video !== 'object')) throw error
+      this.localStream = await openUserMedia(!!audio, !!video)
     }
     if (this.ended) {
       for (const track of this.localStream.getTracks()) track.stop()

@@ -31,7 +31,7 @@
 // Types only from the schemas (TypeBox stays out of the bundle); the event names are plain values.
 import type { SignalEvent } from '../protocol/index.js'
 import { Cursor } from './signal/cursor.js'
-import { HANG_HINT, Http, REQUEST_TIMEOUT_MS, SignalError, type RequestOptions } from './signal/http.js'
+import { HANG_HINT, Http, REQUEST_TIMEOUT_MS, SignalError, resolveServer, type RequestOptions } from './signal/http.js'
 import { PollTransport } from './signal/poll-transport.js'
 import { SseTransport, type EventSourceCtor, type SseMode } from './signal/sse-transport.js'
 import { backoff, Timers, type TransportKind } from './signal/transport.js'
@@ -40,7 +40,7 @@ import { PROBE_MS, Upgrade } from './signal/upgrade.js'
 export type { SignalEvent }
 export type { EventData, SessionEventType } from '../protocol/index.js'
 export type { TransportKind }
-export { SignalError, REQUEST_TIMEOUT_MS, PROBE_MS }
+export { SignalError, REQUEST_TIMEOUT_MS, PROBE_MS, resolveServer }
 export { EVENT_TYPES, RESUME_READY_MS, SILENCE_HEARTBEATS } from './signal/sse-transport.js'
 export { POLL_GRACE_HEARTBEATS } from './signal/poll-transport.js'
 
@@ -59,7 +59,7 @@ export interface Registration {
 export const MAX_FAILED_RESUMES = 3
 
 export interface SignalClientOptions {
-  /** Base URL of the sigpost server, e.g. `https://host` (no trailing path needed). */
+  /** Base URL of the sigpost server, e.g. `https://host` or `https://host/signal`; in a browser also relative to the page (`/signal`). Anything else throws `invalid_server` at once. */
   server: string
   transport?: TransportChoice
   /** `sse`: the first stream must say `ready` within this time, in ms (default 5000, capped at graceMs / 2). */
@@ -114,7 +114,7 @@ export class SignalClient {
 
   constructor(options: SignalClientOptions) {
     this.options = options
-    this.server = options.server.replace(/\/+$/, '')
+    this.server = resolveServer(options.server)
     this.choice = options.transport ?? 'auto'
     const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis)
     this.http = new Http(this.server, fetchImpl, options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, () => this.registration?.token)

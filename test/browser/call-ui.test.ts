@@ -50,7 +50,9 @@ t.test('mute and camera off show on the other side, both ways (UI clicks, keyboa
   t.same(await el(bob.page).evaluate((e: any) => [e.peerAudio, e.peerVideo, e.peerScreen]), [true, true, false], 'bob: alice sends sound and video')
 
   await alice.page.getByRole('button', { name: 'Mute', exact: true }).click()
-  t.equal(await alice.page.getByRole('button', { name: 'Mute', exact: true }).getAttribute('aria-pressed'), 'true', 'alice’s Mute reads pressed')
+  // The label says what a press will do: “Unmute” while muted (and the button looks pressed).
+  t.match(await alice.page.getByRole('button', { name: 'Unmute', exact: true }).getAttribute('class'), /\bpressed\b/, 'alice’s button now says Unmute, pressed')
+  t.equal(await alice.page.getByRole('button', { name: 'Mute', exact: true }).count(), 0, 'and no longer Mute')
   const muted = await waitForRtcEvent(bob.page, 'rtc-peer-media', { detail: { audio: false } })
   t.same(muted.detail, { audio: false, video: true, screen: false }, 'bob learns that alice muted')
   t.equal(await el(bob.page).evaluate((e: any) => e.peerAudio), false)
@@ -168,13 +170,14 @@ t.test('screen share: the peer sees the screen; it ends with the button, the met
   await share.click()
   const sharing = await waitForRtcEvent(bob.page, 'rtc-peer-media', { detail: { screen: true } })
   t.same(sharing.detail, { audio: true, video: true, screen: true })
-  t.equal(await share.getAttribute('aria-pressed'), 'true', 'Share screen reads pressed')
+  const stop = alice.page.getByRole('button', { name: 'Stop sharing', exact: true })
+  t.equal(await stop.count(), 1, 'while sharing the button says Stop sharing')
   t.equal(await el(alice.page).evaluate((e: any) => e.sharingScreen), true)
   t.ok(await waitForAspect(bob.page, true), 'bob now sees a 16:9 picture: the screen')
   t.equal(await shadowText(bob.page, 'peer-sharing'), 'alice-ss is sharing the screen')
   t.equal(await shadowText(alice.page, 'sharing-badge'), 'You are sharing your screen')
 
-  await share.click()
+  await stop.click()
   await waitForRtcEvent(bob.page, 'rtc-peer-media', { detail: { screen: false } })
   t.ok(await waitForAspect(bob.page, false), 'the button stops it: bob sees the camera again')
 
@@ -193,7 +196,7 @@ t.test('screen share: the peer sees the screen; it ends with the button, the met
   })
   await waitForRtcEvent(bob.page, 'rtc-peer-media', { detail: { screen: false }, after: 2 })
   t.equal(await el(alice.page).evaluate((e: any) => e.sharingScreen), false, 'the share ended cleanly')
-  t.equal(await share.getAttribute('aria-pressed'), 'false')
+  t.equal(await share.count(), 1, 'Share screen again')
   t.ok(await waitForAspect(bob.page, false), 'and bob sees the camera again')
   t.same(await rtcEvents(alice.page, 'rtc-error'), [], 'no error on the way')
   const outside = await el(alice.page).evaluate(async (e: any) => {
@@ -296,6 +299,12 @@ t.test('Block rejects with block: true; the caller reads “declined”', async 
   await waitForRtcEvent(bob.page, 'rtc-incoming')
   const request = bob.page.waitForRequest((r) => r.url().endsWith('/reject'))
   await bob.page.getByRole('button', { name: 'Block', exact: true }).click()
+  // Block asks first; Back returns to Accept / Reject / Block, and nothing was sent.
+  t.match(await shadowText(bob.page, 'block-confirm'), /^Block alice-bl\? Calls from alice-bl are refused until you sign out\.$/)
+  await bob.page.getByRole('button', { name: 'Back', exact: true }).click()
+  t.equal(await shadowText(bob.page, 'block-confirm'), null, 'Back: the question is gone')
+  await bob.page.getByRole('button', { name: 'Block', exact: true }).click()
+  await bob.page.getByRole('button', { name: 'Block alice-bl', exact: true }).click()
   t.same((await request).postDataJSON(), { reason: 'declined', block: true }, 'the reject blocks alice')
   const [endedA, endedB] = await Promise.all([waitForRtcEvent(alice.page, 'rtc-ended'), waitForRtcEvent(bob.page, 'rtc-ended')])
   t.same([endedA.detail.reason, endedB.detail.reason], ['rejected', 'rejected'])
@@ -401,9 +410,9 @@ t.test('keyboard only, visible focus, and a 320 px wide screen', async (t) => {
   const pressed = await el(alice.page).evaluate((e: any) => {
     const button = e.shadowRoot.querySelector('[part~="mute-button"]')
     const icon = getComputedStyle(button.querySelector('.icon'))
-    return { pressed: button.getAttribute('aria-pressed'), opacity: getComputedStyle(button).opacity, inset: icon.boxShadow.includes('inset') }
+    return { label: button.textContent.trim(), opacity: getComputedStyle(button).opacity, inset: icon.boxShadow.includes('inset') }
   })
-  t.same(pressed, { pressed: 'true', opacity: '1', inset: true }, 'pressed looks pressed (inset ring, crossed-out icon), not disabled (faded)')
+  t.same(pressed, { label: 'Unmute', opacity: '1', inset: true }, 'pressed looks pressed (inset ring, crossed-out icon), not disabled (faded)')
   // Devices opens with Enter, the focus goes into the menu, Escape returns.
   await alice.page.keyboard.press('Tab')
   await alice.page.keyboard.press('Tab')

@@ -224,14 +224,14 @@ t.test('keyboard only: register, call, accept, hang up', async (t) => {
   await Promise.all([waitForRtcEvent(alice.page, 'rtc-connected'), waitForRtcEvent(bob.page, 'rtc-connected')])
   await tabTo(bob.page, 'Mute')
   await bob.page.keyboard.press('Space')
-  t.equal(await bob.page.getByRole('button', { name: 'Mute', exact: true }).getAttribute('aria-pressed'), 'true', 'Mute is a toggle button (pressed: muted)')
+  t.equal(await bob.page.getByRole('button', { name: 'Unmute', exact: true }).count(), 1, 'Mute toggles: the button now says Unmute')
   await tabTo(bob.page, 'Hang up')
   await bob.page.keyboard.press('Enter')
   const [endedA, endedB] = await Promise.all([waitForRtcEvent(alice.page, 'rtc-ended'), waitForRtcEvent(bob.page, 'rtc-ended')])
   t.same([endedA.detail.reason, endedB.detail.reason], ['hangup', 'hangup'])
 })
 
-t.test('no camera allowed: calling and accepting fail with media_denied, and nobody is left ringing', async (t) => {
+t.test('no camera allowed: calling and accepting fail with media_denied; the call keeps ringing until the callee decides', async (t) => {
   const alice = await openPeer(t, browser, 'about:blank', 'alice')
   await alice.context.addInitScript(() => {
     // What a user who clicks "Block" in the permission prompt gets.
@@ -253,8 +253,13 @@ t.test('no camera allowed: calling and accepting fail with media_denied, and nob
   await alice.page.getByRole('button', { name: 'Accept', exact: true }).click()
   const again = await waitForRtcEvent(alice.page, 'rtc-error', { after: 1 })
   t.equal(again.detail.code, 'media_denied', 'accepting says why')
+  t.match(again.detail, { devices: ['microphone', 'camera'], why: /^(denied|blocked)$/ }, 'which devices, and why')
+  // A device is no reject: the call keeps ringing, and alice decides (answer receive-only, or reject).
+  t.equal(await elementState(alice.page), 'ringing', 'still ringing after the failed Accept')
+  t.same(await rtcEvents(bob.page, 'rtc-ended'), [], 'bob never reads “declined” for alice’s camera')
+  await alice.page.getByRole('button', { name: 'Reject', exact: true }).click()
   const ended = await waitForRtcEvent(bob.page, 'rtc-ended')
-  t.equal(ended.detail.reason, 'rejected', 'the caller is not left ringing')
+  t.equal(ended.detail.reason, 'rejected', 'alice’s own Reject is a reject')
   t.equal(await elementState(alice.page), 'registered')
   t.equal(await elementState(bob.page), 'registered')
 })

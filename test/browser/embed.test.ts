@@ -69,9 +69,9 @@ t.test('two <rtc-call> on one page call each other, independently', async (t) =>
     const before = seen()
     element.shadowRoot.querySelector('[part~="mute-button"]').click()
     await element.updateComplete
-    return { before, after: seen(), pressed: element.shadowRoot.querySelector('[part~="mute-button"]').getAttribute('aria-pressed') }
+    return { before, after: seen(), label: element.shadowRoot.querySelector('[part~="mute-button"]').textContent.trim() }
   })
-  t.equal(muting.pressed, 'true', 'muted')
+  t.equal(muting.label, 'Unmute', 'muted')
   t.same(muting.after, muting.before, "muting does not reload the other's video")
   t.ok((await remoteVideoState(page, '#left')).framesDecoded, "#left still shows the other's live video after muting")
 

@@ -203,6 +203,27 @@ t.test('proxy_error: squid\'s own answers (403, 407) are told apart from sigpost
   t.match(log, /TCP_DENIED\/407 \d+ GET http:\/\/localhost:\d+\/v1\/sessions /, 'and the login it asked for')
 })
 
+t.test('server: validated at once; in Node a relative URL is an error, not a hang', async (t) => {
+  const code = (server: string) => {
+    try {
+      return new SignalClient({ server, EventSource: null }).server
+    } catch (error) {
+      return (error as SignalError).code
+    }
+  }
+  t.equal(code('/signal'), 'invalid_server', 'relative, with no page to resolve it against')
+  t.equal(code('localhost:3000'), 'invalid_server', 'no scheme')
+  t.equal(code('example.com/signal'), 'invalid_server', 'no scheme, no port')
+  t.equal(code('ftp://host'), 'invalid_server')
+  t.equal(code('http://'), 'invalid_server', 'not a URL')
+  t.equal(code('https://host/signal/'), 'https://host/signal', 'a prefix is kept, the trailing slash dropped')
+  const { url } = await startServer(t, { logger: false })
+  const wrong = new SignalClient({ server: `${url}/signal`, EventSource: null })
+  const error = await wrong.register('wrong-prefix').then(() => null, (e: SignalError) => e)
+  t.equal(error?.code, 'wrong_server', 'a path where no sigpost answers: said on the first request')
+  wrong.close()
+})
+
 // End the root test explicitly: the server side of our keep-alive fetch sockets would otherwise keep the
 // event loop busy for Fastify's keepAliveTimeout (72 s) before the root test ends and its teardown closes the app.
 t.end()

@@ -1,5 +1,5 @@
 // Every public method of the element runs through here: the pending flag, the last error cleared, a failure as a coded rejection plus `rtc-error`.
-import type { CallStatus } from './call-status.js'
+import type { CallStatus, ErrorContext } from './call-status.js'
 
 export class ActionRunner {
   /** Actions (not reads) under way: the buttons are disabled while there is one. */
@@ -12,7 +12,7 @@ export class ActionRunner {
    * action — register, call, unregister; an incoming call does too), and turns every failure into a coded
    * rejection + rtc-error.
    */
-  async run<T>(fn: () => Promise<T>, options: { next?: boolean; read?: boolean } = {}): Promise<T> {
+  async run<T>(fn: () => Promise<T>, options: { next?: boolean; read?: boolean; context?: ErrorContext } = {}): Promise<T> {
     const status = this.status
     // A read (the names online, the devices) leaves the last error shown, and the buttons enabled: a page may
     // refresh it any time (the demo page does every 5 s), and a click on Reject then must not be lost.
@@ -22,7 +22,7 @@ export class ActionRunner {
     try {
       return await fn()
     } catch (error) {
-      throw status.fail(error)
+      throw status.fail(error, options.context)
     } finally {
       if (!options.read) status.pending = --this.actions > 0
     }

@@ -14,6 +14,12 @@ import { CallClockController } from './call-clock.js'
 import { CallMediaController, type CallMediaHost } from './call-media.js'
 import { changes, type CallStatus } from './call-status.js'
 
+/** Devices left out of one call: `{audio: true, video: true}` is receive-only. */
+export interface MediaChoice {
+  audio?: boolean
+  video?: boolean
+}
+
 export interface CallFlowHost extends ReactiveControllerHost, CallMediaHost {
   noAudio: boolean
   noVideo: boolean
@@ -66,12 +72,12 @@ export class CallFlow {
   }
 
   /** Calls `peerName`; resolves with the callId once the call is placed (not when it connects). */
-  async place(peerName: string): Promise<string> {
+  async place(peerName: string, without: MediaChoice = {}): Promise<string> {
     if (this.session) throw new SignalError('invalid_state', 'Already in a call')
     const session = this.open('caller', String(peerName ?? '').trim())
     this.status.state = 'calling'
     try {
-      const callId = await session.start()
+      const callId = await session.start(without)
       if (this.session === session) this.callId = callId
       return callId
     } catch (error) {
@@ -165,9 +171,11 @@ export class CallFlow {
     if (status.state !== 'idle') status.state = this.client?.registration ? 'registered' : 'idle'
     // A call that was never placed (e.g. peer_not_found) did not exist: its failure is the rtc-error.
     if (!session.callId) return
-    status.ended = cause ? { callId: session.callId, peer: session.peer, reason, cause, durationMs } : { callId: session.callId, peer: session.peer, reason, durationMs }
+    // One notice at a time: a call that rang unanswered is in the missed-call list, not also "ended".
     if (rang && (reason === 'cancelled' || reason === 'no_answer')) {
       status.addMissed({ callId: session.callId, from: session.peer, reason, at: new Date().toISOString() })
+    } else {
+      status.ended = cause ? { callId: session.callId, peer: session.peer, reason, cause, durationMs } : { callId: session.callId, peer: session.peer, reason, durationMs }
     }
     status.emit('rtc-ended', cause ? { callId: session.callId, reason, cause } : { callId: session.callId, reason })
   }

@@ -6,7 +6,8 @@ import type { ReactiveController, ReactiveControllerHost } from 'lit'
 import { SignalError, type SignalClient } from '../signal-client.js'
 import type { CallSession } from '../call-session.js'
 import { Ringtone } from './ringtone.js'
-import type { CallFlow } from './call-flow.js'
+import type { CallFlow, MediaChoice } from './call-flow.js'
+import { MediaError } from '../media-error.js'
 import type { CallStatus } from './call-status.js'
 import type { CallState } from './rtc-call.events.js'
 
@@ -56,16 +57,20 @@ export class IncomingCallController implements ReactiveController {
     if (this.host.autoAnswer) void this.host.accept().catch(() => {})
   }
 
-  async accept(): Promise<void> {
+  /** Answers; `without` leaves devices out (both: receive-only). */
+  async accept(without: MediaChoice = {}): Promise<void> {
     const session = this.ringing('accept')
     try {
-      await session.accept()
+      await session.accept(without)
     } catch (error) {
       // The call ended while we were answering it (the caller cancelled, its ICE failed): rtc-ended has
       // said how; that the answer came too late is no error of the user's (nor of auto-answer's).
       if (session.ended) return
-      // Do not leave the caller ringing when we cannot take the call (e.g. no camera).
-      void session.hangUp().catch(() => {})
+      // No camera or microphone: the call keeps ringing, and the user reads which device and why and may
+      // answer without it (receive-only) or reject — the caller never reads "declined" for a device.
+      if (error instanceof MediaError) throw error
+      // Anything else that keeps us from taking the call: it could not connect (not a reject).
+      void session.hangUp('failed').catch(() => {})
       throw error
     }
   }

@@ -5,6 +5,7 @@
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit'
 import { SignalError } from '../signal-client.js'
+import { toMediaError } from '../media-error.js'
 
 export type DeviceKind = 'videoinput' | 'audioinput' | 'audiooutput'
 export const DEVICE_KINDS: readonly DeviceKind[] = ['videoinput', 'audioinput', 'audiooutput']
@@ -83,7 +84,7 @@ export class MediaDevicesController implements ReactiveController {
     } catch (error) {
       const name = (error as Error)?.name
       if (name === 'OverconstrainedError' || name === 'NotFoundError') throw new SignalError('device_not_found', `No ${kind} ${deviceId}`)
-      throw new SignalError('media_denied', `Cannot open ${kind}: ${name ?? error}`)
+      throw await toMediaError(error, kind === 'audioinput' ? 'audio' : 'video')
     }
   }
 

@@ -15,10 +15,21 @@ import { RegistrationController } from './registration.js'
 import { CallFlow } from './call-flow.js'
 import { IncomingCallController } from './incoming-call.js'
 import { controls, statusText, type ControlActions } from './rtc-call.controls.js'
-import { deviceMenu, endedNotice, errorText, missedList, stage, translator } from './rtc-call.parts.js'
+import { deviceMenu, endedNotice, errorText, missedList, previewStage, stage, translator } from './rtc-call.parts.js'
+import { PreviewController } from './preview.js'
+import { checkName } from './name-rule.js'
+import { mediaNotice } from './media-notice.js'
+import type { MediaChoice } from './call-flow.js'
+import { resolveServer, SignalError } from '../signal-client.js'
 import type { CallState, Credentials } from './rtc-call.events.js'
 
 export type * from './rtc-call.events.js'
+
+/** The public `{audio: false, video: false}` as the devices a call leaves out. */
+const leftOut = (options: { audio?: boolean; video?: boolean } | undefined): MediaChoice => ({
+  audio: options?.audio === false,
+  video: options?.video === false,
+})
 
 /**
  * A video call with anyone registered on a sigpost server: `<rtc-call server="https://host" name="alice">`.
@@ -161,6 +172,8 @@ export class RtcCall extends LitElement {
   @property({ type: Boolean, attribute: 'camera-off' }) cameraOff = false
 
   @state() private _menuOpen = false
+  /** Block was pressed on the incoming call: the panel asks to confirm. */
+  @state() private _confirmBlock = false
   @state() private _overrides: Partial<Strings> = {}
 
   // Behaviour lives beside the element, one concern each; every one releases what it holds on removal.
@@ -176,6 +189,8 @@ export class RtcCall extends LitElement {
   private readonly media = this.flow.media
   private readonly incoming = new IncomingCallController(this, this.status, this.flow)
   private readonly registration = new RegistrationController(this, this.status, this.runner, this.flow, this.incoming)
+  /** Your camera before the first call. */
+  private readonly preview = new PreviewController(this, this.devicesCtl)
 
   /** `idle` | `standby` | `registered` | `calling` | `ringing` | `in-call`. */
   get state(): CallState {
@@ -238,6 +253,17 @@ export class RtcCall extends LitElement {
   // ---- lifecycle: connecting, page hide/show and removal are registration.ts's -------------------
 
   protected override updated(changed: PropertyValues<this>): void {
+    // A server URL that cannot work is said at once (not after a request has failed for another reason).
+    if (changed.has('server') && this.server) {
+      try {
+        resolveServer(this.server)
+      } catch (error) {
+        this.status.fail(error, { action: 'register' })
+      }
+    }
+    // `state` as an attribute, for the page's CSS and scripts (e.g. no Call buttons of its own during a call).
+    if (this.getAttribute('state') !== this.status.state) this.setAttribute('state', this.status.state)
+    if (this._confirmBlock && this.status.state !== 'ringing') this._confirmBlock = false
     if (changed.has('name')) this.registration.nameChanged()
     if (changed.has('transport')) this.registration.transportChanged()
     if (changed.has('muted') || changed.has('cameraOff')) this.media.applyLocalMedia()
@@ -253,7 +279,13 @@ export class RtcCall extends LitElement {
    * `credentials` the name may be omitted (the JWT names the session).
    */
   register(name?: string): Promise<void> {
-    return this.runner.run(() => this.registration.acquire(String(name ?? '').trim(), false), { next: true })
+    return this.runner.run(async () => {
+      const wanted = String(name ?? '').trim()
+      // The name rule, in the browser: a bad name is said in a sentence before anything is sent.
+      if (wanted) checkName(wanted, 'name')
+      resolveServer(this.server || location.origin)
+      return this.registration.acquire(wanted, false)
+    }, { next: true, context: { action: 'register' } })
   }
 
   /**
@@ -266,17 +298,23 @@ export class RtcCall extends LitElement {
     return this.runner.run(() => this.registration.acquire(String(name ?? this.name ?? '').trim(), true), { next: true })
   }
 
-  /** Calls `peerName`; resolves with the callId once the call is placed (not when it connects). */
-  call(peerName: string): Promise<string> {
+  /**
+   * Calls `peerName`; resolves with the callId once the call is placed (not when it connects).
+   * `{audio: false}` / `{video: false}` leave the microphone / camera out of this call (both: receive-only).
+   */
+  call(peerName: string, options: { audio?: boolean; video?: boolean } = {}): Promise<string> {
+    const peer = String(peerName ?? '').trim()
     return this.runner.run(async () => {
-      this.registration.requireRegistered()
-      return this.flow.place(peerName)
-    }, { next: true })
+      const client = this.registration.requireRegistered()
+      checkName(peer, 'peer')
+      if (peer === client.registration?.name) throw new SignalError('self_call', 'A call goes to another name')
+      return this.flow.place(peer, leftOut(options))
+    }, { next: true, context: { action: 'call', peer } })
   }
 
-  /** Accepts the ringing incoming call. */
-  accept(): Promise<void> {
-    return this.runner.run(() => this.incoming.accept())
+  /** Accepts the ringing incoming call; `{audio: false}` / `{video: false}` as for call() (both: receive-only). */
+  accept(options: { audio?: boolean; video?: boolean } = {}): Promise<void> {
+    return this.runner.run(() => this.incoming.accept(leftOut(options)), { context: { action: 'accept', peer: this.flow.peer } })
   }
 
   /** Rejects the ringing incoming call (`reason` defaults to `declined`). */
@@ -354,7 +392,16 @@ export class RtcCall extends LitElement {
     unregister: () => void this.unregister().catch(() => {}),
     accept: () => void this.accept().catch(() => {}),
     reject: () => void this.reject().catch(() => {}),
-    block: () => void this.block().catch(() => {}),
+    block: () => {
+      this._confirmBlock = false
+      void this.block().catch(() => {})
+    },
+    confirmBlock: (asking) => {
+      this._confirmBlock = asking
+      // Keyboard users land on the question's first button (and back on Block when going back).
+      const part = asking ? 'block-confirm-button' : 'block-button'
+      void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLButtonElement>(`[part~="${part}"]`)?.focus())
+    },
     hangUp: () => void this.hangUp().catch(() => {}),
     toggleMute: () => (this.muted = !this.muted),
     toggleCamera: () => (this.cameraOff = !this.cameraOff),
@@ -381,7 +428,11 @@ export class RtcCall extends LitElement {
     const { status, media, flow } = this
     const state = status.state
     const inCall = state === 'calling' || state === 'in-call'
-    const showMedia = media.localStream !== null || media.remoteStream !== null
+    // Calling shows who is called (over your camera, if any); in a call the stage stays, receive-only too.
+    const showMedia = inCall || media.localStream !== null || media.remoteStream !== null
+    const showPreview = !showMedia && state === 'registered' && (this.preview.stream !== null || this.preview.failure !== null)
+    const error = status.lastError
+    const context = status.errorContext
     const sample = flow.quality.last
     const menuAvailable = state === 'registered' || inCall
     return html`<div part="base" class="base" lang=${this.effectiveLang()}>
@@ -389,6 +440,7 @@ export class RtcCall extends LitElement {
         ? stage({
             t,
             peer: flow.peer,
+            calling: state === 'calling',
             remoteStream: media.remoteStream,
             localPreview: media.screen.stream ?? media.localStream,
             showLocal: media.screen.stream !== null || (media.localStream !== null && !this.noVideo),
@@ -401,12 +453,12 @@ export class RtcCall extends LitElement {
             lossPercent: sample?.lossPercent ?? 0,
           })
         : nothing}
-      <p part="status" class="status" role="status" aria-live="polite">${statusText(t, {
+      ${showPreview ? previewStage(t, this.preview.stream, this.preview.failure ? errorText(t, this.preview.failure, { server: '', secondsLeft: null }) : '') : nothing}
+      <p part="status" class="status" role="status" aria-live="polite" data-transport=${status.transportInUse ?? ''}>${statusText(t, {
         state,
         name: this.registration.currentName,
         registering: this.registration.registering,
         peer: flow.peer,
-        transport: status.transportInUse,
         connectionState: flow.connectionState,
       })}</p>
       ${controls({
@@ -422,6 +474,7 @@ export class RtcCall extends LitElement {
         sharing: media.sharing,
         speakerBlocked: media.speakerBlocked,
         menuOpen: this._menuOpen,
+        confirmingBlock: this._confirmBlock,
         on: this.actions,
       })}
       ${menuAvailable && this._menuOpen
@@ -436,7 +489,21 @@ export class RtcCall extends LitElement {
           })
         : nothing}
       ${status.ended ? endedNotice(t, status.ended, () => (status.ended = null)) : nothing}
-      ${status.error ? html`<p part="error" class="error" role="alert">${icons.block}<span>${errorText(t, status.lastError, status.error)}</span></p>` : nothing}
+      ${status.error
+        ? html`<div part="error" class="error" role="alert" data-code=${error?.code ?? ''}>
+            <p>${icons.block}<span>${errorText(t, error, { ...context, server: this.server || location.origin, secondsLeft: status.secondsLeft })}</span></p>
+            ${mediaNotice({
+              t,
+              error,
+              // Go on without the failing device: the call again, or the answer while it still rings.
+              canGoOn: (context.action === 'call' && state === 'registered') || (context.action === 'accept' && state === 'ringing'),
+              noAudio: this.noAudio,
+              noVideo: this.noVideo,
+              onGoOn: (without) =>
+                void (context.action === 'call' ? this.call(context.peer ?? '', without) : this.accept(without)).catch(() => {}),
+            })}
+          </div>`
+        : nothing}
       ${status.missedCalls.length > 0
         ? missedList(t, status.missedCalls, state === 'registered', (from) => void this.call(from).catch(() => {}), () => this.clearMissedCalls())
         : nothing}

@@ -6,7 +6,6 @@
 import { html, nothing } from 'lit'
 import { icons } from './icons.js'
 import { iconButton, type T } from './rtc-call.parts.js'
-import type { TransportKind } from '../signal-client.js'
 import type { CallState } from './rtc-call.events.js'
 
 export interface ControlActions {
@@ -17,6 +16,8 @@ export interface ControlActions {
   accept(): void
   reject(): void
   block(): void
+  /** Block pressed: ask first (`true`), or go back (`false`). */
+  confirmBlock(asking: boolean): void
   hangUp(): void
   toggleMute(): void
   toggleCamera(): void
@@ -39,6 +40,8 @@ export interface ControlsModel {
   sharing: boolean
   speakerBlocked: boolean
   menuOpen: boolean
+  /** Block was pressed: the incoming panel asks to confirm. */
+  confirmingBlock: boolean
   on: ControlActions
 }
 
@@ -49,7 +52,6 @@ export interface StatusModel {
   /** Set while a registration is under way. */
   registering: string | undefined
   peer: string
-  transport: TransportKind | null
   connectionState: RTCPeerConnectionState | null
 }
 
@@ -62,7 +64,8 @@ export function statusText(t: T, m: StatusModel): string {
     case 'standby':
       return t('standby', { name })
     case 'registered':
-      return t('registeredAs', { name }) + (m.transport ? ` (${m.transport})` : '')
+      // The transport (sse / poll) is for developers: the status part's data-transport, not the sentence.
+      return t('registeredAs', { name })
     case 'calling':
       return t('calling', { peer })
     case 'ringing':
@@ -91,25 +94,48 @@ function devicesButton(m: ControlsModel) {
     })}</span>`
 }
 
-/** Mute and camera: the same while calling and in the call. */
+/**
+ * Mute and camera: the same while calling and in the call. Each label says what pressing it does
+ * ("Unmute" while muted); the pressed look (the `pressed` class) shows the state without colour alone.
+ */
 function toggles(m: ControlsModel) {
   const { t } = m
   return html`${iconButton({
       part: 'mute-button',
-      label: t('mute'),
+      label: t(m.muted ? 'unmute' : 'mute'),
       icon: m.muted ? icons.micOff : icons.mic,
-      pressed: m.muted,
+      on: m.muted,
       disabled: m.noAudio,
       onClick: () => m.on.toggleMute(),
     })}
     ${iconButton({
       part: 'camera-button',
-      label: t('cameraOff'),
+      label: t(m.cameraOff ? 'cameraOn' : 'cameraOff'),
       icon: m.cameraOff ? icons.cameraOff : icons.camera,
-      pressed: m.cameraOff,
+      on: m.cameraOff,
       disabled: m.noVideo,
       onClick: () => m.on.toggleCamera(),
     })}`
+}
+
+/** Accept / Reject / Block, or, once Block was pressed, "Block alice?" with Block alice and Back. */
+function incoming(m: ControlsModel) {
+  const { t, pending, on, peer } = m
+  return html`<div part="incoming" class="incoming" role="group" aria-label=${t('incomingFrom', { peer })}>
+    <p class="incoming-title"><span class="avatar" aria-hidden="true">${(peer[0] ?? '?').toUpperCase()}</span>
+      <strong class="name" title=${peer}>${peer}</strong></p>
+    ${m.confirmingBlock
+      ? html`<p part="block-confirm" class="confirm" role="alert">${t('blockConfirm', { peer })}</p>
+        <div part="controls" class="controls">
+          <button part="button block-confirm-button" class="danger" type="button" ?disabled=${pending} @click=${() => on.block()}>${icons.block}<span class="name">${t('blockYes', { peer })}</span></button>
+          <button part="button block-back-button" class="secondary" type="button" @click=${() => on.confirmBlock(false)}>${t('back')}</button>
+        </div>`
+      : html`<div part="controls" class="controls">
+          ${iconButton({ part: 'accept-button', label: t('accept'), icon: icons.phone, variant: 'accept', disabled: pending, onClick: () => on.accept() })}
+          ${iconButton({ part: 'reject-button', label: t('reject'), icon: icons.hangUp, variant: 'danger', disabled: pending, onClick: () => on.reject() })}
+          ${iconButton({ part: 'block-button', label: t('block'), icon: icons.block, disabled: pending, onClick: () => on.confirmBlock(true) })}
+        </div>`}
+  </div>`
 }
 
 /** What can be done in this state. */
@@ -119,9 +145,10 @@ export function controls(m: ControlsModel) {
     case 'idle':
       return html`<form part="register-form" @submit=${submitted('name', on.register)}>
           <label>${t('yourName')}
-            <input part="input" name="name" required maxlength="64" autocomplete="off" spellcheck="false" .value=${m.name} />
+            <input part="input" name="name" required maxlength="64" autocomplete="off" spellcheck="false" aria-describedby="name-rule" .value=${m.name} />
           </label>
           <button part="button register-button" type="submit" ?disabled=${pending}>${t('register')}</button>
+          <small part="hint" id="name-rule" class="hint form-hint">${t('nameRule')}</small>
         </form>`
     case 'standby':
       return html`<div part="controls" class="controls">
@@ -148,23 +175,15 @@ export function controls(m: ControlsModel) {
           ${iconButton({ part: 'hangup-button', label: t('cancel'), icon: icons.hangUp, variant: 'danger', onClick: () => on.hangUp() })}
         </div>`
     case 'ringing':
-      return html`<div part="incoming" class="incoming" role="group" aria-label=${t('incomingFrom', { peer: m.peer })}>
-          <p class="incoming-title"><span class="avatar" aria-hidden="true">${(m.peer[0] ?? '?').toUpperCase()}</span>
-            <strong>${m.peer}</strong></p>
-          <div part="controls" class="controls">
-            ${iconButton({ part: 'accept-button', label: t('accept'), icon: icons.phone, variant: 'accept', disabled: pending, onClick: () => on.accept() })}
-            ${iconButton({ part: 'reject-button', label: t('reject'), icon: icons.hangUp, variant: 'danger', disabled: pending, onClick: () => on.reject() })}
-            ${iconButton({ part: 'block-button', label: t('block'), icon: icons.block, disabled: pending, onClick: () => on.block() })}
-          </div>
-        </div>`
+      return incoming(m)
     case 'in-call':
       return html`<div part="controls" class="controls" role="group" aria-label=${t('callControls')}>
           ${toggles(m)}
           ${iconButton({
             part: 'screen-button',
-            label: t('shareScreen'),
+            label: t(m.sharing ? 'stopSharing' : 'shareScreen'),
             icon: m.sharing ? icons.screenStop : icons.screen,
-            pressed: m.sharing,
+            on: m.sharing,
             disabled: !navigator.mediaDevices?.getDisplayMedia,
             onClick: () => on.toggleScreen(),
           })}

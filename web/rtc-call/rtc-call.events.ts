@@ -29,7 +29,18 @@ export interface RtcCallEventDetail {
    * `proxy_error` (an answer that is not sigpost's: a proxy's or a captive portal's) also has the HTTP
    * `status` and, when the answer names it (`Via`, `Server`), who answered (`answeredBy`).
    */
-  'rtc-error': { code: string; message: string; status?: number; answeredBy?: string }
+  'rtc-error': {
+    code: string
+    /** The detail for developers (the server's message, a DOMException's name); the UI shows a sentence of `strings` instead. */
+    message: string
+    status?: number
+    answeredBy?: string
+    /** `media_denied`: the devices that cannot be used, and why. */
+    devices?: ('camera' | 'microphone')[]
+    why?: 'denied' | 'blocked' | 'missing' | 'in_use' | 'unavailable'
+    /** `rate_limited` (e.g. a redial cool-down): seconds until it may be tried again (the UI counts down). */
+    retryAfter?: number
+  }
   /** A TURN URL failed while gathering (once per URL), even when the call connects another way. */
   'rtc-warning': { code: Extract<FailureCause, 'relay_unreachable' | 'relay_refused'>; message: string }
   'rtc-peer-media': MediaState

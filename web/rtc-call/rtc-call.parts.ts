@@ -6,7 +6,7 @@
 import { html, nothing, type TemplateResult } from 'lit'
 import { live } from 'lit/directives/live.js'
 import { icons } from './icons.js'
-import { clock, format, type StringId, type Strings } from './strings.js'
+import { clock, en, format, type StringId, type Strings } from './strings.js'
 import type { MediaState } from './peer-media.js'
 import type { Quality } from './call-quality.js'
 import type { DeviceInfo, DeviceKind } from './media-devices.js'
@@ -16,13 +16,40 @@ export type T = (id: StringId, values?: Record<string, string | number>) => stri
 
 export const translator = (strings: Strings): T => (id, values) => format(strings[id] ?? '', values)
 
+/** What errorText needs to know besides the error: what was being done, and the server asked. */
+export interface ErrorTextContext {
+  action?: 'register' | 'call' | 'accept'
+  peer?: string
+  server: string
+  /** Seconds until a Retry-After expires (a cool-down), null without one. */
+  secondsLeft: number | null
+}
+
+/** Which devices failed, as the sentence names them. */
+export function deviceWord(t: T, kinds: readonly string[]): string {
+  return t(kinds.length > 1 ? 'device_both' : kinds[0] === 'audio' ? 'device_audio' : 'device_video')
+}
+
 /**
- * The error line: an answer that was not sigpost's (`proxy_error`) in the element's own sentence, with
- * the status and who answered; any other error as its message.
+ * The error line: every code in a sentence of the element's (`error_<code>` in `strings`); the server's
+ * own message is a detail for developers (rtc-error's `message`), never shown — it is English, and may be
+ * a schema's or a route's. `proxy_error` names the status and who answered; `media_denied` which device
+ * and why; a Retry-After counts down.
  */
-export function errorText(t: T, error: { code: string; status: number; answeredBy?: string } | null, message: string): string {
-  if (error?.code !== 'proxy_error') return message
-  return t(error.answeredBy ? 'error_proxy_error_by' : 'error_proxy_error', { status: error.status, by: error.answeredBy ?? '' })
+export function errorText(t: T, error: { code: string; status: number; answeredBy?: string; kinds?: readonly string[]; why?: string } | null, c: ErrorTextContext): string {
+  const code = error?.code ?? 'unknown'
+  const peer = c.peer || '…'
+  switch (code) {
+    case 'proxy_error':
+      return t(error!.answeredBy ? 'error_proxy_error_by' : 'error_proxy_error', { status: error!.status, by: error!.answeredBy ?? '' })
+    case 'media_denied':
+      return error?.why ? t(`media_${error.why}` as StringId, { device: deviceWord(t, error.kinds ?? []) }) : t('error_media_denied')
+    case 'rate_limited':
+      if (c.secondsLeft === null) return t('error_rate_limited')
+      return t(c.action === 'call' ? 'error_cooldown' : 'error_rate_limited_in', { peer, seconds: c.secondsLeft })
+  }
+  const id = `error_${code}` as StringId
+  return id in en ? t(id, { peer, server: c.server }) : t('error_unknown')
 }
 
 /** An icon button whose visible text is its accessible name (hidden visually where the bar is narrow). */
@@ -31,15 +58,16 @@ export function iconButton(options: {
   label: string
   icon: TemplateResult
   onClick: () => void
-  pressed?: boolean
+  /** A toggle in its "on" state (muted, camera off, sharing): shown pressed; its label says what a press does. */
+  on?: boolean
   disabled?: boolean
   variant?: 'danger' | 'accept' | 'plain'
   expanded?: boolean
   controls?: string
 }): TemplateResult {
-  const { part, label, icon, onClick, pressed, disabled, variant, expanded, controls } = options
-  return html`<button type="button" part="button icon-button ${part}" class="icon-button ${variant ?? ''}"
-    title=${label} aria-pressed=${pressed === undefined ? nothing : pressed ? 'true' : 'false'}
+  const { part, label, icon, onClick, on, disabled, variant, expanded, controls } = options
+  return html`<button type="button" part="button icon-button ${part}" class="icon-button ${variant ?? ''} ${on ? 'pressed' : ''}"
+    title=${label} data-on=${on === undefined ? nothing : on ? 'true' : 'false'}
     aria-expanded=${expanded === undefined ? nothing : expanded ? 'true' : 'false'} aria-controls=${controls ?? nothing}
     ?disabled=${disabled} @click=${onClick}>${icon}<span class="label">${label}</span></button>`
 }
@@ -47,6 +75,8 @@ export function iconButton(options: {
 export interface StageModel {
   t: T
   peer: string
+  /** Calling (the peer has not answered): who is being called, over your preview. */
+  calling: boolean
   remoteStream: MediaStream | null
   localPreview: MediaStream | null
   showLocal: boolean
@@ -68,14 +98,21 @@ export function stage(m: StageModel): TemplateResult {
   return html`<div part="media" class="media">
     <video part="remote-video" class="remote" aria-label=${t('remoteVideo', { peer })}
       autoplay playsinline .srcObject=${live(m.remoteStream)} ?hidden=${peerVideoOff}></video>
+    ${m.calling
+      ? html`<div part="calling" class="placeholder calling">
+          <span class="avatar" aria-hidden="true">${(peer[0] ?? '?').toUpperCase()}</span>
+          <strong part="calling-name" class="name" title=${peer}>${peer}</strong>
+          <span>${t('callingTitle')}</span>
+        </div>`
+      : nothing}
     ${peerVideoOff
       ? html`<div part="peer-placeholder" class="placeholder">
           <span class="avatar" aria-hidden="true">${(peer[0] ?? '?').toUpperCase()}</span>
           <span part="peer-camera-off">${icons.cameraOff}${t('peerCameraOff', { peer })}</span>
         </div>`
       : nothing}
-    <div part="peer-badges" class="badges" aria-live="polite">
-      <span part="peer-name" class="pill">${peer}</span>
+    <div part="peer-badges" class="badges" aria-live="polite" ?hidden=${m.calling}>
+      <span part="peer-name" class="pill name" title=${peer}>${peer}</span>
       ${peerMuted ? html`<span part="peer-muted" class="pill">${icons.micOff}<span>${t('peerMuted', { peer })}</span></span>` : nothing}
       ${m.connected && m.peerMedia?.screen ? html`<span part="peer-sharing" class="pill">${icons.screen}<span>${t('peerSharing', { peer })}</span></span>` : nothing}
     </div>
@@ -91,6 +128,15 @@ export function stage(m: StageModel): TemplateResult {
     ${m.sharing ? html`<span part="sharing-badge" class="pill sharing">${icons.screen}<span>${t('youAreSharing')}</span></span>` : nothing}
     <video part="local-video" class="local" aria-label=${m.sharing ? t('localScreen') : t('localVideo')} autoplay playsinline
       .muted=${true} .srcObject=${live(m.localPreview)} ?hidden=${!m.showLocal}></video>
+  </div>`
+}
+
+/** Before the first call: your camera, or why it cannot be used (a sentence: which device, why). */
+export function previewStage(t: T, stream: MediaStream | null, failure: string): TemplateResult {
+  return html`<div part="media preview" class="media preview">
+    ${stream
+      ? html`<video part="preview-video" class="preview-video" aria-label=${t('preview')} autoplay playsinline .muted=${true} .srcObject=${live(stream)}></video>`
+      : html`<div class="placeholder"><span part="preview-failure">${icons.cameraOff}<span>${failure}</span></span></div>`}
   </div>`
 }
 
@@ -148,7 +194,7 @@ export function missedList(t: T, missed: readonly MissedCall[], canCall: boolean
     <h3 part="missed-title">${icons.missed}${t('missedCalls')} <span class="count">(${missed.length})</span></h3>
     <ul part="missed-list">
       ${missed.map((m) => html`<li part="missed-item">
-        <span class="who"><strong>${t('missedCall', { from: m.from })}</strong>
+        <span class="who"><strong class="name" title=${m.from}>${t('missedCall', { from: m.from })}</strong>
           <span class="meta">${t(`missedReason_${m.reason}` as StringId) || m.reason}${time(m.at) ? html` · <time datetime=${m.at}>${time(m.at)}</time>` : nothing}</span></span>
         ${iconButton({ part: 'call-back-button', label: t('callBack', { from: m.from }), icon: icons.phone, onClick: () => onCall(m.from), disabled: !canCall, variant: 'accept' })}
       </li>`)}

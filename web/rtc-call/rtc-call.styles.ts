@@ -32,7 +32,27 @@ export const styles = css`
   }
   .base {
     display: grid;
+    /* minmax(0, …): a 64-character name never widens the element past its container (320 px included). */
+    grid-template-columns: minmax(0, 1fr);
     gap: var(--rtc-call-gap, 0.75rem);
+  }
+  /* Names are one word of up to 64 characters: cut with an ellipsis (the whole name is the title). */
+  .name {
+    min-width: 0;
+    max-width: 100%;
+    overflow: hidden;
+    text-overflow: ellipsis;
+    white-space: nowrap;
+  }
+  /* Sentences that carry a name break anywhere rather than overflow. */
+  .status,
+  .error,
+  .notice p,
+  .confirm,
+  .placeholder,
+  .missed .who {
+    overflow-wrap: anywhere;
+    min-width: 0;
   }
   .icon {
     flex: none;
@@ -84,6 +104,26 @@ export const styles = css`
     gap: 0.75rem;
     text-align: center;
     padding: 1rem;
+  }
+  .placeholder.calling {
+    background: var(--rtc-call-overlay-background, rgb(0 0 0 / 0.62));
+    grid-template-columns: minmax(0, 1fr);
+    justify-content: stretch;
+  }
+  .placeholder.calling .name {
+    font-size: 1.25rem;
+  }
+  .preview-video {
+    width: 100%;
+    height: 100%;
+    object-fit: cover;
+    transform: scaleX(-1); /* a mirror, as every self-view */
+  }
+  .placeholder [part='preview-failure'] {
+    display: inline-flex;
+    gap: 0.4rem;
+    align-items: start;
+    max-width: 28rem;
   }
   .placeholder [part='peer-camera-off'] {
     display: inline-flex;
@@ -147,12 +187,33 @@ export const styles = css`
     font-weight: 500;
   }
   .error {
+    display: grid;
+    gap: 0.5rem;
+    justify-items: start;
+  }
+  .error p {
     display: flex;
     gap: 0.4rem;
-    align-items: center;
+    align-items: start;
     margin: 0;
     color: var(--rtc-call-danger, #b3261e);
     font-weight: 500;
+  }
+  .error p .icon {
+    margin-top: 0.1em;
+  }
+  .form-hint {
+    flex: 1 0 100%;
+    margin-top: calc(-0.5 * var(--rtc-call-gap, 0.75rem));
+  }
+  .go-on {
+    display: grid;
+    gap: 0.25rem;
+  }
+  .hint {
+    color: var(--rtc-call-muted-foreground, #4f5862);
+    font-size: 0.85rem;
+    font-weight: 400;
   }
 
   /* ---- forms ---- */
@@ -245,7 +306,7 @@ export const styles = css`
   .icon-button:hover:not(:disabled) .icon {
     filter: brightness(0.93);
   }
-  .icon-button[aria-pressed='true'] .icon {
+  .icon-button.pressed .icon {
     background: var(--rtc-call-pressed, #1b1f24);
     color: var(--rtc-call-pressed-foreground, #fff);
     border-color: var(--rtc-call-pressed, #1b1f24);
@@ -348,6 +409,18 @@ export const styles = css`
     justify-items: center;
     gap: 0.5rem;
     font-size: 1.15rem;
+    max-width: 100%;
+  }
+  .incoming .confirm {
+    margin: 0;
+    text-align: center;
+  }
+  button.danger:not(.icon-button) {
+    background: var(--rtc-call-danger, #b3261e);
+    color: var(--rtc-call-danger-foreground, #fff);
+  }
+  button .name {
+    max-width: 14rem;
   }
   .device-menu {
     display: flex;
@@ -393,6 +466,9 @@ export const styles = css`
   .missed .who {
     display: grid;
   }
+  .missed li {
+    min-width: 0;
+  }
   .missed .meta,
   .missed .count {
     color: var(--rtc-call-muted-foreground, #4f5862);
@@ -414,7 +490,7 @@ export const styles = css`
     --rtc-call-button-size: 2.5rem;
   }
   @media (forced-colors: active) {
-    .icon-button[aria-pressed='true'] .icon {
+    .icon-button.pressed .icon {
       border-width: 4px;
       border-style: double;
     }

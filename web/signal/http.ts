@@ -17,6 +17,8 @@ export class SignalError extends Error {
   readonly status: number
   /** `proxy_error`: who answered instead of sigpost, when the answer says (its `Via`, else `Server`). */
   readonly answeredBy: string | undefined
+  /** `rate_limited` and the like: the answer's `Retry-After`, in seconds, when it had one. */
+  retryAfterS: number | undefined
 
   constructor(code: string, message: string, status = 0, answeredBy?: string) {
     super(message)
@@ -36,6 +38,34 @@ export class SignalError extends Error {
 function answeredBy(response: Response): string | undefined {
   const who = response.headers.get('via') ?? response.headers.get('server')
   return who ? who.slice(0, 200) : undefined
+}
+
+/**
+ * The server's base URL, absolute, without a trailing slash. A relative one (`/signal`, `./signal`,
+ * `//host/signal`) is resolved against the page (`globalThis.location`); without a page (Node) it is an
+ * error, as is anything but http(s) and a host name without a scheme (`localhost:3000`, `example.com`):
+ * `invalid_server` at once, rather than requests that fail later for a reason that names something else.
+ */
+export function resolveServer(server: string): string {
+  const raw = String(server ?? '').trim()
+  const page = (globalThis as { location?: { href?: string } }).location?.href
+  const invalid = (why: string) => new SignalError('invalid_server', `server "${raw}" ${why}`)
+  const hasScheme = /^[a-z][a-z0-9+.-]*:/i.test(raw)
+  if (!raw && !page) throw invalid('is empty: give the sigpost server\'s URL, e.g. https://host or https://host/signal')
+  if (!hasScheme && raw && !/^[./]/.test(raw)) {
+    throw invalid(`has no scheme: did you mean https://${raw}? (a path on this site starts with /, e.g. /signal)`)
+  }
+  if (!hasScheme && !page) throw invalid('is relative and there is no page to resolve it against: give an absolute URL (https://host/signal)')
+  let url: URL
+  try {
+    url = new URL(raw, page)
+  } catch {
+    throw invalid('is not a URL')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw invalid(hasScheme && !raw.includes('//') ? `has no scheme: did you mean https://${raw}?` : `is not http(s): ${url.protocol}`)
+  }
+  return (url.origin + url.pathname).replace(/\/+$/, '')
 }
 
 /** `proxy_error`: an answer that is not sigpost's JSON (a proxy's HTML 403/407/502, a captive portal's page). */
@@ -125,13 +155,23 @@ export class Http {
     // with no body at all may still be Node's own (e.g. a 408 written by the HTTP server itself): it is
     // someone else's only when it says so (Via, Server) or is a proxy's by definition (407).
     const foreign = !json || (!response.ok && typeof error?.error !== 'string' && (text !== '' || response.status === 407 || answeredBy(response) !== undefined))
+    // A 404 for a route sigpost has, whether in sigpost's words (`not_found`: no such endpoint), another
+    // framework's (Fastify's own `"error": "Not Found"`) or a page: nothing of sigpost's lives at this URL —
+    // a wrong `server` path (e.g. the plugin's prefix missing).
+    const sigpostCode = typeof error?.error === 'string' && /^[a-z_]+$/.test(error.error)
+    if (response.status === 404 && (foreign || !sigpostCode || error?.error === 'not_found')) {
+      throw new SignalError('wrong_server', `${method} ${path} answered 404 (${json ? text.slice(0, 200) : 'not sigpost\'s JSON'}): no sigpost server at ${this.server}; check the URL and its path prefix`, 404)
+    }
     if (foreign) throw notSigpost(method, path, response)
     if (!response.ok) {
-      throw new SignalError(
+      const failure = new SignalError(
         typeof error?.error === 'string' ? error.error : `http_${response.status}`,
         typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${response.status}`,
         response.status,
       )
+      const retryAfter = Number(response.headers.get('retry-after'))
+      if (Number.isFinite(retryAfter) && retryAfter > 0) failure.retryAfterS = Math.ceil(retryAfter)
+      throw failure
     }
     return data as T
   }
