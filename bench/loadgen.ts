@@ -311,12 +311,18 @@ async function latencyPhase(args: { pairs: number; intervalMs: number; warmMs: n
  * acknowledged and delivered (a closed loop, one in flight per pair). Server CPU per relayed message
  * = utime+stime delta of the server process / messages delivered, over the measuring window.
  */
-async function cpuPhase(args: { pairs: number; warmMs: number; measureMs: number; profile?: string; quietMs?: number }) {
+async function cpuPhase(args: { pairs: number; warmMs: number; warmMsgs: number; measureMs: number; profile?: string; quietMs?: number }) {
   const quiet = await awaitQuiet(0.5, args.quietMs)
   const pairs = await openPairs(args.pairs)
   let counting = false
   let stop = false
   let count = 0
+  // Warm-up by messages, not only by time: V8 compiles the hot path over the first thousands of
+  // messages (both sigpost and the floor spend 3–4× their steady CPU per message there), and a slow
+  // or loaded run reaches fewer of them in the same seconds. Measured from the warmMsgs-th on.
+  let warmed = 0
+  let onWarm: (() => void) | undefined
+  const warm = new Promise<void>((resolve) => (onWarm = resolve))
   let errors = 0
   let firstError: string | undefined
   const loops = pairs.map(async ({ a, b }) => {
@@ -324,6 +330,7 @@ async function cpuPhase(args: { pairs: number; warmMs: number; measureMs: number
     b.onMsg = (m) => {
       if (m.type !== 'candidate') return
       if (counting) count++
+      else if (++warmed === args.warmMsgs) onWarm?.()
       delivered?.()
     }
     const c = candidate('0')
@@ -338,7 +345,9 @@ async function cpuPhase(args: { pairs: number; warmMs: number; measureMs: number
       }
     }
   })
-  await sleep(args.warmMs)
+  const warmStart = performance.now()
+  await Promise.all([sleep(args.warmMs), withTimeout(warm, 120_000, `warm-up (${args.warmMsgs} messages)`)])
+  const warmSeconds = (performance.now() - warmStart) / 1000
   if (args.profile) await rpc.call('profile-start')
   const t0 = performance.now()
   const cpu0 = cpuMicros(init.serverPid)
@@ -362,6 +371,8 @@ async function cpuPhase(args: { pairs: number; warmMs: number; measureMs: number
   return {
     pairs: args.pairs,
     seconds,
+    warmMsgs: warmed,
+    warmSeconds,
     msgs: count,
     msgsPerSec: count / seconds,
     serverCpuUsPerMsg: (cpu1 - cpu0) / count,

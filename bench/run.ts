@@ -45,7 +45,7 @@ const P = QUICK
       latency1: { pairs: 1, intervalMs: 10, warmMs: 300, measureMs: 1_000, quietMs: 0 },
       latency50: { pairs: 50, intervalMs: 50, warmMs: 300, measureMs: 1_000, quietMs: 0 },
       setup: { count: 20, warmup: 3, quietMs: 0 },
-      cpu: { pairs: 50, warmMs: 500, measureMs: 1_500, quietMs: 0 },
+      cpu: { pairs: 50, warmMs: 500, warmMsgs: Number(opt('warm-msgs') ?? 10_000), measureMs: 1_500, quietMs: 0 },
       maxStreams: undefined as undefined | { cap: number; step: number; budgetBytes: number; holdMs: number; deadlineMs: number },
     }
   : {
@@ -54,7 +54,7 @@ const P = QUICK
       latency1: { pairs: 1, intervalMs: 10, warmMs: 500, measureMs: 3_000, quietMs: 2_500 },
       latency50: { pairs: 50, intervalMs: 50, warmMs: 500, measureMs: 3_000, quietMs: 2_500 },
       setup: { count: 150, warmup: 5, quietMs: 2_500 },
-      cpu: { pairs: 50, warmMs: 1_000, measureMs: 4_000, quietMs: 2_500 },
+      cpu: { pairs: 50, warmMs: 1_000, warmMsgs: Number(opt('warm-msgs') ?? 20_000), measureMs: 4_000, quietMs: 2_500 },
       maxStreams: { cap: Number(opt('max-streams') ?? 18_000), step: 2_000, budgetBytes: BUDGET_MIB * 1024 * 1024, holdMs: 5_000, deadlineMs: 90_000 },
     }
 if (flag('no-max-streams')) P.maxStreams = undefined
@@ -590,7 +590,7 @@ function printTables(): string {
   for (const t of ts) out(`- **${t}**: ${SERVERS[t].relays}`)
   out(`- **Every target** is its own server process (\`node --expose-gc --import tsx --import bench/servers/probe.ts <server>\`, the pid measured is node's own) with one load-generator process (\`bench/loadgen.ts\`) of its own; CPU = utime+stime from /proc/<pid>/stat over the measuring window.`)
   out(`- **Load phases** (CPU, latency, call set-up) run interleaved over all targets, ${P.rounds} round(s); each figure is the median over the rounds (every round is in the JSON). Each phase first waits (≤ ${P.cpu.quietMs / 1000} s) for a 500 ms window in which other processes use < 0.5 core.`)
-  out(`- **CPU / msg**: ${P.cpu.pairs} pairs, each sender sends its next ICE candidate as soon as the previous one was acknowledged *and* delivered (closed loop, one in flight per pair); ${P.cpu.warmMs / 1000} s warm-up, ${P.cpu.measureMs / 1000} s measured; server CPU delta / messages delivered. Whoever saturates first (server or load generator) sets the rate, so busy servers batch more; the paced column (the 50-pair latency phase, the same offered load for every target) is the like-for-like check.`)
+  out(`- **CPU / msg**: ${P.cpu.pairs} pairs, each sender sends its next ICE candidate as soon as the previous one was acknowledged *and* delivered (closed loop, one in flight per pair); a warm-up of at least ${P.cpu.warmMs / 1000} s and ${P.cpu.warmMsgs.toLocaleString('en')} delivered messages (V8 compiles the hot path over the first thousands), ${P.cpu.measureMs / 1000} s measured; server CPU delta / messages delivered. Whoever saturates first (server or load generator) sets the rate, so busy servers batch more; the paced column (the 50-pair latency phase, the same offered load for every target) is the like-for-like check.`)
   out(`- **Latency**: one-way, sender's performance.now() in the candidate → receiver's (same process). 1 pair sends every ${P.latency1.intervalMs} ms; 50 pairs each every ${P.latency50.intervalMs} ms (${(1000 / P.latency50.intervalMs) * 50} msg/s in all, random phases); ${P.latency50.measureMs / 1000} s measured after ${P.latency50.warmMs / 1000} s warm-up. Includes the load generator's own event-loop delay.`)
   out(`- **Call set-up**: one call at a time, fresh names with open streams (untimed): caller sends offer then, once acknowledged, 1 candidate; callee on the offer sends answer then 1 candidate; done when both hold the other's SDP and candidate. sigpost: POST /v1/calls → incomingCall → POST accept → callResponse, candidates via POST …/candidates. ${P.setup.count} calls after ${P.setup.warmup} warm-up per round.`)
   out(`- **Idle stream memory**: ${P.memory.count} registered names each holding an open stream (SSE response / waiting long-poll / WebSocket / socket.io polling client), ${P.memory.holdMs / 1000} s idle; (server RSS from /proc, JS heapUsed after a forced GC via IPC) after − before, / streams. Includes each name's session/registration. Server CPU measured over 1 s before any client and over the idle hold.`)
