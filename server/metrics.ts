@@ -6,8 +6,11 @@ export class Metrics {
   readonly registry = new Registry()
   readonly delivered: Counter<'transport' | 'event'>
   readonly errors: Counter<'code'>
-  /** Labelled children of `delivered`, looked up once: counting is on the path of every relayed event. */
-  private readonly deliveredBy = new Map<string, { inc(): void }>()
+  /**
+   * Deliveries counted since the last scrape, by transport and event. Counting is on the path of every
+   * relayed event, so it is a plain Map increment there; prom-client's counter takes the sums when scraped.
+   */
+  private readonly uncollected = { sse: new Map<string, number>(), poll: new Map<string, number>() }
 
   constructor(store: Store) {
     const registers = [this.registry]
@@ -34,19 +37,22 @@ export class Metrics {
       name: 'sigpost_mailbox_undelivered_events', help: 'Events stored and not yet written to a stream, all sessions.', registers,
       async collect() { this.set((await store.stats()).undelivered) },
     })
+    const uncollected = this.uncollected
     this.delivered = new Counter({
       name: 'sigpost_events_delivered_total', help: 'Events written to a receiving stream, by transport and event.',
       labelNames: ['transport', 'event'], registers,
+      collect() {
+        for (const transport of ['sse', 'poll'] as const) {
+          for (const [event, count] of uncollected[transport]) if (count > 0) this.inc({ transport, event }, count)
+          uncollected[transport].clear()
+        }
+      },
     })
     this.errors = new Counter({ name: 'sigpost_errors_total', help: 'Error responses, by code.', labelNames: ['code'], registers })
   }
 
   countDelivered(transport: 'sse' | 'poll', events: ReadonlyArray<{ event: string }>): void {
-    for (const { event } of events) {
-      const key = `${transport}:${event}`
-      let child = this.deliveredBy.get(key)
-      if (!child) this.deliveredBy.set(key, (child = this.delivered.labels({ transport, event })))
-      child.inc()
-    }
+    const counts = this.uncollected[transport]
+    for (const { event } of events) counts.set(event, (counts.get(event) ?? 0) + 1)
   }
 }

@@ -63,24 +63,29 @@ export class Mailbox {
    * one per call and party): refusing them would leave a peer in a call that no longer exists.
    */
   append(events: NewEvent[], force = false): void {
-    const serialised = events.map((e) => {
-      const json = JSON.stringify(e.data)
-      return { ...e, json, bytes: Buffer.byteLength(json) }
-    })
+    // On the path of every relayed message: each event is serialised once, with no intermediate objects.
+    const jsons = new Array<string>(events.length)
+    const sizes = new Array<number>(events.length)
+    let bytes = 0
+    for (let i = 0; i < events.length; i++) {
+      const json = JSON.stringify(events[i].data)
+      jsons[i] = json
+      bytes += sizes[i] = Buffer.byteLength(json)
+    }
     if (!force) {
-      const bytes = serialised.reduce((sum, e) => sum + e.bytes, 0)
       if (this.undelivered + events.length > this.limits.maxEvents || this.undeliveredBytes + bytes > this.limits.maxBytes) {
         throw new ApiError('mailbox_full', MAILBOX_FULL, { 'Retry-After': '1' })
       }
       // Every event of one append has the same sender.
-      const share = this.shares.get(events[0]?.from ?? '') ?? { count: 0, bytes: 0 }
-      if (share.count + events.length > this.limits.maxEvents / 2 || share.bytes + bytes > this.limits.maxBytes / 2) {
+      const share = this.shares.get(events[0]?.from ?? '')
+      if ((share?.count ?? 0) + events.length > this.limits.maxEvents / 2 || (share?.bytes ?? 0) + bytes > this.limits.maxBytes / 2) {
         throw new ApiError('mailbox_full', SHARE_FULL, { 'Retry-After': '1' })
       }
     }
-    for (const e of serialised) {
-      this.held.push({ id: ++this.lastId, event: e.event, json: e.json, bytes: e.bytes, from: e.from, callId: e.callId, sentAt: 0 })
-      this.count(e.from, 1, e.bytes)
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]
+      this.held.push({ id: ++this.lastId, event: e.event, json: jsons[i], bytes: sizes[i], from: e.from, callId: e.callId, sentAt: 0 })
+      this.count(e.from, 1, sizes[i])
     }
   }
 
