@@ -38,8 +38,6 @@ mkdir -p .tap
 # test/package/pack.test.ts packs the package once into this folder; the lanes install the same tarball.
 export SIGPOST_PACK_DIR="$PWD/.tap/pack"
 rm -rf "$SIGPOST_PACK_DIR" .tap/node-*.tap
-npx tap --reporter=tap "$@" | tee .tap/last.tap
-status=${PIPESTATUS[0]}
 
 # The lanes: files whose outcome could differ by Node version (the installed package, the server, the
 # client in Node), sized to add about a minute. With SIGPOST_NODE_LANE set, their cases that cannot differ
@@ -54,23 +52,41 @@ if [ $# -gt 0 ]; then
 fi
 lanes=${NODE_LANES-22 24}
 if [ -n "$lanes" ] && [ "$(uname -sm)" != "Linux x86_64" ]; then
-  echo "Node lanes skipped: the registry's Node binaries (test/node-lines) are for Linux x86_64"
+  lanes_skipped="the registry's Node binaries (test/node-lines) are for Linux x86_64"
 elif [ -n "$lanes" ] && [ ${#lane_args[@]} -eq 0 ]; then
-  echo "Node lanes skipped: none of the given files is a lane file (${lane_files[*]})"
-elif [ -n "$lanes" ]; then
-  if [ ! -d test/node-lines/node_modules ] || [ test/node-lines/package-lock.json -nt test/node-lines/node_modules/.package-lock.json ]; then
-    npm ci --prefix test/node-lines --no-audit --no-fund >/dev/null || { echo "could not install Node $lanes (test/node-lines)"; echo "not ok 1 - Node lanes: not installed" > .tap/node-lanes.tap; status=1; lanes=""; }
-  fi
-  for line in $lanes; do
-    bin="$PWD/test/node-lines/node_modules/node-$line/bin"
-    started=$SECONDS
-    echo "Node $line lane ($("$bin/node" --version)): ${lane_args[*]}"
-    PATH="$bin:$PATH" SIGPOST_NODE_LANE=$line npx tap --reporter=tap "${lane_args[@]}" | tee ".tap/node-$line.tap"
-    lane_status=${PIPESTATUS[0]}
-    echo "Node $line lane: exit $lane_status, $((SECONDS - started)) s"
-    [ "$lane_status" = 0 ] || status=$lane_status
-  done
+  lanes_skipped="none of the given files is a lane file (${lane_files[*]})"
+elif [ -z "$lanes" ]; then
+  lanes_skipped="NODE_LANES is empty"
 fi
+[ -n "${lanes_skipped:-}" ] && lanes=""
+lines_install=""
+if [ -n "$lanes" ] && { [ ! -d test/node-lines/node_modules ] || [ test/node-lines/package-lock.json -nt test/node-lines/node_modules/.package-lock.json ]; }; then
+  # Their download (about 100 MB, 370 MB unpacked) overlaps the main run.
+  npm ci --prefix test/node-lines --no-audit --no-fund >.tap/node-lines-install.log 2>&1 &
+  lines_install=$!
+fi
+
+npx tap --reporter=tap "$@" | tee .tap/last.tap
+status=${PIPESTATUS[0]}
+
+if [ -n "${lanes_skipped:-}" ]; then
+  echo "Node lanes skipped: $lanes_skipped"
+elif [ -n "$lines_install" ] && ! wait "$lines_install"; then
+  cat .tap/node-lines-install.log
+  echo "could not install Node $lanes (test/node-lines)"
+  echo "not ok 1 - Node lanes: not installed" > .tap/node-lanes.tap
+  status=1
+  lanes=""
+fi
+for line in $lanes; do
+  bin="$PWD/test/node-lines/node_modules/node-$line/bin"
+  started=$SECONDS
+  echo "Node $line lane ($("$bin/node" --version)): ${lane_args[*]}"
+  PATH="$bin:$PATH" SIGPOST_NODE_LANE=$line npx tap --reporter=tap "${lane_args[@]}" | tee ".tap/node-$line.tap"
+  lane_status=${PIPESTATUS[0]}
+  echo "Node $line lane: exit $lane_status, $((SECONDS - started)) s"
+  [ "$lane_status" = 0 ] || status=$lane_status
+done
 
 outputs=(.tap/last.tap)
 for file in .tap/node-*.tap; do [ -e "$file" ] && outputs+=("$file"); done
