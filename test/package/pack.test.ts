@@ -236,10 +236,11 @@ t.test('docs/embedding.md: every example marked run runs as it is written, with 
   t.ok([...servers, ...scripts].every((e) => e.file), 'each names its file')
   for (const example of [...servers, ...scripts]) writeFileSync(join(project, example.file!), example.code)
 
-  for (const server of servers) {
-    const line = await serve(t, server.file!)
-    const origin = /http:\/\/[^\s/]+/.exec(line)?.[0]
-    t.ok(origin, `${server.file} prints its address: "${line}"`)
+  // The servers start side by side (each is a Node start and a plugin's registration: seconds on a loaded machine).
+  const lines = await Promise.all(servers.map((server) => serve(t, server.file!)))
+  await Promise.all(servers.map(async (server, i) => {
+    const origin = /http:\/\/[^\s/]+/.exec(lines[i])?.[0]
+    t.ok(origin, `${server.file} prints its address: "${lines[i]}"`)
     t.match(await (await fetch(`${origin}/signal/readyz`)).json(), { status: 'ready' }, `${server.file}: sigpost is ready under /signal (no Redis dialled)`)
     if (server.code.includes('server="/signal"')) {
       const page = await (await fetch(`${origin}/`)).text()
@@ -253,7 +254,7 @@ t.test('docs/embedding.md: every example marked run runs as it is written, with 
       // What the example's comments say it prints.
       t.equal(stdout, 'alice is calling\nbob accepted\npeer_not_found\n', `${example.file} against ${server.file}: bob receives, accepts; an error's code`)
     }
-  }
+  }))
 })
 
 t.test("a consumer's .ts file type-checks against the package's declarations", onceOnly, async (t) => {
