@@ -1,9 +1,10 @@
-// Reads tap's raw TAP output and prints "N passed, N failed[, N skipped]", counting test cases: the
-// points one level inside each file (its t.test blocks, or top-level assertions). A file that failed
-// without a failing case (it crashed, or timed out) counts as one failure.
+// Reads tap's raw TAP output (one file or several: scripts/test.sh's run and its Node lanes) and prints
+// "N passed, N failed[, N skipped]", counting test cases: the points one level inside each test file (its
+// t.test blocks, or top-level assertions). A test file that failed without a failing case (it crashed, or
+// timed out) counts as one failure.
 import { readFileSync } from 'node:fs'
 
-const lines = readFileSync(process.argv[2], 'utf8').split('\n')
+const lines = process.argv.slice(2).flatMap((file) => readFileSync(file, 'utf8').split('\n'))
 let passed = 0
 let failed = 0
 let skipped = 0

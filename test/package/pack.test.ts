@@ -1,11 +1,13 @@
 /**
  * The npm package as a user gets it: `npm pack` (which builds it on prepack), the tarball installed into
- * a fresh project, and there sigpost/client in Node, sigpost/fastify mounted under /signal in an
- * application of its own, a consumer's .ts file type-checked against the package's declarations, the
- * custom-elements.json manifest against docs/element.md, and `import 'sigpost/element'` bundled with
- * esbuild and calling between two Chromium pages.
- * The fresh project links the repository's installed dependencies first, so `npm install --offline`
- * needs no registry (only the tarball itself is installed).
+ * a fresh project as a user installs it (its dependencies from the registry, npm's cache first): no
+ * EBADENGINE, no build tool, its size; there sigpost/client in Node, sigpost/fastify mounted under /signal
+ * in an application of its own, every example of docs/embedding.md marked `run` as it is written, a
+ * consumer's .ts file type-checked against the package's declarations, the custom-elements.json manifest
+ * against docs/element.md, and `import 'sigpost/element'` bundled with esbuild and calling between two
+ * Chromium pages.
+ * scripts/test.sh sets SIGPOST_PACK_DIR: the first run packs into it, its Node 22 and 24 lanes install
+ * the same tarball (packing under another Node would build the same files again).
  */
 import { execFile, spawn } from 'node:child_process'
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -17,7 +19,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { build } from 'esbuild'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { launchBrowser, openPeer, remoteVideoState, waitForRtcEvent } from '../helpers/browser.js'
 import { startServer } from '../helpers/server.js'
 import { within } from '../helpers/wait.js'
@@ -31,39 +33,103 @@ const work = mkdtempSync(join(tmpdir(), 'sigpost-pack-'))
 process.once('exit', () => rmSync(work, { recursive: true, force: true }))
 t.teardown(() => rmSync(work, { recursive: true, force: true }))
 const project = join(work, 'app')
+/** The environment of a user's shell: no REDIS_URL (the normal case: the in-memory store). */
+const userEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'REDIS_URL'))
+/**
+ * In a Node lane of scripts/test.sh (SIGPOST_NODE_LANE=22, 24), the cases whose outcome cannot depend on
+ * the Node version (npm's file list, tsc, the manifest, a browser's bundle) are left to the main run.
+ */
+const lane = process.env.SIGPOST_NODE_LANE
+const onceOnly = lane ? { skip: `the same on every Node: the main run has it (this is the Node ${lane} lane)` } : {}
+/** The limit on what installing sigpost puts into node_modules, its dependencies included (bytes of files). */
+const INSTALL_LIMIT = 40_000_000
 
-/** Links every package the repository has installed (not sigpost itself) into the fresh project. */
-function linkDependencies(target: string): void {
-  const from = join(repo, 'node_modules')
-  for (const entry of readdirSync(from)) {
-    if (entry === '.bin' || entry === 'sigpost' || entry.startsWith('.')) continue
-    if (entry.startsWith('@')) {
-      mkdirSync(join(target, entry), { recursive: true })
-      for (const scoped of readdirSync(join(from, entry))) {
-        if (!existsSync(join(target, entry, scoped))) symlinkSync(join(from, entry, scoped), join(target, entry, scoped))
-      }
-    } else if (!existsSync(join(target, entry))) {
-      symlinkSync(join(from, entry), join(target, entry))
+interface Packed { filename: string; size: number; unpackedSize: number; files: { path: string }[] }
+
+/** `npm pack` into SIGPOST_PACK_DIR once (later runs take that tarball), or into this run's folder. */
+async function pack(): Promise<Packed & { tarball: string; reused: boolean }> {
+  const shared = process.env.SIGPOST_PACK_DIR
+  const record = shared && join(shared, 'pack.json')
+  if (record && existsSync(record)) {
+    const packed = JSON.parse(readFileSync(record, 'utf8')) as Packed
+    return { ...packed, tarball: join(shared, packed.filename), reused: true }
+  }
+  const destination = shared ?? work
+  mkdirSync(destination, { recursive: true })
+  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', destination], { cwd: repo, maxBuffer: 16 << 20 })
+  const packed = JSON.parse(stdout.slice(stdout.indexOf('[')))[0] as Packed
+  if (record) writeFileSync(record, JSON.stringify(packed))
+  return { ...packed, tarball: join(destination, packed.filename), reused: false }
+}
+
+/** Every package under a node_modules folder, nested ones included: name → how many copies. */
+function packagesIn(folder: string, found = new Map<string, number>()): Map<string, number> {
+  if (!existsSync(folder)) return found
+  for (const entry of readdirSync(folder)) {
+    if (entry.startsWith('.')) continue
+    const names = entry.startsWith('@') ? readdirSync(join(folder, entry)).map((scoped) => `${entry}/${scoped}`) : [entry]
+    for (const name of names) {
+      found.set(name, (found.get(name) ?? 0) + 1)
+      packagesIn(join(folder, name, 'node_modules'), found)
     }
   }
+  return found
+}
+
+/** The bytes of the files under a folder (what `du --apparent-size` counts), and the disk blocks they take. */
+function sizeOf(folder: string): { bytes: number; onDisk: number } {
+  let bytes = 0
+  let onDisk = 0
+  for (const entry of readdirSync(folder, { withFileTypes: true })) {
+    const path = join(folder, entry.name)
+    if (entry.isDirectory()) {
+      const inner = sizeOf(path)
+      bytes += inner.bytes
+      onDisk += inner.onDisk
+    } else if (entry.isFile()) {
+      const stat = lstatSync(path)
+      bytes += stat.size
+      onDisk += stat.blocks * 512
+    }
+  }
+  return { bytes, onDisk }
 }
 
 let tarball = ''
-let packed: { size: number; unpackedSize: number; files: { path: string }[] }
+let reused = false
+let packed: Packed
+let installOutput = ''
+let installed: { packages: Map<string, number>; bytes: number; onDisk: number }
 t.before(async () => {
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: repo, maxBuffer: 16 << 20 })
-  packed = JSON.parse(stdout.slice(stdout.indexOf('[')))[0]
-  tarball = join(work, (packed as unknown as { filename: string }).filename)
-  mkdirSync(join(project, 'node_modules'), { recursive: true })
+  ;({ tarball, reused, ...packed } = await pack())
+  mkdirSync(project, { recursive: true })
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  linkDependencies(join(project, 'node_modules'))
-  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-save', tarball], { cwd: project })
-  // npm prunes the links no package needs; the type-check needs TypeScript's view of Node and the DOM.
-  linkDependencies(join(project, 'node_modules'))
+  const { stdout, stderr } = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: project, env: userEnv, maxBuffer: 16 << 20 })
+  installOutput = stdout + stderr
+  installed = { packages: packagesIn(join(project, 'node_modules')), ...sizeOf(join(project, 'node_modules')) }
+  // The type-check needs TypeScript's view of Node: a consumer in TypeScript installs @types/node too.
+  mkdirSync(join(project, 'node_modules/@types'), { recursive: true })
+  symlinkSync(join(repo, 'node_modules/@types/node'), join(project, 'node_modules/@types/node'))
   cpSync(join(repo, 'test/fixtures/package-consumer'), project, { recursive: true })
 })
 
-t.test('npm pack --dry-run: the files and entry points the package promises, nothing else', async (t) => {
+t.test('npm install of the tarball: no engine warning, no build tool, at most 40 MB', async (t) => {
+  t.comment(`Node ${process.versions.node}: npm install ${packed.filename} (${reused ? 'packed by an earlier run' : 'packed now'}): ${installOutput.trim().split('\n').at(-1)}`)
+  t.notMatch(installOutput, /EBADENGINE/, 'no EBADENGINE (every dependency supports this Node)')
+  t.notMatch(installOutput, /npm (warn|error)/i, 'no warning at all')
+  const tools = [...installed.packages.keys()].filter((name) => /^(esbuild|tsx|@esbuild\/.*|typescript|ts-node)$/.test(name))
+  t.same(tools, [], 'no esbuild, tsx or TypeScript in the consumer\'s node_modules')
+  t.ok(installed.packages.has('fastify') && installed.packages.has('lit'), 'the runtime dependencies are there')
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1)
+  t.comment(`installed: ${installed.packages.size} packages, ${mb(installed.bytes)} MB of files (${mb(installed.onDisk)} MB of disk blocks)`)
+  t.ok(installed.bytes <= INSTALL_LIMIT, `${mb(installed.bytes)} MB ≤ ${mb(INSTALL_LIMIT)} MB`)
+  t.ok(existsSync(join(project, 'node_modules/sigpost/LICENSE')), 'the tarball holds LICENSE')
+  const manifest = JSON.parse(readFileSync(join(project, 'node_modules/sigpost/package.json'), 'utf8'))
+  t.match(manifest, { license: 'MIT', repository: { type: 'git', url: String }, type: 'module' }, 'license, repository, ES modules')
+  t.notOk('esbuild' in manifest.dependencies || 'tsx' in manifest.dependencies, 'build tools are devDependencies')
+})
+
+t.test('npm pack --dry-run: the files and entry points the package promises, nothing else', onceOnly, async (t) => {
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: repo, maxBuffer: 16 << 20 })
   const files = (JSON.parse(stdout.slice(stdout.indexOf('[')))[0].files as { path: string }[]).map((f) => f.path)
   const pkg = (await import('../../package.json', { with: { type: 'json' } })).default as {
@@ -88,6 +154,30 @@ t.test('npm pack --dry-run: the files and entry points the package promises, not
   t.comment(`packed ${(packed.size / 1024).toFixed(0)} KiB, unpacked ${(packed.unpackedSize / 1024).toFixed(0)} KiB, ${packed.files.length} files`)
 })
 
+/** Starts a server script of the fresh project (as a user would: REDIS_URL unset, PORT=0); its first line. */
+async function serve(t: Test, file: string): Promise<string> {
+  const child = spawn(process.execPath, [file], { cwd: project, env: { ...userEnv, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => void child.kill('SIGKILL'))
+  return within(Promise.race([
+    createInterface({ input: child.stdout })[Symbol.asyncIterator]().next().then((next) => String(next.value)),
+    new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${file} exited (${code})`)))),
+  ]), `${file}'s first line (its URL)`)
+}
+
+interface Example { lang: string; run?: string; file?: string; typecheck: boolean; code: string }
+
+/** The fenced blocks of docs/embedding.md, with their marks: ```js run[=server] file=NAME, ```ts typecheck. */
+function embeddingExamples(): Example[] {
+  const text = readFileSync(join(repo, 'docs/embedding.md'), 'utf8')
+  return [...text.matchAll(/^```(\w+)([^\n]*)\n([\s\S]*?)^```$/gm)].map(([, lang, info, code]) => ({
+    lang,
+    run: /(?:^| )run(?:=(\w+))?(?: |$)/.exec(info)?.[1] ?? (/(?:^| )run(?: |$)/.test(info) ? '' : undefined),
+    file: /file=(\S+)/.exec(info)?.[1],
+    typecheck: /(?:^| )typecheck(?: |$)/.test(info),
+    code,
+  }))
+}
+
 t.test('sigpost/client in Node completes a long-poll exchange against a server', async (t) => {
   const { url } = await startServer(t)
   const { stdout } = await run(process.execPath, ['client.mjs', url], { cwd: project })
@@ -98,12 +188,7 @@ t.test('sigpost/client in Node completes a long-poll exchange against a server',
 })
 
 t.test('sigpost/fastify under /signal in an application of its own: a whole call over the prefix', async (t) => {
-  const child = spawn(process.execPath, ['mount.mjs'], { cwd: project, stdio: ['ignore', 'pipe', 'inherit'] })
-  t.teardown(() => void child.kill('SIGKILL'))
-  const [line] = await within(Promise.race([
-    createInterface({ input: child.stdout })[Symbol.asyncIterator]().next().then((next) => [String(next.value)]),
-    new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`mount.mjs exited (${code})`)))),
-  ]), "mount.mjs's first line (its URL)")
+  const line = await serve(t, 'mount.mjs')
   const base = `${line}/signal`
   const call = async (method: string, path: string, token?: string, body?: unknown) => {
     const response = await fetch(base + path, {
@@ -141,13 +226,50 @@ t.test('sigpost/fastify under /signal in an application of its own: a whole call
   t.ok(Object.keys(docs.paths).every((path) => path !== '/'), "and not the application's own routes")
 })
 
-t.test("a consumer's .ts file type-checks against the package's declarations", async (t) => {
+t.test('docs/embedding.md: every example marked run runs as it is written, with REDIS_URL unset', async (t) => {
+  const examples = embeddingExamples()
+  const unmarked = examples.filter((e) => e.lang === 'js' && e.run === undefined && !e.code.includes("'sigpost/element'"))
+  t.same(unmarked.map((e) => e.code.split('\n')[0]), [], "every js example is run (sigpost/element's are bundled, below)")
+  const servers = examples.filter((e) => e.run === 'server')
+  const scripts = examples.filter((e) => e.run === '')
+  t.ok(servers.length >= 2 && scripts.length >= 1, `${servers.length} servers (ES module, CommonJS), ${scripts.length} script`)
+  t.ok([...servers, ...scripts].every((e) => e.file), 'each names its file')
+  for (const example of [...servers, ...scripts]) writeFileSync(join(project, example.file!), example.code)
+
+  // The servers start side by side (each is a Node start and a plugin's registration: seconds on a loaded machine).
+  const lines = await Promise.all(servers.map((server) => serve(t, server.file!)))
+  await Promise.all(servers.map(async (server, i) => {
+    const origin = /http:\/\/[^\s/]+/.exec(lines[i])?.[0]
+    t.ok(origin, `${server.file} prints its address: "${lines[i]}"`)
+    t.match(await (await fetch(`${origin}/signal/readyz`)).json(), { status: 'ready' }, `${server.file}: sigpost is ready under /signal (no Redis dialled)`)
+    if (server.code.includes('server="/signal"')) {
+      const page = await (await fetch(`${origin}/`)).text()
+      t.match(page, '<rtc-call server="/signal">', `${server.file}: the page names the API by its prefix alone`)
+      const script = await fetch(`${origin}${/src="([^"]+)"/.exec(page)?.[1]}`)
+      t.equal(script.status, 200, "the page's script is served, same origin")
+      t.match(script.headers.get('content-type'), /javascript/)
+    }
+    for (const example of scripts) {
+      const { stdout } = await run(process.execPath, [example.file!], { cwd: project, env: { ...userEnv, SIGPOST_URL: `${origin}/signal` } })
+      // What the example's comments say it prints.
+      t.equal(stdout, 'alice is calling\nbob accepted\npeer_not_found\n', `${example.file} against ${server.file}: bob receives, accepts; an error's code`)
+    }
+  }))
+})
+
+t.test("a consumer's .ts file type-checks against the package's declarations", onceOnly, async (t) => {
+  // With it, the TypeScript examples of docs/embedding.md (```ts typecheck).
+  const typed = embeddingExamples().filter((e) => e.typecheck).map((e, i) => {
+    writeFileSync(join(project, `embedding-${i + 1}.ts`), e.code)
+    return `embedding-${i + 1}.ts`
+  })
+  t.ok(typed.length >= 1, `${typed.length} TypeScript example(s) of docs/embedding.md`)
   writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
       target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM', 'DOM.Iterable'],
       strict: true, noEmit: true, skipLibCheck: true, types: ['node'],
     },
-    files: ['consumer.ts'],
+    files: ['consumer.ts', ...typed],
   }))
   t.ok(lstatSync(join(project, 'node_modules/sigpost')).isDirectory(), 'sigpost is installed, not linked')
   const result = await run(join(repo, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: project }).then(
@@ -187,7 +309,7 @@ interface Manifest {
   }>
 }
 
-t.test('custom-elements.json in the installed package declares <rtc-call> as docs/element.md documents it', async (t) => {
+t.test('custom-elements.json in the installed package declares <rtc-call> as docs/element.md documents it', onceOnly, async (t) => {
   const root = join(project, 'node_modules/sigpost')
   const manifest = JSON.parse(readFileSync(join(root, 'custom-elements.json'), 'utf8')) as Manifest
   t.match(manifest.schemaVersion, /^1\./, 'schema 1.x')
@@ -218,7 +340,7 @@ t.test('custom-elements.json in the installed package declares <rtc-call> as doc
   t.same([...inTemplates].filter((part) => !names(element!.cssParts).includes(part)), [], `the ${inTemplates.size} parts of the templates are all declared`)
 })
 
-t.test("import 'sigpost/element' bundled with esbuild: a call between two Chromium pages of that bundle", async (t) => {
+t.test("import 'sigpost/element' bundled with esbuild: a call between two Chromium pages of that bundle", onceOnly, async (t) => {
   const { url: server } = await startServer(t)
   writeFileSync(join(project, 'page.js'), "import 'sigpost/element'\n")
   const { metafile } = await build({
