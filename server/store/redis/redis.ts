@@ -45,6 +45,12 @@ interface LocalStream {
    * reads again after every batch, an empty read of Redis per relayed message).
    */
   dirty: boolean
+  /**
+   * Its own "attach:<id>" message has arrived. A channel's messages arrive in the order the scripts published
+   * them, so another stream's attach message is about an older stream while this one's has not arrived:
+   * only announced streams are replaced by it (two attaches in flight at once closed each other).
+   */
+  announced: boolean
 }
 
 /** Replies of the scripts that are a client's mistake, and what the client is told. */
@@ -77,6 +83,8 @@ export class RedisStore implements Store {
   private readonly unremembered: Partial<Store>
   private readonly instanceId = randomUUID()
   private readonly local = new Map<string, Set<LocalStream>>()
+  /** A session's SUBSCRIBE while it is on its way (subscribe). */
+  private readonly subscribing = new Map<string, Promise<unknown>>()
   private readonly streamCounts = { sse: 0, poll: 0 }
   private readonly timer: NodeJS.Timeout
   private claiming = false
@@ -106,7 +114,11 @@ export class RedisStore implements Store {
         }
       }
     }
-    this.subscriber.on('ready', wakeAll)
+    this.subscriber.on('ready', () => {
+      // An attach message published while the subscriber was away is lost: its stream counts as announced.
+      for (const streams of this.local.values()) for (const stream of streams) stream.announced = true
+      wakeAll()
+    })
     this.redis.on('ready', wakeAll)
     this.timer = setInterval(() => void this.runTimers(), config.timerPollMs).unref()
   }
@@ -144,7 +156,7 @@ export class RedisStore implements Store {
   }
 
   async attach(name: string, after: string | undefined, transport: 'sse' | 'poll', listener: StreamListener): Promise<Attachment> {
-    const stream: LocalStream = { id: randomUUID(), transport, listener, dirty: true }
+    const stream: LocalStream = { id: randomUUID(), transport, listener, dirty: true, announced: false }
     // Subscribe before attaching, so that no wake between the two is missed.
     await this.subscribe(name, stream)
     const lease = transport === 'sse'
@@ -387,13 +399,22 @@ export class RedisStore implements Store {
     if (!streams) this.local.set(name, (streams = new Set()))
     streams.add(stream)
     this.streamCounts[stream.transport]++
+    // A second stream of the session waits for the first one's SUBSCRIBE as well: its attach message must
+    // not be published before the channel is heard.
+    let pending = this.subscribing.get(name)
     if (first) {
-      try {
-        await this.subscriber.subscribe(this.channel(name))
-      } catch {
-        this.forget(name, stream)
-        throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
-      }
+      const subscribed = (pending = this.subscriber.subscribe(this.channel(name)))
+      this.subscribing.set(name, subscribed)
+      subscribed.finally(() => {
+        if (this.subscribing.get(name) === subscribed) this.subscribing.delete(name)
+      }).catch(() => {})
+    }
+    if (!pending) return
+    try {
+      await pending
+    } catch {
+      this.forget(name, stream)
+      throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
     }
   }
 
@@ -422,7 +443,12 @@ export class RedisStore implements Store {
     }
     const newer = message.startsWith('attach:') ? message.slice(7) : undefined
     for (const stream of [...streams]) {
-      if (stream.id === newer) continue
+      if (stream.id === newer) {
+        stream.announced = true
+        continue
+      }
+      // Attached after the newer one (its own message is still to come): it stays.
+      if (newer && !stream.announced) continue
       this.forget(name, stream)
       // "replace": the session was taken over by its verified owner elsewhere.
       stream.listener.close(newer || message === 'replace' ? 'replaced' : 'ended')
