@@ -11,7 +11,7 @@
  * ones atomically, so an instance that dies does not take its timers with it.
  */
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import { ReplyError, type Redis } from 'ioredis'
 import type { Config } from '../../config.js'
 import { ApiError, type ErrorCode } from '../../errors.js'
 import type { Candidate, SdpAnswer, SdpOffer, SessionDescription, SessionEventType } from '../../../protocol/index.js'
@@ -34,6 +34,14 @@ type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>
 const UNACKNOWLEDGED = new Set<string>(['find', 'attach', 'read', 'detach', 'claimTimers'])
 
 const UNAVAILABLE = 'The store cannot be reached; retry shortly.'
+
+/**
+ * Redis's refusals that pass by themselves (a failover, a restart loading its data, replicas catching up,
+ * a long script): 503 store_unavailable like a lost connection. Any other error Redis answers with (e.g.
+ * WRONGTYPE: a key of another program's under the prefix) is a fault that no retry mends. Redis 7 answers
+ * a script's failed call with that call's own error; 6.2 wraps it ("ERR Error running script …: -READONLY …").
+ */
+const PASSING = /(?:^|\s-)(READONLY|LOADING|MASTERDOWN|NOREPLICAS|BUSY|TRYAGAIN|CLUSTERDOWN)\b/
 
 interface LocalStream {
   id: string
@@ -350,7 +358,7 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Runs a script; its ERR_<code> replies become ApiErrors, anything else store_unavailable. With
+   * Runs a script; its ERR_<code> replies become ApiErrors (see call for the rest). With
    * redisMinReplicas, a script whose writes a 2xx acknowledges is followed by WAIT on the same connection
    * (WAIT cannot run inside a script; it covers every write this connection made so far): fewer replicas
    * confirming in time is a 503, and the client's retry with the same Idempotency-Key is answered from
@@ -369,6 +377,11 @@ export class RedisStore implements Store {
     return result
   }
 
+  /**
+   * A Redis request: the scripts' ERR_<code> replies become their ApiErrors; a connection that is away, a
+   * time-out or a passing refusal (PASSING) is 503 store_unavailable; any other error Redis answers with is
+   * thrown as it is: 500 internal_error, its cause logged by the error handler (never in the reply).
+   */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
@@ -385,6 +398,7 @@ export class RedisStore implements Store {
         const message = match?.[2] && known[0] === 'invalid_state' ? `${known[1]} (it is ${match[2]})` : known[1]
         throw new ApiError(known[0], message, known[0] === 'mailbox_full' ? { 'Retry-After': '1' } : {})
       }
+      if (error instanceof ReplyError && !PASSING.test((error as Error).message)) throw error
       throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
     }
   }
