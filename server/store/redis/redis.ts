@@ -11,15 +11,15 @@
  * ones atomically, so an instance that dies does not take its timers with it.
  */
 import { randomUUID } from 'node:crypto'
-import { ReplyError, type Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
 import type { Config } from '../../config.js'
-import { ApiError, type ErrorCode } from '../../errors.js'
+import { ApiError } from '../../errors.js'
 import type { Candidate, SdpAnswer, SdpOffer, SessionDescription, SessionEventType } from '../../../protocol/index.js'
 import { eventJson } from '../events.js'
 import { closeRedis, connectRedis, untilReady } from './connection.js'
+import { callInfo, storeError, unavailable } from './replies.js'
 import { SCRIPTS, type ScriptName } from './scripts.js'
-import { MAILBOX_FULL, SHARE_FULL, tooManyCandidates, tooManySessions } from '../refusals.js'
-import { READ_BATCH_BYTES, REMEMBERED, type Attachment, type CallInfo, type CallFailure, type EndReason, type FailureCause, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from '../types.js'
+import { READ_BATCH_BYTES, REMEMBERED, type Attachment, type CallInfo, type CallFailure, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from '../types.js'
 
 /** A claimed timer whose instance died before firing it is claimed again after this long. */
 const CLAIM_RETRY_MS = 10_000
@@ -32,16 +32,6 @@ type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>
  * by that many replicas first.
  */
 const UNACKNOWLEDGED = new Set<string>(['find', 'attach', 'read', 'detach', 'claimTimers'])
-
-const UNAVAILABLE = 'The store cannot be reached; retry shortly.'
-
-/**
- * Redis's refusals that pass by themselves (a failover, a restart loading its data, replicas catching up,
- * a long script): 503 store_unavailable like a lost connection. Any other error Redis answers with (e.g.
- * WRONGTYPE: a key of another program's under the prefix) is a fault that no retry mends. Redis 7 answers
- * a script's failed call with that call's own error; 6.2 wraps it ("ERR Error running script …: -READONLY …").
- */
-const PASSING = /(?:^|\s-)(READONLY|LOADING|MASTERDOWN|NOREPLICAS|BUSY|TRYAGAIN|CLUSTERDOWN)\b/
 
 interface LocalStream {
   id: string
@@ -59,24 +49,6 @@ interface LocalStream {
    * only announced streams are replaced by it (two attaches in flight at once closed each other).
    */
   announced: boolean
-}
-
-/** Replies of the scripts that are a client's mistake, and what the client is told. */
-const SCRIPT_ERRORS: Record<string, [ErrorCode, string]> = {
-  name_taken: ['name_taken', 'That name is held by someone else; pick another.'],
-  unauthorized: ['unauthorized', 'The session has ended; register again.'],
-  peer_not_found: ['peer_not_found', 'No one is registered under that name.'],
-  busy_self: ['busy', 'You are already in a call; hang it up first.'],
-  busy: ['busy', 'The callee is in another call.'],
-  mailbox_full: ['mailbox_full', MAILBOX_FULL],
-  mailbox_share: ['mailbox_full', SHARE_FULL],
-  call_not_found: ['call_not_found', 'No such call among yours.'],
-  forbidden_accept: ['forbidden', 'Only the callee can accept a call.'],
-  forbidden_reject: ['forbidden', 'Only the callee can reject a call; the caller cancels with DELETE.'],
-  invalid_state: ['invalid_state', 'The call is not ringing.'],
-  invalid_state_sdp: ['invalid_state', 'Descriptions are relayed in an active call only.'],
-  invalid_state_candidates: ['invalid_state', 'The call has ended; candidates are no longer relayed.'],
-  block_limit: ['block_limit', 'This session blocks as many names as it may; lift a block first.'],
 }
 
 export class RedisStore implements Store {
@@ -289,13 +261,13 @@ export class RedisStore implements Store {
    * primary (not a replica demoted by a failover), and it has the replicas that redisMinReplicas asks for.
    */
   async ping(): Promise<void> {
-    if (this.subscriber.status !== 'ready') throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+    if (this.subscriber.status !== 'ready') throw unavailable()
     const info = await this.call(() => this.redis.info('replication'))
     // slave0:ip=...,port=...,state=online,offset=...,lag=0 — lag: seconds since its last ack (sent every
     // second), so a replica that stopped confirming stops counting within a few seconds.
     const replicas = [...info.matchAll(/^slave\d+:.*\bstate=online\b.*\blag=(\d+)/gm)].filter((m) => Number(m[1]) <= 2).length
     if (!/^role:master\b/m.test(info) || replicas < this.config.redisMinReplicas) {
-      throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+      throw unavailable()
     }
   }
 
@@ -346,7 +318,7 @@ export class RedisStore implements Store {
       this.redis.set(`${this.config.redisPrefix}fence:${this.instanceId}`, '1', 'PX', 60_000),
       this.redis.wait(replicas, this.config.redisWaitTimeoutMs),
     ]))
-    if (confirmed < replicas) throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+    if (confirmed < replicas) throw unavailable()
   }
 
   private limits(): [number, number] {
@@ -377,29 +349,12 @@ export class RedisStore implements Store {
     return result
   }
 
-  /**
-   * A Redis request: the scripts' ERR_<code> replies become their ApiErrors; a connection that is away, a
-   * time-out or a passing refusal (PASSING) is 503 store_unavailable; any other error Redis answers with is
-   * thrown as it is: 500 internal_error, its cause logged by the error handler (never in the reply).
-   */
+  /** A Redis request, its errors as replies.ts's storeError says. */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
     } catch (error) {
-      const match = /\bERR_([a-z_]+)(?::(\w+))?/.exec((error as Error).message ?? '')
-      if (match?.[1] === 'cooldown') {
-        const seconds = String(Math.ceil(Number(match[2]) / 1000))
-        throw new ApiError('rate_limited', `Your last call to that name was not taken; you can call again in ${seconds} s.`, { 'Retry-After': seconds })
-      }
-      if (match?.[1] === 'too_many_sessions') throw tooManySessions(this.config)
-      if (match?.[1] === 'candidate_limit') throw tooManyCandidates(this.config)
-      const known = match ? SCRIPT_ERRORS[match[1]] : undefined
-      if (known) {
-        const message = match?.[2] && known[0] === 'invalid_state' ? `${known[1]} (it is ${match[2]})` : known[1]
-        throw new ApiError(known[0], message, known[0] === 'mailbox_full' ? { 'Retry-After': '1' } : {})
-      }
-      if (error instanceof ReplyError && !PASSING.test((error as Error).message)) throw error
-      throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+      throw storeError(error, this.config)
     }
   }
 
@@ -428,7 +383,7 @@ export class RedisStore implements Store {
       await pending
     } catch {
       this.forget(name, stream)
-      throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+      throw unavailable()
     }
   }
 
@@ -489,25 +444,4 @@ export class RedisStore implements Store {
       this.claiming = false
     }
   }
-}
-
-function callInfo(raw: unknown): CallInfo {
-  const fields: Record<string, string> = {}
-  if (Array.isArray(raw)) {
-    for (let i = 0; i < raw.length; i += 2) fields[raw[i]] = raw[i + 1]
-  } else {
-    Object.assign(fields, raw)
-  }
-  const info: CallInfo = {
-    callId: fields.callId,
-    caller: fields.caller,
-    callee: fields.callee,
-    state: fields.state as CallInfo['state'],
-    createdAt: fields.createdAt,
-  }
-  if (fields.answeredAt) info.answeredAt = fields.answeredAt
-  if (fields.endedAt) info.endedAt = fields.endedAt
-  if (fields.endReason) info.endReason = fields.endReason as EndReason
-  if (fields.endCause) info.endCause = fields.endCause as FailureCause
-  return info
 }
