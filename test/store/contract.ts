@@ -4,7 +4,7 @@
  * store and the Redis store's Lua twins must both pass it. test/store/contract.test.ts runs it on each.
  *
  * Everything runs in-process against the store itself (no HTTP). Timers (ring time-out, cool-down, replay
- * age, ticket expiry) are set to a few hundred ms and awaited with bounded waits, so a run takes seconds.
+ * age, ticket expiry) are set to a second or three and awaited with bounded waits, so a run takes seconds.
  */
 import type { Test } from 'tap'
 import type { Config } from '../../server/config.js'
@@ -17,7 +17,7 @@ import { until } from '../helpers/wait.js'
 export type StoreFactory = (settings: Partial<Config>) => Promise<Store>
 
 /** A short time that the stores' timers are set to: long enough to act before it, short for the run. */
-const SHORT_MS = 300
+const SHORT_MS = 1000
 
 const OFFER = { type: 'offer' as const, sdp: 'v=0 offer' }
 const ANSWER = { type: 'answer' as const, sdp: 'v=0 answer' }
@@ -360,7 +360,7 @@ export function storeContract(t: Test, factory: StoreFactory, gaps: KnownGaps = 
   })
 
   t.test('the redial cool-down: after a reject or no answer, not after a cancel, a hang-up or a failure', async (t) => {
-    const store = await open(t, { ringTimeoutMs: SHORT_MS, timerPollMs: 20, redialCooldownMs: 1500 }, 'alice', 'bob')
+    const store = await open(t, { redialCooldownMs: 3000 }, 'alice', 'bob')
     const alice = new Inbox(store, 'alice')
     const ends: Array<[string, (callId: string) => Promise<unknown>, boolean]> = [
       ['cancel', (id) => store.endCall('alice', id), false],
@@ -378,7 +378,7 @@ export function storeContract(t: Test, factory: StoreFactory, gaps: KnownGaps = 
       }
     }
     const limited = await refusal(t, store.createCall('alice', 'bob', OFFER), 'rate_limited', 'after a reject')
-    t.ok(['1', '2'].includes(String(limited?.headers['Retry-After'])), 'Retry-After: the seconds left, rounded up')
+    t.ok(['1', '2', '3'].includes(String(limited?.headers['Retry-After'])), 'Retry-After: the seconds left, rounded up')
     const back = await store.createCall('bob', 'alice', OFFER)
     await store.endCall('bob', back.callId)
     t.pass('the callee may always call back')
