@@ -128,7 +128,8 @@ export interface Store {
   /**
    * Hang up or cancel; `false` when the call had already ended (no event). With `failure`, in any state
    * and from either party, the call ends as `failed` (with its cause): the other party receives
-   * `stopCommunication {reason: "failed", cause}`; no missed call, no redial cool-down.
+   * `stopCommunication {reason: "failed", cause}` (a callee that never got the ringing call gets one
+   * `missedCall {reason: "cancelled"}` instead, as for a cancel); no redial cool-down.
    */
   endCall(name: string, callId: string, failure?: CallFailure): Promise<boolean>
   getCall(name: string, callId: string): Promise<CallInfo>

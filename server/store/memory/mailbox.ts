@@ -1,5 +1,5 @@
 /**
- * One session's ordered mailbox: the delivery rules of API.md in one place.
+ * One session's ordered mailbox: the delivery rules of docs/http-api.md ("Delivery promise") in one place.
  *
  * - Every event gets the next integer id (ids only increase; a collapsed missed call leaves a gap).
  * - An event is *undelivered* until it is written to a live stream; undelivered events are never dropped,

@@ -13,13 +13,13 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { Config } from '../../config.js'
-import { ApiError, type ErrorCode } from '../../errors.js'
+import { ApiError } from '../../errors.js'
 import type { Candidate, SdpAnswer, SdpOffer, SessionDescription, SessionEventType } from '../../../protocol/index.js'
 import { eventJson } from '../events.js'
 import { closeRedis, connectRedis, untilReady } from './connection.js'
+import { callInfo, storeError, unavailable } from './replies.js'
 import { SCRIPTS, type ScriptName } from './scripts.js'
-import { MAILBOX_FULL, SHARE_FULL, tooManyCandidates, tooManySessions } from '../refusals.js'
-import { READ_BATCH_BYTES, REMEMBERED, type Attachment, type CallInfo, type CallFailure, type EndReason, type FailureCause, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from '../types.js'
+import { READ_BATCH_BYTES, REMEMBERED, type Attachment, type CallInfo, type CallFailure, type StopReason, type NamePage, type NewSession, type SessionInfo, type Store, type StoreStats, type StoredEvent, type StreamListener } from '../types.js'
 
 /** A claimed timer whose instance died before firing it is claimed again after this long. */
 const CLAIM_RETRY_MS = 10_000
@@ -33,8 +33,6 @@ type ScriptRunner = (...args: Array<string | number>) => Promise<unknown>
  */
 const UNACKNOWLEDGED = new Set<string>(['find', 'attach', 'read', 'detach', 'claimTimers'])
 
-const UNAVAILABLE = 'The store cannot be reached; retry shortly.'
-
 interface LocalStream {
   id: string
   transport: 'sse' | 'poll'
@@ -45,24 +43,12 @@ interface LocalStream {
    * reads again after every batch, an empty read of Redis per relayed message).
    */
   dirty: boolean
-}
-
-/** Replies of the scripts that are a client's mistake, and what the client is told. */
-const SCRIPT_ERRORS: Record<string, [ErrorCode, string]> = {
-  name_taken: ['name_taken', 'That name is held by someone else; pick another.'],
-  unauthorized: ['unauthorized', 'The session has ended; register again.'],
-  peer_not_found: ['peer_not_found', 'No one is registered under that name.'],
-  busy_self: ['busy', 'You are already in a call; hang it up first.'],
-  busy: ['busy', 'The callee is in another call.'],
-  mailbox_full: ['mailbox_full', MAILBOX_FULL],
-  mailbox_share: ['mailbox_full', SHARE_FULL],
-  call_not_found: ['call_not_found', 'No such call among yours.'],
-  forbidden_accept: ['forbidden', 'Only the callee can accept a call.'],
-  forbidden_reject: ['forbidden', 'Only the callee can reject a call; the caller cancels with DELETE.'],
-  invalid_state: ['invalid_state', 'The call is not ringing.'],
-  invalid_state_sdp: ['invalid_state', 'Descriptions are relayed in an active call only.'],
-  invalid_state_candidates: ['invalid_state', 'The call has ended; candidates are no longer relayed.'],
-  block_limit: ['block_limit', 'This session blocks as many names as it may; lift a block first.'],
+  /**
+   * Its own "attach:<id>" message has arrived. A channel's messages arrive in the order the scripts published
+   * them, so another stream's attach message is about an older stream while this one's has not arrived:
+   * only announced streams are replaced by it (two attaches in flight at once closed each other).
+   */
+  announced: boolean
 }
 
 export class RedisStore implements Store {
@@ -77,6 +63,8 @@ export class RedisStore implements Store {
   private readonly unremembered: Partial<Store>
   private readonly instanceId = randomUUID()
   private readonly local = new Map<string, Set<LocalStream>>()
+  /** A session's SUBSCRIBE while it is on its way (subscribe). */
+  private readonly subscribing = new Map<string, Promise<unknown>>()
   private readonly streamCounts = { sse: 0, poll: 0 }
   private readonly timer: NodeJS.Timeout
   private claiming = false
@@ -106,7 +94,11 @@ export class RedisStore implements Store {
         }
       }
     }
-    this.subscriber.on('ready', wakeAll)
+    this.subscriber.on('ready', () => {
+      // An attach message published while the subscriber was away is lost: its stream counts as announced.
+      for (const streams of this.local.values()) for (const stream of streams) stream.announced = true
+      wakeAll()
+    })
     this.redis.on('ready', wakeAll)
     this.timer = setInterval(() => void this.runTimers(), config.timerPollMs).unref()
   }
@@ -144,7 +136,7 @@ export class RedisStore implements Store {
   }
 
   async attach(name: string, after: string | undefined, transport: 'sse' | 'poll', listener: StreamListener): Promise<Attachment> {
-    const stream: LocalStream = { id: randomUUID(), transport, listener, dirty: true }
+    const stream: LocalStream = { id: randomUUID(), transport, listener, dirty: true, announced: false }
     // Subscribe before attaching, so that no wake between the two is missed.
     await this.subscribe(name, stream)
     const lease = transport === 'sse'
@@ -269,13 +261,13 @@ export class RedisStore implements Store {
    * primary (not a replica demoted by a failover), and it has the replicas that redisMinReplicas asks for.
    */
   async ping(): Promise<void> {
-    if (this.subscriber.status !== 'ready') throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+    if (this.subscriber.status !== 'ready') throw unavailable()
     const info = await this.call(() => this.redis.info('replication'))
     // slave0:ip=...,port=...,state=online,offset=...,lag=0 — lag: seconds since its last ack (sent every
     // second), so a replica that stopped confirming stops counting within a few seconds.
     const replicas = [...info.matchAll(/^slave\d+:.*\bstate=online\b.*\blag=(\d+)/gm)].filter((m) => Number(m[1]) <= 2).length
     if (!/^role:master\b/m.test(info) || replicas < this.config.redisMinReplicas) {
-      throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+      throw unavailable()
     }
   }
 
@@ -326,7 +318,7 @@ export class RedisStore implements Store {
       this.redis.set(`${this.config.redisPrefix}fence:${this.instanceId}`, '1', 'PX', 60_000),
       this.redis.wait(replicas, this.config.redisWaitTimeoutMs),
     ]))
-    if (confirmed < replicas) throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+    if (confirmed < replicas) throw unavailable()
   }
 
   private limits(): [number, number] {
@@ -338,7 +330,7 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Runs a script; its ERR_<code> replies become ApiErrors, anything else store_unavailable. With
+   * Runs a script; its ERR_<code> replies become ApiErrors (see call for the rest). With
    * redisMinReplicas, a script whose writes a 2xx acknowledges is followed by WAIT on the same connection
    * (WAIT cannot run inside a script; it covers every write this connection made so far): fewer replicas
    * confirming in time is a 503, and the client's retry with the same Idempotency-Key is answered from
@@ -357,23 +349,12 @@ export class RedisStore implements Store {
     return result
   }
 
+  /** A Redis request, its errors as replies.ts's storeError says. */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn()
     } catch (error) {
-      const match = /\bERR_([a-z_]+)(?::(\w+))?/.exec((error as Error).message ?? '')
-      if (match?.[1] === 'cooldown') {
-        const seconds = String(Math.ceil(Number(match[2]) / 1000))
-        throw new ApiError('rate_limited', `Your last call to that name was not taken; you can call again in ${seconds} s.`, { 'Retry-After': seconds })
-      }
-      if (match?.[1] === 'too_many_sessions') throw tooManySessions(this.config)
-      if (match?.[1] === 'candidate_limit') throw tooManyCandidates(this.config)
-      const known = match ? SCRIPT_ERRORS[match[1]] : undefined
-      if (known) {
-        const message = match?.[2] && known[0] === 'invalid_state' ? `${known[1]} (it is ${match[2]})` : known[1]
-        throw new ApiError(known[0], message, known[0] === 'mailbox_full' ? { 'Retry-After': '1' } : {})
-      }
-      throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
+      throw storeError(error, this.config)
     }
   }
 
@@ -387,13 +368,22 @@ export class RedisStore implements Store {
     if (!streams) this.local.set(name, (streams = new Set()))
     streams.add(stream)
     this.streamCounts[stream.transport]++
+    // A second stream of the session waits for the first one's SUBSCRIBE as well: its attach message must
+    // not be published before the channel is heard.
+    let pending = this.subscribing.get(name)
     if (first) {
-      try {
-        await this.subscriber.subscribe(this.channel(name))
-      } catch {
-        this.forget(name, stream)
-        throw new ApiError('store_unavailable', UNAVAILABLE, { 'Retry-After': '1' })
-      }
+      const subscribed = (pending = this.subscriber.subscribe(this.channel(name)))
+      this.subscribing.set(name, subscribed)
+      subscribed.finally(() => {
+        if (this.subscribing.get(name) === subscribed) this.subscribing.delete(name)
+      }).catch(() => {})
+    }
+    if (!pending) return
+    try {
+      await pending
+    } catch {
+      this.forget(name, stream)
+      throw unavailable()
     }
   }
 
@@ -422,7 +412,12 @@ export class RedisStore implements Store {
     }
     const newer = message.startsWith('attach:') ? message.slice(7) : undefined
     for (const stream of [...streams]) {
-      if (stream.id === newer) continue
+      if (stream.id === newer) {
+        stream.announced = true
+        continue
+      }
+      // Attached after the newer one (its own message is still to come): it stays.
+      if (newer && !stream.announced) continue
       this.forget(name, stream)
       // "replace": the session was taken over by its verified owner elsewhere.
       stream.listener.close(newer || message === 'replace' ? 'replaced' : 'ended')
@@ -449,25 +444,4 @@ export class RedisStore implements Store {
       this.claiming = false
     }
   }
-}
-
-function callInfo(raw: unknown): CallInfo {
-  const fields: Record<string, string> = {}
-  if (Array.isArray(raw)) {
-    for (let i = 0; i < raw.length; i += 2) fields[raw[i]] = raw[i + 1]
-  } else {
-    Object.assign(fields, raw)
-  }
-  const info: CallInfo = {
-    callId: fields.callId,
-    caller: fields.caller,
-    callee: fields.callee,
-    state: fields.state as CallInfo['state'],
-    createdAt: fields.createdAt,
-  }
-  if (fields.answeredAt) info.answeredAt = fields.answeredAt
-  if (fields.endedAt) info.endedAt = fields.endedAt
-  if (fields.endReason) info.endReason = fields.endReason as EndReason
-  if (fields.endCause) info.endCause = fields.endCause as FailureCause
-  return info
 }
