@@ -90,3 +90,17 @@ export class ConnectionLimiter {
     this.warned.set(key, { at: now, refused: 1 })
   }
 }
+
+/**
+ * While the server closes, closes keep-alive connections as they turn idle. Node's `server.close()` (and
+ * Fastify's `forceCloseConnections: 'idle'`) closes the connections idle at that moment; one whose request
+ * was in flight — a long-poll that the shutdown answers, a send — turns idle a moment later and would then
+ * hold `close()` for the whole keep-alive time-out (KEEP_ALIVE_TIMEOUT_MS, 75 s): a restart that waits
+ * that long for nothing. Registered on preClose; the timer is unref'd and stops with the server's `close`.
+ */
+export function closeIdleWhileClosing(server: NetServer): void {
+  const http = server as Partial<Pick<HttpServer, 'closeIdleConnections'>>
+  if (typeof http.closeIdleConnections !== 'function') return
+  const timer = setInterval(() => http.closeIdleConnections?.(), 50).unref()
+  server.once('close', () => clearInterval(timer))
+}

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { usesRedis, type Config } from '../config.js'
-import { ConnectionLimiter } from '../edge/connections.js'
+import { closeIdleWhileClosing, ConnectionLimiter } from '../edge/connections.js'
 import { DescriptorMonitor } from '../edge/descriptors.js'
 import { installRequestLog } from '../edge/logging.js'
 import { installErrorHandlers, type ErrorCode } from '../errors.js'
@@ -52,7 +52,10 @@ const core: FastifyPluginAsync<CoreOptions> = async (app, { config, store: given
   new ConnectionLimiter(config.maxConnectionsPerIp, config.trustProxy, app.log).attach(app.server)
   app.addHook('onListen', async () => descriptors.start())
   app.addHook('onClose', async () => descriptors.stop())
-  app.addHook('preClose', async () => hub.shutdown())
+  app.addHook('preClose', async () => {
+    closeIdleWhileClosing(app.server)
+    await hub.shutdown()
+  })
   app.addHook('onClose', async () => store.close())
 }
 

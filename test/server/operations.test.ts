@@ -3,7 +3,7 @@ import { createConnection } from 'node:net'
 import t from 'tap'
 import { buildApp } from '../../server/app.js'
 import { startServer } from '../helpers/server.js'
-import { until } from '../helpers/wait.js'
+import { until, within } from '../helpers/wait.js'
 import { answer, candidate, offer, openStream, poll, register, request, SseClient } from '../helpers/client.js'
 
 t.test('healthz, readyz, metrics', async (t) => {
@@ -142,6 +142,31 @@ t.test('close() returns promptly with streams and polls open, ending them', asyn
   await stream.ended
   t.same((await waiting).body, { events: [] }, 'the waiting poll was answered')
   t.pass('close() returned with a stream open')
+})
+
+t.test('a keep-alive request in flight when close() starts cannot hold close() up for the keep-alive time-out', async (t) => {
+  const app = await buildApp({ logger: false })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  // A keep-alive client (a browser, a proxy's pool) whose registration is still arriving when the server is
+  // told to stop: half of the body now, the rest once close() has begun.
+  const socket = createConnection({ port, host: '127.0.0.1' })
+  let received = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => (received += chunk))
+  const closedByServer = new Promise<void>((resolve) => socket.on('end', resolve))
+  const body = JSON.stringify({ name: 'carol' })
+  socket.write(`POST /v1/sessions HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`)
+  await until(() => app.server.listenerCount('request') > 0 && received === '' && socket.bytesWritten > 0, 'the request head to be sent', { everyMs: 0 })
+  await new Promise<void>((resolve) => app.server.getConnections((_, count) => (count > 0 ? resolve() : undefined)))
+  const closing = app.close()
+  socket.write(body.slice(5))
+  // Node's close() closes the connections idle at that moment; this one turns idle once its request is
+  // answered, and would then be waited for until KEEP_ALIVE_TIMEOUT_MS (75 s) without closeIdleWhileClosing.
+  await within(closing, 'close() with a keep-alive request in flight', 30_000)
+  await closedByServer
+  t.match(received, /^HTTP\/1\.1 201 /, 'the request in flight was answered, then the connection closed by the server')
+  socket.destroy()
 })
 
 t.test('a client that never closes its side of an ended stream cannot hold close() up', async (t) => {
