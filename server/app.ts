@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { resolveConfig, type Config } from './config.js'
+import { continueWithin } from './edge/body-limit.js'
 import { loggerOptions } from './edge/logging.js'
 import { makeFrameworkErrors, makeClientErrorHandler, type ErrorCode } from './errors.js'
 import sigpost, { type SigpostOptions } from './plugin.js'
@@ -39,6 +40,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     ...tlsOptions(config),
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // `Expect: 100-continue` with a body already known to be too large: no `100 Continue`, the 413 at once.
+  app.server.on('checkContinue', continueWithin(app.server, config.bodyLimitBytes))
   // fastify-plugin: the standalone service keeps its decorators (store, hub, metrics...) and handlers
   // on the root instance, as tests and main.ts expect.
   await app.register(fp(sigpost, { name: 'sigpost' }), { serveWeb: true, ...pluginOptions })

@@ -6,8 +6,8 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERRORS, statusOf, type ErrorBody, type ErrorCode } from '../protocol/errors.js'
+import { discardRestBeforeClose } from './edge/body-limit.js'
 import { ERROR_HEADERS } from './edge/headers.js'
-
 
 export type { ErrorBody, ErrorCode }
 
@@ -123,13 +123,17 @@ export function makeClientErrorHandler(onError: (code: ErrorCode) => void): (thi
   }
 }
 
-/** Installs the single error handler and the 404 handler. */
-export function installErrorHandlers(app: FastifyInstance, onError: (code: ErrorCode) => void): void {
+/**
+ * Installs the single error handler and the 404 handler. A body refused before it arrived whole is read
+ * and discarded before the connection closes, for at most `discardMs` (edge/body-limit.ts).
+ */
+export function installErrorHandlers(app: FastifyInstance, onError: (code: ErrorCode) => void, discardMs: number): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error)
     if (apiError.statusCode >= 500) {
       request.log.error({ err: error }, 'request failed')
     }
+    if (apiError.code === 'body_too_large') discardRestBeforeClose(request.raw, discardMs)
     onError(apiError.code)
     reply.code(apiError.statusCode).headers(ERROR_HEADERS).headers(apiError.headers).send(errorBody(apiError))
   })

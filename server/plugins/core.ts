@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { usesRedis, type Config } from '../config.js'
+import { defaults, usesRedis, type Config } from '../config.js'
 import { ConnectionLimiter } from '../edge/connections.js'
 import { DescriptorMonitor } from '../edge/descriptors.js'
 import { installRequestLog } from '../edge/logging.js'
@@ -46,7 +46,8 @@ const core: FastifyPluginAsync<CoreOptions> = async (app, { config, store: given
   app.decorate('hub', hub)
 
   const countError = (code: ErrorCode) => metrics.errors.inc({ code })
-  installErrorHandlers(app, countError)
+  // A refused body is discarded for as long as a request may take to arrive (or the default, without a limit).
+  installErrorHandlers(app, countError, config.requestTimeoutMs || defaults.requestTimeoutMs)
   installRequestLog(app, config.logRequests)
   configureServer(app, config)
   new ConnectionLimiter(config.maxConnectionsPerIp, config.trustProxy, app.log).attach(app.server)

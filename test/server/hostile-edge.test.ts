@@ -1,0 +1,100 @@
+/**
+ * Hostile clients, second round, at the edge (docs/operations.md "Limits and abuse"): what a client can
+ * no longer do before its request reaches a store. Logs name routes, never raw paths.
+ */
+import net from 'node:net'
+import t from 'tap'
+import { startServer } from '../helpers/server.js'
+import { offer, openStream, register, request } from '../helpers/client.js'
+import { within } from '../helpers/wait.js'
+
+/** What a raw client saw: everything the server wrote, and how its connection ended. */
+interface Seen {
+  text: string
+  error: string
+}
+
+/**
+ * Sends a 2 MB JSON body to POST /v1/sessions from a raw socket. `expect`: with `Expect: 100-continue`;
+ * `eager`: the body follows the headers at once (as curl does after its wait), otherwise only after a
+ * `100 Continue`; `chunked`: no Content-Length. Resolves once the server has closed the connection.
+ */
+function bigBody(url: string, mode: { expect: boolean; eager: boolean; chunked?: boolean }): Promise<Seen> {
+  const { hostname, port } = new URL(url)
+  const body = Buffer.alloc(2 * 1024 * 1024, 'a')
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port) })
+    let text = ''
+    let error = ''
+    let sent = false
+    const send = (): void => {
+      sent = true
+      if (!mode.chunked) return void socket.write(body)
+      for (let at = 0; at < body.length; at += 256 * 1024) socket.write(`${(256 * 1024).toString(16)}\r\n${body.subarray(at, at + 256 * 1024)}\r\n`)
+      socket.write('0\r\n\r\n')
+    }
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => {
+      text += chunk
+      if (!sent && text.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) send()
+    })
+    socket.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message))
+    socket.on('close', () => resolve({ text, error }))
+    const length = mode.chunked ? 'Transfer-Encoding: chunked' : `Content-Length: ${body.length}`
+    socket.write(`POST /v1/sessions HTTP/1.1\r\nHost: sigpost\r\nContent-Type: application/json\r\n${length}\r\n${mode.expect ? 'Expect: 100-continue\r\n' : ''}\r\n`)
+    if (mode.eager) send()
+  })
+}
+
+t.test('logs name routes by their template: a token sent as a path segment never reaches the log', async (t) => {
+  for (const logRequests of ['all', 'errors'] as const) {
+    const { url, log } = await startServer(t, { captureLog: true, logRequests })
+    const alice = await register(url, 'alice')
+    const secret = alice.token
+    const asCall = await request(url, 'GET', `/v1/calls/${secret}`, { token: alice.token })
+    t.equal(asCall.status, 404, 'no such call')
+    await request(url, 'GET', `/v1/calls/${secret}/nothing`)
+    await request(url, 'POST', `/v1/calls/${secret}/accept`, { token: 'bogus', body: {} })
+    await request(url, 'GET', `/${secret}`)
+    const lines = log.map((line) => JSON.parse(line)).filter((line) => line.msg === 'request')
+    t.ok(lines.some((line) => line.route === '/v1/calls/:callId' && line.statusCode === 404), `${logRequests}: the call lookup is logged by its template`)
+    t.ok(lines.some((line) => line.route === '/v1/calls/:callId/accept' && line.statusCode === 401), `${logRequests}: so is the refused accept`)
+    t.notOk(lines.some((line) => 'url' in line), `${logRequests}: no line carries the raw URL`)
+    t.notOk(log.some((line) => line.includes(secret) || line.includes(secret.slice(8, 24))), `${logRequests}: the token is in no line`)
+  }
+})
+
+t.test('a body too large: 413 before 100 Continue when Content-Length says so, otherwise after reading the rest; every client sees it', async (t) => {
+  const { url } = await startServer(t, { rateRegisterPerWindow: 1_000_000 })
+  const modes = {
+    'Expect, body sent at once': { expect: true, eager: true },
+    'Expect, body only after 100': { expect: true, eager: false },
+    'no Expect': { expect: false, eager: true },
+    'Expect, chunked': { expect: true, eager: false, chunked: true },
+  }
+  const seen: Record<string, string[]> = {}
+  for (const [what, mode] of Object.entries(modes)) {
+    for (let round = 0; round < 5; round++) {
+      const batch = await within(Promise.all(Array.from({ length: 8 }, () => bigBody(url, mode))), `${what}: 8 clients`)
+      for (const { text, error } of batch) {
+        const first = text.slice(0, text.indexOf('\r\n'))
+        const outcome = `${first}${error ? ` (${error})` : ''}`
+        ;(seen[what] ??= []).push(outcome)
+      }
+    }
+  }
+  for (const what of ['Expect, body sent at once', 'Expect, body only after 100', 'no Expect']) {
+    t.same([...new Set(seen[what])], ['HTTP/1.1 413 Payload Too Large'], `${what}: all 40 clients read the 413 first, none a reset`)
+  }
+  t.same([...new Set(seen['Expect, chunked'])], ['HTTP/1.1 100 Continue'], 'chunked: 100 Continue (no length to judge by), then ...')
+  const chunked = await bigBody(url, modes['Expect, chunked'])
+  t.match(chunked.text, /\r\n\r\nHTTP\/1\.1 413 Payload Too Large\r\n/, '... the 413 once the limit is passed')
+  t.equal(chunked.error, '', 'and no reset')
+
+  const alice = await register(url, 'alice')
+  const bob = await register(url, 'bob')
+  const bobIn = await openStream(url, bob)
+  t.equal((await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).status, 201, 'an honest call still connects')
+  t.equal((await bobIn.nextOf('incomingCall')).data.from, 'alice')
+  bobIn.close()
+})
