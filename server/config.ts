@@ -174,7 +174,9 @@ export const SETTINGS = {
   logRequests: { env: 'LOG_REQUESTS', kind: 'string', values: ['errors', 'all', 'none'], default: 'errors',
     doc: 'one log line per request: `errors` (responses >= 400), `all`, or `none`' },
   metricsToken: { env: 'METRICS_TOKEN', kind: 'string', default: '',
-    doc: 'when set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>` (`401 unauthorized`)' },
+    doc: 'when set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>` (`401 unauthorized`); without it, listening on a non-loopback address logs a warning at start' },
+  serveSourceMaps: { env: 'SERVE_SOURCE_MAPS', kind: 'switch', default: 'off',
+    doc: '`true` / `false`: whether `WEB_ROOT`\'s source maps (`rtc-call.js.map`, the element\'s sources) are served; off, they are `404 not_found`' },
 } as const satisfies Record<string, Setting>
 
 type ValueOf<S> = S extends { values: readonly (infer V)[] } ? V : S extends { kind: infer K extends Kind } ? KindValue[K] : never

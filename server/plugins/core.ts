@@ -52,6 +52,7 @@ const core: FastifyPluginAsync<CoreOptions> = async (app, { config, store: given
   configureServer(app, config)
   new ConnectionLimiter(config.maxConnectionsPerIp, config.trustProxy, app.log).attach(app.server)
   app.addHook('onListen', async () => descriptors.start())
+  if (!config.metricsToken) app.addHook('onListen', async () => warnIfMetricsExposed(app))
   app.addHook('onClose', async () => descriptors.stop())
   app.addHook('preClose', async () => hub.shutdown())
   app.addHook('onClose', async () => store.close())
@@ -83,4 +84,17 @@ function configureServer(app: FastifyInstance, config: Config): void {
   if (!('headersTimeout' in server)) return
   server.headersTimeout = config.headersTimeoutMs
   server.connectionsCheckingInterval = config.connectionsCheckIntervalMs
+}
+
+/** Whether `address` (as `server.address()` gives it) is reachable only from this host. */
+export function isLoopback(address: string): boolean {
+  const plain = address.startsWith('::ffff:') ? address.slice(7) : address
+  return plain === '::1' || plain === 'localhost' || /^127\./.test(plain)
+}
+
+/** `/metrics` without METRICS_TOKEN says how many sessions and calls there are to whoever reaches it. */
+function warnIfMetricsExposed(app: FastifyInstance): void {
+  const address = app.server.address()
+  if (!address || typeof address === 'string' || isLoopback(address.address)) return
+  app.log.warn({ address: address.address }, '/metrics is open on a non-loopback address: set METRICS_TOKEN, or listen on loopback (HOST=127.0.0.1) behind a proxy')
 }

@@ -2,8 +2,14 @@
  * Hostile clients, second round, at the edge (docs/operations.md "Limits and abuse"): what a client can
  * no longer do before its request reaches a store. Logs name routes, never raw paths.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
 import t from 'tap'
+import { buildApp } from '../../server/app.js'
+import { isLoopback } from '../../server/plugins/core.js'
 import { startServer } from '../helpers/server.js'
 import { offer, openStream, register, request } from '../helpers/client.js'
 import { within } from '../helpers/wait.js'
@@ -97,4 +103,35 @@ t.test('a body too large: 413 before 100 Continue when Content-Length says so, o
   t.equal((await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).status, 201, 'an honest call still connects')
   t.equal((await bobIn.nextOf('incomingCall')).data.from, 'alice')
   bobIn.close()
+})
+
+t.test('/metrics open on a non-loopback address logs a warning at start; not on loopback, nor with METRICS_TOKEN', async (t) => {
+  t.ok(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('::ffff:127.0.0.2'))
+  t.notOk(isLoopback('0.0.0.0') || isLoopback('::') || isLoopback('10.1.2.3') || isLoopback('2001:db8::1'))
+  const warned: Record<string, boolean> = {}
+  // Listening on every interface only to be closed again: no traffic leaves loopback.
+  for (const [what, host, options] of [['all interfaces', '0.0.0.0', {}], ['loopback', '127.0.0.1', {}], ['all interfaces with METRICS_TOKEN', '0.0.0.0', { metricsToken: 'scraper-secret' }]] as const) {
+    const log: string[] = []
+    const app = await buildApp({ ...options, logger: { level: 'info', stream: new Writable({ write(chunk, _enc, done) { log.push(String(chunk)); done() } }) } })
+    await app.listen({ port: 0, host })
+    await app.close()
+    warned[what] = log.some((line) => line.includes('/metrics is open on a non-loopback address') && /"level":40/.test(line))
+  }
+  t.same(warned, { 'all interfaces': true, loopback: false, 'all interfaces with METRICS_TOKEN': false })
+})
+
+t.test('source maps are served only with SERVE_SOURCE_MAPS=true', async (t) => {
+  const webRoot = mkdtempSync(join(tmpdir(), 'sigpost-web-'))
+  t.teardown(() => rmSync(webRoot, { recursive: true, force: true }))
+  writeFileSync(join(webRoot, 'index.html'), '<!doctype html><title>demo</title>')
+  writeFileSync(join(webRoot, 'rtc-call.js'), 'export {}\n//# sourceMappingURL=rtc-call.js.map\n')
+  writeFileSync(join(webRoot, 'rtc-call.js.map'), '{"version":3,"sources":["secret-source.ts"]}')
+  const off = await startServer(t, { webRoot })
+  const hidden = await request(off.url, 'GET', '/rtc-call.js.map')
+  t.same([hidden.status, hidden.body.error], [404, 'not_found'], 'by default a source map is not found')
+  t.equal((await request(off.url, 'GET', '/rtc-call.js')).status, 200, 'the script itself is served')
+  const on = await startServer(t, { webRoot, serveSourceMaps: 'on' })
+  const shown = await request(on.url, 'GET', '/rtc-call.js.map')
+  t.equal(shown.status, 200, 'SERVE_SOURCE_MAPS=true serves it')
+  t.match(shown.body.sources, ['secret-source.ts'])
 })
