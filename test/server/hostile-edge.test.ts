@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { buildApp } from '../../server/app.js'
+import { addressKey } from '../../server/edge/address.js'
 import { isLoopback } from '../../server/plugins/core.js'
 import { startServer } from '../helpers/server.js'
 import { offer, openStream, register, request } from '../helpers/client.js'
@@ -134,4 +135,35 @@ t.test('source maps are served only with SERVE_SOURCE_MAPS=true', async (t) => {
   const shown = await request(on.url, 'GET', '/rtc-call.js.map')
   t.equal(shown.status, 200, 'SERVE_SOURCE_MAPS=true serves it')
   t.match(shown.body.sources, ['secret-source.ts'])
+})
+
+t.test('per-address limits count an IPv6 client by its /64', async (t) => {
+  t.equal(addressKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64')
+  t.equal(addressKey('2001:0db8:0001:0002::1'), '2001:db8:1:2::/64', 'leading zeros')
+  t.equal(addressKey('2001:DB8:1:2::ffff'), '2001:db8:1:2::/64', 'upper case')
+  t.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64', 'a gap inside the prefix')
+  t.equal(addressKey('2001:db8:1:2:3::'), '2001:db8:1:2::/64', 'a gap at the end')
+  t.equal(addressKey('64:ff9b::192.0.2.1'), '64:ff9b:0:0::/64', 'an embedded IPv4 tail')
+  t.equal(addressKey('fe80::1%eth0'), 'fe80:0:0:0::/64', 'a zone')
+  t.equal(addressKey('::1'), '0:0:0:0::/64')
+  t.not(addressKey('2001:db8:1:2::1'), addressKey('2001:db8:1:3::1'), 'another /64 is another client')
+  t.equal(addressKey('::ffff:192.0.2.7'), '192.0.2.7', 'an IPv4-mapped address is its IPv4 address')
+  t.equal(addressKey('192.0.2.7'), '192.0.2.7')
+
+  // The real path: IPv6 clients behind a trusted loopback proxy (X-Forwarded-For).
+  const behind = (url: string, ip: string, name: string) => request(url, 'POST', '/v1/sessions', { body: { name }, headers: { 'x-forwarded-for': ip } })
+  const rated = await startServer(t, { rateRegisterPerWindow: 2, trustProxy: ['127.0.0.1'] })
+  t.equal((await behind(rated.url, '2001:db8:1:2::a', 'a')).status, 201)
+  t.equal((await behind(rated.url, '2001:db8:1:2:ffff:1:2:3', 'b')).status, 201)
+  const third = await behind(rated.url, '2001:db8:1:2::c', 'c')
+  t.same([third.status, third.body.error], [429, 'rate_limited'], 'registrations: two addresses of one /64 share a bucket')
+  t.equal((await behind(rated.url, '2001:db8:1:3::a', 'd')).status, 201, 'the next /64 has its own')
+
+  const capped = await startServer(t, { maxSessionsPerIp: 2, trustProxy: ['127.0.0.1'] })
+  t.equal((await behind(capped.url, '2001:db8:5:6::1', 'a')).status, 201)
+  t.equal((await behind(capped.url, '2001:db8:5:6::2', 'b')).status, 201)
+  const over = await behind(capped.url, '2001:db8:5:6:7::3', 'c')
+  t.same([over.status, over.body.error], [429, 'rate_limited'], 'live sessions: one /64 holds MAX_SESSIONS_PER_IP')
+  t.equal((await behind(capped.url, '2001:db8:5:7::1', 'd')).status, 201, 'another /64 registers')
+  t.equal((await behind(capped.url, '192.0.2.1', 'e')).status, 201, 'an IPv4 client too')
 })
