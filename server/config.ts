@@ -89,6 +89,8 @@ export const SETTINGS = {
     doc: 'authenticated reads (call state, ICE servers, streams, polls) per session per window, per route' },
   rateDirectoryPerWindow: { env: 'RATE_DIRECTORY_PER_WINDOW', kind: 'int', default: 60,
     doc: 'directory pages (`GET /v1/sessions`) per session per window' },
+  rateUnauthenticatedPerWindow: { env: 'RATE_UNAUTHENTICATED_PER_WINDOW', kind: 'int', default: 600,
+    doc: 'refused requests (`401`, `429`) per client address per window; past it, every request of that address is `429 rate_limited` before any other work until the window ends (`0`: no limit)' },
   rateWindowMs: { env: 'RATE_WINDOW_MS', kind: 'int', default: 60_000, unit: 'ms',
     doc: 'the rate-limit window' },
   trustProxy: { env: 'TRUST_PROXY', kind: 'list', default: [],

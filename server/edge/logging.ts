@@ -12,6 +12,7 @@
  */
 import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify'
 import type { Config } from '../config.js'
+import { isRefusal, type RefusalBudget } from './refusals.js'
 
 /** What a log line says for a request that matched no route (its raw path could hold a token). */
 export const NO_ROUTE = '(no route)'
@@ -35,14 +36,20 @@ export function loggerOptions(config: Config, given: FastifyServerOptions['logge
   }
 }
 
-/** Adds the one line per request that LOG_REQUESTS asks for. */
-export function installRequestLog(app: FastifyInstance, mode: Config['logRequests']): void {
+/**
+ * Adds the one line per request that LOG_REQUESTS asks for. A refusal (`401`, `429`) is logged at most once
+ * per client address a minute, its line saying how many refusals it stands for (`refusals`: itself and those
+ * not logged since), as `refusals` decides (edge/refusals.ts, whose hook runs before this one).
+ */
+export function installRequestLog(app: FastifyInstance, mode: Config['logRequests'], refusals: RefusalBudget): void {
   if (mode === 'none') return
   const all = mode === 'all'
   app.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode
     if (status >= 400 || all) {
-      const line = { method: request.method, route: routeOf(request), statusCode: status, ms: Math.round(reply.elapsedTime), remoteAddress: request.ip }
+      const standsFor = isRefusal(status) ? refusals.lineFor(request) : undefined
+      if (standsFor === null) return done()
+      const line = { method: request.method, route: routeOf(request), statusCode: status, ms: Math.round(reply.elapsedTime), remoteAddress: request.ip, ...(standsFor ? { refusals: standsFor } : {}) }
       if (status >= 500) request.log.error(line, 'request')
       else request.log.info(line, 'request')
     }

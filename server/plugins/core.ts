@@ -9,6 +9,7 @@ import { defaults, usesRedis, type Config } from '../config.js'
 import { ConnectionLimiter } from '../edge/connections.js'
 import { DescriptorMonitor } from '../edge/descriptors.js'
 import { installRequestLog } from '../edge/logging.js'
+import { RefusalBudget } from '../edge/refusals.js'
 import { installErrorHandlers, type ErrorCode } from '../errors.js'
 import { Metrics } from '../metrics.js'
 import { MemoryStore } from '../store/memory.js'
@@ -45,10 +46,13 @@ const core: FastifyPluginAsync<CoreOptions> = async (app, { config, store: given
   app.decorate('metrics', metrics)
   app.decorate('hub', hub)
 
+  // First of all hooks: an address past its refusal budget costs nothing more.
+  const refusals = new RefusalBudget(config.rateUnauthenticatedPerWindow, config.rateWindowMs)
+  refusals.install(app)
   const countError = (code: ErrorCode) => metrics.errors.inc({ code })
   // A refused body is discarded for as long as a request may take to arrive (or the default, without a limit).
   installErrorHandlers(app, countError, config.requestTimeoutMs || defaults.requestTimeoutMs)
-  installRequestLog(app, config.logRequests)
+  installRequestLog(app, config.logRequests, refusals)
   configureServer(app, config)
   new ConnectionLimiter(config.maxConnectionsPerIp, config.trustProxy, app.log).attach(app.server)
   app.addHook('onListen', async () => descriptors.start())

@@ -3,6 +3,7 @@
  * no longer do before its request reaches a store. Logs name routes, never raw paths.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,10 +11,25 @@ import { Writable } from 'node:stream'
 import t from 'tap'
 import { buildApp } from '../../server/app.js'
 import { addressKey } from '../../server/edge/address.js'
+import { RefusalBudget } from '../../server/edge/refusals.js'
 import { isLoopback } from '../../server/plugins/core.js'
 import { startServer } from '../helpers/server.js'
 import { offer, openStream, register, request } from '../helpers/client.js'
 import { within } from '../helpers/wait.js'
+
+/** A request from a chosen loopback address (127.0.0.x stand for distinct clients). */
+function requestFrom(url: string, method: string, path: string, localAddress: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${url}${path}`, { method, localAddress, headers, agent: false }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk) => (text += chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
 
 /** What a raw client saw: everything the server wrote, and how its connection ended. */
 interface Seen {
@@ -166,4 +182,42 @@ t.test('per-address limits count an IPv6 client by its /64', async (t) => {
   t.same([over.status, over.body.error], [429, 'rate_limited'], 'live sessions: one /64 holds MAX_SESSIONS_PER_IP')
   t.equal((await behind(capped.url, '2001:db8:5:7::1', 'd')).status, 201, 'another /64 registers')
   t.equal((await behind(capped.url, '192.0.2.1', 'e')).status, 201, 'an IPv4 client too')
+})
+
+t.test('refused requests are limited per address before any other work, and logged once a minute with a count', async (t) => {
+  const { url, log } = await startServer(t, { rateUnauthenticatedPerWindow: 20, captureLog: true })
+  const alice = await register(url, 'alice')
+  const statuses: number[] = []
+  for (let i = 0; i < 30; i++) {
+    statuses.push((await requestFrom(url, 'GET', '/v1/calls/some-call', '127.0.0.2', { authorization: `Bearer bogus-${i}` })).status)
+  }
+  t.same(statuses, [...Array(21).fill(401), ...Array(9).fill(429)], 'a bogus-Bearer flood: 401 up to the budget, then 429')
+  const held = await requestFrom(url, 'GET', '/v1/calls/some-call', '127.0.0.2', { authorization: `Bearer ${alice.token}` })
+  t.same([held.status, held.body.error], [429, 'rate_limited'], 'then every request of that address, a valid token too')
+  t.match(held.headers['retry-after'], /^\d+$/)
+  t.ok(Number(held.headers['retry-after']) > 0 && Number(held.headers['retry-after']) <= 60, 'until the window ends')
+
+  const lines = log.map((line) => JSON.parse(line)).filter((line) => line.msg === 'request' && line.remoteAddress === '127.0.0.2')
+  t.equal(lines.length, 1, 'one line for 31 refusals of one address')
+  t.same([lines[0].statusCode, lines[0].refusals, lines[0].route], [401, 1, '/v1/calls/:callId'])
+
+  // An honest caller on another address is untouched.
+  const bob = await register(url, 'bob')
+  const bobIn = await openStream(url, bob)
+  t.equal((await alice.post('/v1/calls', { to: 'bob', sdpOffer: offer })).status, 201, 'an honest call connects')
+  t.equal((await bobIn.nextOf('incomingCall')).data.from, 'alice')
+  bobIn.close()
+})
+
+t.test('the refusal budget: a fixed window per address; a log line per minute stands for the refusals not logged', async (t) => {
+  const budget = new RefusalBudget(3, 10_000)
+  t.same([0, 1, 2].map((at) => budget.refused('a', at)), [1, null, null], 'the first refusal is logged, the next ones counted')
+  t.equal(budget.blockedFor('a', 4), 0, 'three refusals: within the budget')
+  t.equal(budget.refused('a', 5), null)
+  t.equal(budget.blockedFor('a', 6), 10, 'the fourth: blocked until the window ends')
+  t.equal(budget.blockedFor('b', 6), 0, 'another address is not')
+  t.equal(budget.blockedFor('a', 10_000), 0, 'a new window')
+  t.equal(budget.refused('a', 59_999), null, 'still within the log minute')
+  t.equal(budget.refused('a', 60_000), 5, 'the next line stands for itself and the four not logged')
+  t.equal(budget.refused('a', 60_001), null)
 })
