@@ -60,7 +60,12 @@ function tlsOptions(config: Config): object {
   if (!config.tlsCertFile || !config.tlsKeyFile) throw new Error('TLS_CERT_FILE and TLS_KEY_FILE must be set together')
   return {
     http2: true,
-    https: { allowHTTP1: true, cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) },
+    https: {
+      allowHTTP1: true, cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile),
+      // One connection holds at most this many streams (Node's default is 2^32 − 1: 750 SSE streams were
+      // seen on one connection), and a request's header list is bounded as HTTP/1.1's headers are.
+      settings: { maxConcurrentStreams: config.http2MaxStreams, maxHeaderListSize: config.http2MaxHeaderListBytes },
+    },
     // On Node 20 an HTTP/2 server's close() waits for every session to end by itself (up to
     // http2SessionTimeout, 72 s): with this, Fastify closes them (GOAWAY, after the streams that preClose ended).
     forceCloseConnections: true,
