@@ -123,13 +123,20 @@ export function makeClientErrorHandler(onError: (code: ErrorCode) => void): (thi
   }
 }
 
-/**
- * Installs the single error handler and the 404 handler. A body refused before it arrived whole is read
- * and discarded before the connection closes, for at most `discardMs` (edge/body-limit.ts).
- */
-export function installErrorHandlers(app: FastifyInstance, onError: (code: ErrorCode) => void, discardMs: number): void {
+export interface ErrorHandling {
+  /** Counts each error by its code (the metrics). */
+  onError(code: ErrorCode): void
+  /** Sees each error answer's status before it is sent (the refusal budget, edge/refusals.ts). */
+  onAnswer(request: FastifyRequest, status: number): void
+  /** A body refused before it arrived whole is read and discarded for at most this long before the connection closes (edge/body-limit.ts). */
+  discardMs: number
+}
+
+/** Installs the single error handler and the 404 handler. */
+export function installErrorHandlers(app: FastifyInstance, { onError, onAnswer, discardMs }: ErrorHandling): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error)
+    onAnswer(request, apiError.statusCode)
     if (apiError.statusCode >= 500) {
       request.log.error({ err: error }, 'request failed')
     }

@@ -41,7 +41,10 @@ export class RefusalBudget {
     private readonly windowMs: number,
   ) {}
 
-  /** Limits `app`'s requests: the check first of all hooks, the count once answered. */
+  /**
+   * Limits `app`'s requests: the check first of all hooks. The count is the error handler's (noted()): every
+   * refusal is an error, and a hook on every response would cost each relayed message its call.
+   */
   install(app: FastifyInstance): void {
     if (this.max > 0) {
       app.addHook('onRequest', (request, _reply, done) => {
@@ -51,13 +54,14 @@ export class RefusalBudget {
         done(new ApiError('rate_limited', `Too many refused requests from your address; retry in ${retryS} s.`, { 'Retry-After': String(retryS) }))
       })
     }
-    app.addHook('onResponse', (request, reply, done) => {
-      if (isRefusal(reply.statusCode)) this.lines.set(request, this.refused(addressKey(request.ip), Date.now()))
-      done()
-    })
     const sweep = setInterval(() => this.sweep(Date.now()), Math.max(this.windowMs, LOG_EVERY_MS))
     sweep.unref()
     app.addHook('onClose', async () => clearInterval(sweep))
+  }
+
+  /** Counts `request`'s answer if it is a refusal (called by the error handler with its status). */
+  noted(request: FastifyRequest, status: number): void {
+    if (isRefusal(status)) this.lines.set(request, this.refused(addressKey(request.ip), Date.now()))
   }
 
   /**

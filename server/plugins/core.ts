@@ -50,8 +50,12 @@ const core: FastifyPluginAsync<CoreOptions> = async (app, { config, store: given
   const refusals = new RefusalBudget(config.rateUnauthenticatedPerWindow, config.rateWindowMs)
   refusals.install(app)
   const countError = (code: ErrorCode) => metrics.errors.inc({ code })
-  // A refused body is discarded for as long as a request may take to arrive (or the default, without a limit).
-  installErrorHandlers(app, countError, config.requestTimeoutMs || defaults.requestTimeoutMs)
+  installErrorHandlers(app, {
+    onError: countError,
+    onAnswer: (request, status) => refusals.noted(request, status),
+    // A refused body is discarded for as long as a request may take to arrive (or the default, without a limit).
+    discardMs: config.requestTimeoutMs || defaults.requestTimeoutMs,
+  })
   installRequestLog(app, config.logRequests, refusals)
   configureServer(app, config)
   new ConnectionLimiter(config.maxConnectionsPerIp, config.trustProxy, app.log).attach(app.server)
