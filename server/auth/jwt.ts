@@ -22,6 +22,7 @@
 import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
+import { isLoopback } from '../edge/address.js'
 import { ApiError } from '../errors.js'
 
 /** Asymmetric algorithms accepted from the JWKS ('Ed25519' is jose's newer name for EdDSA with that curve). */
@@ -243,12 +244,8 @@ export function checkAuthSettings(config: Config): void {
     } catch {
       throw new Error('AUTH_JWKS_URL is not a URL')
     }
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname.replace(/^\[(.*)\]$/, '$1')))) {
       throw new Error(`AUTH_JWKS_URL must be an https: URL (http: only on loopback), got ${url.protocol}//${url.host}: keys fetched in the clear can be replaced on the way`)
     }
   }
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
 }

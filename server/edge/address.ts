@@ -29,3 +29,9 @@ function prefix64(address: string): string {
   }
   return groups.slice(0, 4).map((group) => (parseInt(group, 16) || 0).toString(16)).join(':')
 }
+
+/** Whether `address` (an IP address, as `server.address()` gives it, or `localhost`) is reachable only from this host. */
+export function isLoopback(address: string): boolean {
+  const plain = address.startsWith('::ffff:') ? address.slice(7) : address
+  return plain === '::1' || plain === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(plain)
+}

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { defaults, usesRedis, type Config } from '../config.js'
+import { isLoopback } from '../edge/address.js'
 import { ConnectionLimiter } from '../edge/connections.js'
 import { DescriptorMonitor } from '../edge/descriptors.js'
 import { installRequestLog } from '../edge/logging.js'
@@ -92,12 +93,6 @@ function configureServer(app: FastifyInstance, config: Config): void {
   if (!('headersTimeout' in server)) return
   server.headersTimeout = config.headersTimeoutMs
   server.connectionsCheckingInterval = config.connectionsCheckIntervalMs
-}
-
-/** Whether `address` (as `server.address()` gives it) is reachable only from this host. */
-export function isLoopback(address: string): boolean {
-  const plain = address.startsWith('::ffff:') ? address.slice(7) : address
-  return plain === '::1' || plain === 'localhost' || /^127\./.test(plain)
 }
 
 /** `/metrics` without METRICS_TOKEN says how many sessions and calls there are to whoever reaches it. */
