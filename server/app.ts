@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { resolveConfig, type Config } from './config.js'
+import { continueWithin } from './edge/body-limit.js'
 import { loggerOptions } from './edge/logging.js'
 import { makeFrameworkErrors, makeClientErrorHandler, type ErrorCode } from './errors.js'
 import sigpost, { type SigpostOptions } from './plugin.js'
@@ -39,6 +40,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     ...tlsOptions(config),
   }).withTypeProvider<TypeBoxTypeProvider>()
+  // `Expect: 100-continue` with a body already known to be too large: no `100 Continue`, the 413 at once.
+  app.server.on('checkContinue', continueWithin(app.server, config.bodyLimitBytes))
   // fastify-plugin: the standalone service keeps its decorators (store, hub, metrics...) and handlers
   // on the root instance, as tests and main.ts expect.
   await app.register(fp(sigpost, { name: 'sigpost' }), { serveWeb: true, ...pluginOptions })
@@ -57,7 +60,12 @@ function tlsOptions(config: Config): object {
   if (!config.tlsCertFile || !config.tlsKeyFile) throw new Error('TLS_CERT_FILE and TLS_KEY_FILE must be set together')
   return {
     http2: true,
-    https: { allowHTTP1: true, cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) },
+    https: {
+      allowHTTP1: true, cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile),
+      // One connection holds at most this many streams (Node's default is 2^32 − 1: 750 SSE streams were
+      // seen on one connection), and a request's header list is bounded as HTTP/1.1's headers are.
+      settings: { maxConcurrentStreams: config.http2MaxStreams, maxHeaderListSize: config.http2MaxHeaderListBytes },
+    },
     // On Node 20 an HTTP/2 server's close() waits for every session to end by itself (up to
     // http2SessionTimeout, 72 s): with this, Fastify closes them (GOAWAY, after the streams that preClose ended).
     forceCloseConnections: true,

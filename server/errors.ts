@@ -6,8 +6,8 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERRORS, statusOf, type ErrorBody, type ErrorCode } from '../protocol/errors.js'
+import { discardRestBeforeClose } from './edge/body-limit.js'
 import { ERROR_HEADERS } from './edge/headers.js'
-
 
 export type { ErrorBody, ErrorCode }
 
@@ -123,13 +123,24 @@ export function makeClientErrorHandler(onError: (code: ErrorCode) => void): (thi
   }
 }
 
+export interface ErrorHandling {
+  /** Counts each error by its code (the metrics). */
+  onError(code: ErrorCode): void
+  /** Sees each error answer's status before it is sent (the refusal budget, edge/refusals.ts). */
+  onAnswer(request: FastifyRequest, status: number): void
+  /** A body refused before it arrived whole is read and discarded for at most this long before the connection closes (edge/body-limit.ts). */
+  discardMs: number
+}
+
 /** Installs the single error handler and the 404 handler. */
-export function installErrorHandlers(app: FastifyInstance, onError: (code: ErrorCode) => void): void {
+export function installErrorHandlers(app: FastifyInstance, { onError, onAnswer, discardMs }: ErrorHandling): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const apiError = toApiError(error)
+    onAnswer(request, apiError.statusCode)
     if (apiError.statusCode >= 500) {
       request.log.error({ err: error }, 'request failed')
     }
+    if (apiError.code === 'body_too_large') discardRestBeforeClose(request.raw, discardMs)
     onError(apiError.code)
     reply.code(apiError.statusCode).headers(ERROR_HEADERS).headers(apiError.headers).send(errorBody(apiError))
   })

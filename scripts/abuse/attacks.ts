@@ -680,4 +680,40 @@ const logs: Attack = {
   },
 }
 
-export const attacks: Attack[] = [replay, fedVictims, slowConnections, slowBody, directory, mailboxDos, candidateFlood, deepJson, logs]
+const bogusBearer: Attack = {
+  name: '10. Unauthenticated flood (issue 22)',
+  figure: 'one address sends GET /v1/calls/<token-like id> with a fresh bogus Bearer each time, 32 in flight for 5 s (default configuration): answers, log bytes a second, whether the path reached the log, honest call set-up p50/p99 meanwhile (one every 200 ms)',
+  goal: 'limited per address (RATE_UNAUTHENTICATED_PER_WINDOW, 600 a minute), logged once a minute with a count; no path in the log; set-up unaffected',
+  async run(start) {
+    const target = await start()
+    const callee = await party(target, 'honest-callee')
+    const caller = await party(target, 'honest-caller')
+    const secretPath = `/v1/calls/${'S3cr3tT0k3n'.repeat(4)}`
+    const tally = new Tally()
+    const before = Buffer.byteLength(target.log())
+    const began = Date.now()
+    const until = began + 5000
+    let n = 0
+    const flooding = Promise.all(Array.from({ length: 32 }, async () => {
+      while (Date.now() < until) {
+        const reply = await new Client(target, ATTACKER, '', `bogus-${n++}`).request('GET', secretPath)
+        tally.add(reply)
+        if (reply.status === 0) return
+      }
+    }))
+    const times: number[] = []
+    while (Date.now() < until) {
+      const next = sleep(200)
+      await callSetUp(caller, callee).then((time) => times.push(time), () => {})
+      await next
+    }
+    await flooding
+    await sleep(200)
+    const logBytes = (Buffer.byteLength(target.log()) - before) / ((Date.now() - began) / 1000)
+    const leaked = target.log().includes('S3cr3tT0k3n') ? 'path LOGGED' : 'path not logged'
+    const p = (k: number) => percentile(times, k).toFixed(0)
+    return `${tally}; ${(logBytes / 1024).toFixed(1)} KiB of log a second; ${leaked}; honest set-up p50/p99 ${p(50)}/${p(99)} ms`
+  },
+}
+
+export const attacks: Attack[] = [replay, fedVictims, slowConnections, slowBody, directory, mailboxDos, candidateFlood, deepJson, logs, bogusBearer]

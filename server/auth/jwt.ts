@@ -12,18 +12,23 @@
  * unreachable it would fetch again on every registration. Here "at most every 30 s" counts from the last
  * fetch, successful or not, and a registration that needs the JWKS while it cannot be had answers
  * `503 auth_unavailable` (never a guess in the token's favour).
+ *
+ * Hostile clients, second round (issue 22): a JWT living longer than AUTH_MAX_TOKEN_LIFETIME_S is refused
+ * (a leaked 10-year token would be a 10-year name); a secret shorter than 32 bytes or a JWKS fetched over
+ * plain HTTP beyond loopback stops the server at start; a JWKS body over AUTH_JWKS_MAX_BYTES is refused;
+ * and while a refresh fails, the keys already cached keep verifying: only a token whose kid they do not
+ * hold waits for the cool-down.
  */
 import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
+import { isLoopback } from '../edge/address.js'
 import { ApiError } from '../errors.js'
 
 /** Asymmetric algorithms accepted from the JWKS ('Ed25519' is jose's newer name for EdDSA with that curve). */
 const JWKS_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'Ed25519']
 /** Clock skew allowed on `exp` and `nbf`, in seconds. */
 const LEEWAY_S = 30
-/** Keys are refetched when the cached set is older than this, so that a key removed from the JWKS stops working. */
-const JWKS_MAX_AGE_MS = 10 * 60_000
 const JWKS_TIMEOUT_MS = 5_000
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
@@ -43,11 +48,22 @@ class RemoteKeys {
   private lastAttemptAt = Number.NEGATIVE_INFINITY
   private pending: Promise<void> | undefined
   private lastFailed = false
-  constructor(private readonly url: string, private readonly cooldownMs: number, private readonly log?: FastifyBaseLogger) {}
+  constructor(
+    private readonly url: string,
+    private readonly cooldownMs: number,
+    private readonly maxBytes: number,
+    private readonly maxAgeMs: number,
+    private readonly log?: FastifyBaseLogger,
+  ) {}
 
-  /** Verifies with the cached keys, refetching when they are old, missing, or lack the token's kid. */
+  /**
+   * Verifies with the cached keys, refetching when they are missing or lack the token's kid. Keys older
+   * than AUTH_JWKS_MAX_AGE_MS are refreshed beside the verification, never instead of it: while the JWKS cannot
+   * be had, the cached keys still verify.
+   */
   async verify(token: string, options: Parameters<typeof jwtVerify>[2]): Promise<JWTPayload> {
-    if (!this.keys || Date.now() - this.fetchedAt > JWKS_MAX_AGE_MS) await this.refresh(true)
+    if (!this.keys) await this.refresh(true)
+    else if (Date.now() - this.fetchedAt > this.maxAgeMs) this.refresh(false).catch(() => {})
     try {
       return (await jwtVerify(token, this.keys!, options)).payload
     } catch (error) {
@@ -87,7 +103,7 @@ class RemoteKeys {
         signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
       })
       if (response.status !== 200) throw new Error(`JWKS answered ${response.status}`)
-      const set = (await response.json()) as JSONWebKeySet
+      const set = JSON.parse(await readAtMost(response, this.maxBytes)) as JSONWebKeySet
       this.keys = createLocalJWKSet(set)
       this.fetchedAt = Date.now()
       this.lastFailed = false
@@ -98,6 +114,23 @@ class RemoteKeys {
       throw error
     }
   }
+}
+
+/** The body of `response` as text; throws past `maxBytes` (declared or received) without reading on. */
+async function readAtMost(response: Response, maxBytes: number): Promise<string> {
+  const fail = (): never => {
+    void response.body?.cancel().catch(() => {})
+    throw new Error(`the JWKS is larger than AUTH_JWKS_MAX_BYTES (${maxBytes} bytes)`)
+  }
+  if (Number(response.headers.get('content-length')) > maxBytes) fail()
+  const chunks: Uint8Array[] = []
+  let received = 0
+  for await (const chunk of response.body ?? []) {
+    received += chunk.byteLength
+    if (received > maxBytes) fail()
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 function unavailable(retryMs: number): ApiError {
@@ -114,8 +147,10 @@ export class JwtVerifier {
   private readonly remote: RemoteKeys | undefined
   private readonly secret: Uint8Array | undefined
 
+  /** Throws, with what to change, on a secret too short to be one or a JWKS fetched in the clear. */
   constructor(private readonly config: Config, log?: FastifyBaseLogger) {
-    this.remote = config.authJwksUrl ? new RemoteKeys(config.authJwksUrl, config.authJwksCooldownMs, log) : undefined
+    checkAuthSettings(config)
+    this.remote = config.authJwksUrl ? new RemoteKeys(config.authJwksUrl, config.authJwksCooldownMs, config.authJwksMaxBytes, config.authJwksMaxAgeMs, log) : undefined
     this.secret = config.authJwtSecret ? new TextEncoder().encode(config.authJwtSecret) : undefined
   }
 
@@ -147,7 +182,16 @@ export class JwtVerifier {
       if (error instanceof ApiError) throw error
       throw invalid(describe(error))
     }
+    this.checkLifetime(payload)
     return this.identity(payload)
+  }
+
+  /** `exp` − `iat` (or − now, with the clock skew allowed, when there is no `iat`) within AUTH_MAX_TOKEN_LIFETIME_S. */
+  private checkLifetime(payload: JWTPayload): void {
+    const max = this.config.authMaxTokenLifetimeS
+    if (max <= 0 || payload.exp === undefined) return
+    const lifetime = typeof payload.iat === 'number' ? payload.exp - payload.iat : payload.exp - Date.now() / 1000 - LEEWAY_S
+    if (lifetime > max) throw invalid(`The JWT lives longer than this server accepts (${max} s from iat to exp); mint short-lived ones.`)
   }
 
   private identity(payload: JWTPayload): VerifiedIdentity {
@@ -183,4 +227,25 @@ function describe(error: unknown): string {
 export function mayCall(list: string[] | undefined, to: string): boolean {
   if (!list) return true
   return list.some((entry) => (entry.endsWith('*') ? to.startsWith(entry.slice(0, -1)) : entry === to))
+}
+
+/** HS256 secrets shorter than this are guessable offline from any one token (RFC 7518: at least the hash size). */
+const MIN_SECRET_BYTES = 32
+
+/** Verified-name settings that would make names forgeable: refused at start, saying what to change. */
+export function checkAuthSettings(config: Config): void {
+  if (config.authJwtSecret && Buffer.byteLength(config.authJwtSecret) < MIN_SECRET_BYTES) {
+    throw new Error(`AUTH_JWT_SECRET must be at least ${MIN_SECRET_BYTES} bytes (it is ${Buffer.byteLength(config.authJwtSecret)}): a short secret can be guessed from any one token; generate one with \`openssl rand -base64 48\``)
+  }
+  if (config.authJwksUrl) {
+    let url: URL
+    try {
+      url = new URL(config.authJwksUrl)
+    } catch {
+      throw new Error('AUTH_JWKS_URL is not a URL')
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname.replace(/^\[(.*)\]$/, '$1')))) {
+      throw new Error(`AUTH_JWKS_URL must be an https: URL (http: only on loopback), got ${url.protocol}//${url.host}: keys fetched in the clear can be replaced on the way`)
+    }
+  }
 }

@@ -14,6 +14,7 @@ import type { Server as NetServer, Socket } from 'node:net'
 import { Server as TlsServer } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
 import proxyAddr from '@fastify/proxy-addr'
+import { addressKey } from './address.js'
 
 /** At most one warning per client address per this long, however many connections it opens. */
 const WARN_EVERY_MS = 60_000
@@ -21,10 +22,6 @@ const WARN_EVERY_MS = 60_000
 const REFUSAL_BODY = JSON.stringify({ error: 'rate_limited', message: 'Too many open connections from your address; close some and retry.' })
 const REFUSAL = `HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(REFUSAL_BODY)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${REFUSAL_BODY}`
 
-/** `::ffff:127.0.0.2` and `127.0.0.2` are one client (a dual-stack listener reports the former). */
-function clientKey(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice(7) : address
-}
 
 export class ConnectionLimiter {
   private readonly open = new Map<string, number>()
@@ -50,12 +47,12 @@ export class ConnectionLimiter {
 
   /** Open connections of one address (for tests and metrics). */
   count(address: string): number {
-    return this.open.get(clientKey(address)) ?? 0
+    return this.open.get(addressKey(address)) ?? 0
   }
 
   private admit(socket: Socket, plainHttp: boolean): void {
     if (!socket.remoteAddress) return
-    const key = clientKey(socket.remoteAddress)
+    const key = addressKey(socket.remoteAddress)
     const count = this.open.get(key) ?? 0
     if (count >= this.limit && !this.trusted(socket.remoteAddress)) {
       this.refuse(socket, key, plainHttp)

@@ -5,10 +5,12 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { usesRedis, type Config } from '../config.js'
+import { defaults, usesRedis, type Config } from '../config.js'
+import { isLoopback } from '../edge/address.js'
 import { closeIdleWhileClosing, ConnectionLimiter } from '../edge/connections.js'
 import { DescriptorMonitor } from '../edge/descriptors.js'
 import { installRequestLog } from '../edge/logging.js'
+import { RefusalBudget } from '../edge/refusals.js'
 import { installErrorHandlers, type ErrorCode } from '../errors.js'
 import { Metrics } from '../metrics.js'
 import { MemoryStore } from '../store/memory/memory.js'
@@ -45,12 +47,21 @@ const core: FastifyPluginAsync<CoreOptions> = async (app, { config, store: given
   app.decorate('metrics', metrics)
   app.decorate('hub', hub)
 
+  // First of all hooks: an address past its refusal budget costs nothing more.
+  const refusals = new RefusalBudget(config.rateUnauthenticatedPerWindow, config.rateWindowMs)
+  refusals.install(app)
   const countError = (code: ErrorCode) => metrics.errors.inc({ code })
-  installErrorHandlers(app, countError)
-  installRequestLog(app, config.logRequests)
+  installErrorHandlers(app, {
+    onError: countError,
+    onAnswer: (request, status) => refusals.noted(request, status),
+    // A refused body is discarded for as long as a request may take to arrive (or the default, without a limit).
+    discardMs: config.requestTimeoutMs || defaults.requestTimeoutMs,
+  })
+  installRequestLog(app, config.logRequests, refusals)
   configureServer(app, config)
   new ConnectionLimiter(config.maxConnectionsPerIp, config.trustProxy, app.log).attach(app.server)
   app.addHook('onListen', async () => descriptors.start())
+  if (!config.metricsToken) app.addHook('onListen', async () => warnIfMetricsExposed(app))
   app.addHook('onClose', async () => descriptors.stop())
   app.addHook('preClose', async () => {
     closeIdleWhileClosing(app.server)
@@ -85,4 +96,11 @@ function configureServer(app: FastifyInstance, config: Config): void {
   if (!('headersTimeout' in server)) return
   server.headersTimeout = config.headersTimeoutMs
   server.connectionsCheckingInterval = config.connectionsCheckIntervalMs
+}
+
+/** `/metrics` without METRICS_TOKEN says how many sessions and calls there are to whoever reaches it. */
+function warnIfMetricsExposed(app: FastifyInstance): void {
+  const address = app.server.address()
+  if (!address || typeof address === 'string' || isLoopback(address.address)) return
+  app.log.warn({ address: address.address }, '/metrics is open on a non-loopback address: set METRICS_TOKEN, or listen on loopback (HOST=127.0.0.1) behind a proxy')
 }

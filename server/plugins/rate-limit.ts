@@ -7,6 +7,7 @@ import fp from 'fastify-plugin'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
 import { presentedToken, requestTokenHash } from '../auth/tokens.js'
 import { usesRedis, type Config } from '../config.js'
+import { addressKey } from '../edge/address.js'
 import { ApiError, type ErrorBody } from '../errors.js'
 import { closeRedis, connectRedis, untilReady } from '../store/redis/connection.js'
 
@@ -23,7 +24,7 @@ const rateLimits: FastifyPluginAsync<{ config: Config }> = async (app, { config 
   // Keyed by the token's hash, so it works before authentication and never keeps the token itself.
   const perSession = (request: FastifyRequest) => {
     const token = presentedToken(request, true)
-    return token ? `s:${requestTokenHash(request, token)}` : `ip:${request.ip}`
+    return token ? `s:${requestTokenHash(request, token)}` : `ip:${addressKey(request.ip)}`
   }
   app.decorate('sendRateLimit', { max: config.rateSendPerWindow, timeWindow: config.rateWindowMs, keyGenerator: perSession })
   app.decorate('readRateLimit', { max: config.rateReadPerWindow, timeWindow: config.rateWindowMs, keyGenerator: perSession })
@@ -37,6 +38,8 @@ const rateLimits: FastifyPluginAsync<{ config: Config }> = async (app, { config 
   }
   await app.register(rateLimit, {
     global: false,
+    // A route without its own key (registration) counts per address: an IPv6 client by its /64.
+    keyGenerator: (request) => addressKey(request.ip),
     ...(rateRedis ? { redis: rateRedis, nameSpace: `${config.redisPrefix}rl:`, skipOnError: true } : {}),
     errorResponseBuilder: (_request, context) => {
       const error = new ApiError('rate_limited', `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s.`, {

@@ -38,7 +38,9 @@ const web: FastifyPluginAsync<WebOptions> = async (pages, { config, serveWeb }) 
       site.addHook('onRequest', async (request) => {
         if (missedRouteByLongParam(site, request)) throw new errorCodes.FST_ERR_MAX_PARAM_LENGTH(request.url)
       })
-      await site.register(fastifyStatic, { root: webRoot, prefix: '/', index: 'index.html' })
+      // Source maps carry the element's sources: only served when the operator asks (SERVE_SOURCE_MAPS).
+      const maps = config.serveSourceMaps === 'on'
+      await site.register(fastifyStatic, { root: webRoot, prefix: '/', index: 'index.html', allowedPath: (path) => maps || !path.endsWith('.map') })
     })
   } else {
     pages.log.warn({ webRoot: config.webRoot }, 'web assets not built (npm run build); / is not served')

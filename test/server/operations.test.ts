@@ -124,7 +124,7 @@ t.test('the token never appears in the log', async (t) => {
   await viaQuery.ended
   const all = log.join('')
   t.ok(log.length > 10, 'requests were logged')
-  t.match(all, /"url":"\/v1\/poll"/, 'a URL is logged as its path, without the query string')
+  t.match(all, /"route":"\/v1\/poll"/, 'a request is logged by its route, without the query string')
   for (const token of [alice.token, bob.token]) t.notOk(all.includes(token), 'no token in the log')
 })
 

@@ -4,7 +4,10 @@
  * verified owner, sigpost_may_call, the directory switch, TURN credentials only for sessions.
  */
 import { createHmac } from 'node:crypto'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
+import { buildApp } from '../../server/app.js'
 import { startServer } from '../helpers/server.js'
 import { until } from '../helpers/wait.js'
 import { freePort } from '../helpers/redis.js'
@@ -295,4 +298,73 @@ t.test('a take-over frees the older session\'s place under MAX_SESSIONS_PER_IP',
   t.equal(again.status, 201, 'taking over its own name is not')
   t.equal((await peer(url, 'alice', first.body.token).get('/v1/blocks')).status, 401, 'the older session ended')
   t.equal((await registerWith(url, await mintHs256(secret, { sub: 'bob' }))).status, 429, 'and the count is still one')
+})
+
+t.test('a JWT living longer than AUTH_MAX_TOKEN_LIFETIME_S is 401 invalid_credentials', async (t) => {
+  const secret = 'lifetime-secret-lifetime-secret-lifetime'
+  const { url } = await startServer(t, { authJwtSecret: secret })
+  const now = Math.floor(Date.now() / 1000)
+  const tenYears = await registerWith(url, await mintHs256(secret, { sub: 'alice', iat: now, exp: now + 10 * 365 * 86400 }))
+  t.same([tenYears.status, tenYears.body.error], [401, 'invalid_credentials'], 'a 10-year exp')
+  t.match(tenYears.body.message, /lives longer/)
+  t.equal((await registerWith(url, await mintHs256(secret, { sub: 'alice', iat: now, exp: now + 3601 }))).status, 401, 'one second past an hour, from iat')
+  t.equal((await registerWith(url, await mintHs256(secret, { sub: 'alice', iat: now, exp: now + 3600 }))).status, 201, 'an hour exactly')
+  t.equal((await registerWith(url, await mintHs256(secret, { sub: 'bob', iat: undefined, exp: now + 7200 }))).status, 401, 'without iat: exp − now')
+  t.equal((await registerWith(url, await mintHs256(secret, { sub: 'bob', iat: undefined, exp: now + 600 }))).status, 201, 'without iat, 10 minutes')
+  const day = await startServer(t, { authJwtSecret: secret, authMaxTokenLifetimeS: 86400 })
+  t.equal((await registerWith(day.url, await mintHs256(secret, { sub: 'carol', iat: now, exp: now + 7200 }))).status, 201, 'configurable')
+})
+
+t.test('a short AUTH_JWT_SECRET or an http: JWKS beyond loopback stops the server at start', async (t) => {
+  await t.rejects(buildApp({ logger: false, authJwtSecret: 'x' }), /AUTH_JWT_SECRET must be at least 32 bytes \(it is 1\)/)
+  await t.rejects(buildApp({ logger: false, authJwtSecret: 'a'.repeat(31) }), /at least 32 bytes/)
+  await t.rejects(buildApp({ logger: false, authJwksUrl: 'http://keys.example/jwks.json' }), /AUTH_JWKS_URL must be an https: URL/)
+  await t.rejects(buildApp({ logger: false, authJwksUrl: 'ftp://keys.example/jwks.json' }), /AUTH_JWKS_URL must be an https: URL/)
+  for (const options of [{ authJwtSecret: 'a'.repeat(32) }, { authJwksUrl: 'https://keys.example/jwks.json' }, { authJwksUrl: 'http://127.0.0.1:9/jwks.json' }, { authJwksUrl: 'http://[::1]:9/jwks.json' }, { authJwksUrl: 'http://localhost:9/jwks.json' }]) {
+    const app = await buildApp({ logger: false, ...options })
+    await app.close()
+    t.pass(`accepted: ${JSON.stringify(options)}`)
+  }
+})
+
+t.test('a JWKS body over AUTH_JWKS_MAX_BYTES is refused, declared or not', async (t) => {
+  const padding = { chunked: false, bytes: 0 }
+  const server = http.createServer((_request, response) => {
+    const body = JSON.stringify({ keys: [rsa.publicJwk], padding: 'x'.repeat(padding.bytes) })
+    if (padding.chunked) {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      for (let at = 0; at < body.length; at += 64 * 1024) response.write(body.slice(at, at + 64 * 1024))
+      response.end()
+    } else {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
+    }
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`
+  for (const chunked of [false, true]) {
+    Object.assign(padding, { chunked, bytes: 2 * 1024 * 1024 })
+    const { url } = await startServer(t, { authJwksUrl: jwksUrl })
+    const big = await registerWith(url, await mint(rsa, { sub: 'alice' }))
+    t.same([big.status, big.body.error], [503, 'auth_unavailable'], `${chunked ? 'chunked' : 'with Content-Length'}: a 2 MiB JWKS is not taken`)
+    Object.assign(padding, { bytes: 1000 })
+    const small = await startServer(t, { authJwksUrl: jwksUrl })
+    t.equal((await registerWith(small.url, await mint(rsa, { sub: 'alice' }))).status, 201, 'a small one is')
+  }
+})
+
+t.test('while a JWKS refresh fails, cached keys keep verifying; only an unknown kid waits for it', async (t) => {
+  const jwks = await startJwks(t, [rsa])
+  // Every verification finds the keys old (AUTH_JWKS_MAX_AGE_MS 1) and no cool-down holds a refresh back.
+  const { url } = await startServer(t, { authJwksUrl: jwks.url, authJwksMaxAgeMs: 1, authJwksCooldownMs: 0 })
+  t.equal((await registerWith(url, await mint(rsa, { sub: 'alice' }))).status, 201)
+  jwks.fail(true)
+  const fetched = jwks.fetches
+  const statuses = []
+  for (const name of ['bob', 'carol', 'dave']) statuses.push((await registerWith(url, await mint(rsa, { sub: name }))).status)
+  t.same(statuses, [201, 201, 201], 'the cached key verifies while refreshes fail')
+  const unknown = await registerWith(url, await mint(await newKey('ES256', 'ec-unknown'), { sub: 'erin' }))
+  t.same([unknown.status, unknown.body.error], [503, 'auth_unavailable'], 'an unknown kid needs the refresh: 503')
+  t.ok(jwks.fetches - fetched >= 1, 'the JWKS was asked again, and failed')
+  t.equal((await registerWith(url, await mint(rsa, { sub: 'frank' }))).status, 201, 'known kids still verify')
 })

@@ -16,6 +16,8 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   // The session token as Bearer, or (EventSource cannot set headers) a ticket or the token in the URL.
   const queryToken = tokenInUrlOn(config) ? [{ queryToken: [] as string[] }] : []
   const streamErrors = errors(AUTHENTICATED, 'invalid_query', 'rate_limited')
+  // Open probe streams per session name (in this process: a probe is this connection's own question).
+  const probes = new Map<string, number>()
 
   app.get('/events', {
     onRequest: app.requireStreamSession,
@@ -51,6 +53,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     }
     // A probe is never attached to the session: it neither takes events nor replaces the live stream.
     if (request.query.probe !== undefined) {
+      holdProbe(probes, request.session.name, config.maxProbesPerSession, reply.raw)
       new SseReceiver(hub, request.session.name, request.id, config.streamMaxUnreadBytes, true).start(reply, undefined, config.sseRetryMs)
       return reply
     }
@@ -79,6 +82,23 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     if (receiver.closed === 'replaced') reply.header('connection', 'close')
     // The body is built from events serialised once when stored; a JSON string is sent as it is.
     return reply.header('Cache-Control', 'no-store').type('application/json; charset=utf-8').send(body as never)
+  })
+}
+
+/**
+ * Counts a probe stream of `name` until its response closes; past `max` open at once, `429 rate_limited`
+ * (issue 22: 12,603 probe streams from one address, each with its heartbeats, slowed an honest call to 1.3 s).
+ */
+function holdProbe(probes: Map<string, number>, name: string, max: number, response: { once(event: 'close', listener: () => void): unknown }): void {
+  const open = probes.get(name) ?? 0
+  if (max > 0 && open >= max) {
+    throw new ApiError('rate_limited', `A session holds at most ${max} probe streams at once; close one first.`, { 'Retry-After': '1' })
+  }
+  probes.set(name, open + 1)
+  response.once('close', () => {
+    const left = (probes.get(name) ?? 1) - 1
+    if (left > 0) probes.set(name, left)
+    else probes.delete(name)
   })
 }
 

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { hashToken, newToken, presentedToken } from '../../auth/tokens.js'
 import { directoryOn } from '../../config.js'
+import { addressKey } from '../../edge/address.js'
 import { ApiError } from '../../errors.js'
 import { AUTHENTICATED, BearerAuth, errors, Tags, WITH_BODY } from '../../schemas/common.js'
 import { CreateSessionBody, CreateVerifiedSessionBody, DIRECTORY_PAGE, SessionCreated, SessionList, SessionListQuery } from '../../schemas/sessions.js'
@@ -47,7 +48,7 @@ const sessions: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const [name, options] = await identify(request, request.body)
     const token = newToken()
-    const session = await store.createSession(name, hashToken(token), { ip: request.ip, ...options })
+    const session = await store.createSession(name, hashToken(token), { ip: addressKey(request.ip), ...options })
     if (config.logRequests === 'all') request.log.info({ name: session.name }, 'session registered')
     reply.code(201)
     return {
