@@ -1,6 +1,6 @@
 /**
  * Embedding: two `<rtc-call>` on one page call each other, and a page on another origin that holds only
- * the two-line snippet of API.md calls someone on sigpost's own demo page.
+ * the two-line snippet of docs/element.md calls someone on sigpost's own demo page.
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'

@@ -134,7 +134,7 @@ for (const transport of ['sse', 'poll'] as const) {
     const [rejectedC2, rejectedF2] = await Promise.all([waitForRtcEvent(chrome.page, 'rtc-ended', { after: 2 }), waitForFirefoxEvent(fox.page, 'rtc-ended', { after: 2 })])
     t.same([rejectedC2.detail.reason, rejectedF2.detail.reason], ['rejected', 'rejected'])
     // Firefox calls Chromium again: Chromium rejects. (Rejections last: a rejected caller may not call
-    // the same name again at once, API.md "Blocking and call spam".)
+    // the same name again at once, docs/http-api.md "Blocking and call spam".)
     await ff.call(fox.page, 'call', c)
     await waitForRtcEvent(chrome.page, 'rtc-incoming', { after: 1 })
     await chrome.page.getByRole('button', { name: 'Reject', exact: true }).click()

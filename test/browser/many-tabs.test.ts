@@ -1,5 +1,5 @@
 /**
- * One name, many tabs (API.md "The element, second edition"), in real Chromium: pages of one browser
+ * One name, many tabs (docs/element.md "One name, many tabs"), in real Chromium: pages of one browser
  * context (one profile, one origin) that register the same name elect one holder with Web Locks; the others
  * wait in `standby` (no name_taken), take over when the holder closes or signs out, and `takeOver()` hands
  * the name over between tabs. Only when no tab holds the name does takeOver() go to the server.

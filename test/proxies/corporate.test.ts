@@ -1,5 +1,5 @@
 /**
- * Media through a corporate proxy (API.md, third edition): the caller sits in an office whose only way out
+ * Media through a corporate proxy (docs/operations.md "Corporate networks"): the caller sits in an office whose only way out
  * is squid with Debian's rules (CONNECT to 443 only) and whose UDP is dropped; sigpost (HTTPS) and coturn
  * (TLS on 443) are beyond it, with the callee on an open network (test/helpers/corporate-net.ts builds it
  * from network namespaces, one rig for this file, browsers reused by every subtest).

@@ -5,7 +5,7 @@
  * With the right secret the call connects through the relay (the selected candidate pair is relay/tcp
  * in getStats(), and coturn logs the allocations), and a second TURN URL on a closed port only costs an
  * `rtc-warning` naming it. When no relay can be had, the element ends the call as `failed` on both sides
- * with the same cause (API.md "Media through a corporate proxy"), instead of waiting for a connection that
+ * with the same cause (docs/operations.md "Corporate networks", docs/element.md "Why a call could not connect"), instead of waiting for a connection that
  * cannot come: a wrong secret → `relay_refused`, only a closed port → `relay_unreachable`, no TURN at
  * all → `no_relay`.
  */
