@@ -106,7 +106,8 @@ for (const transport of ['sse', 'poll'] as const) {
     t.same(cameraOff.detail, { audio: true, video: false, screen: false })
     t.equal(await ff.text(fox.page, '[part~="peer-camera-off"]'), `${c}: camera off`, 'Firefox shows “camera off” with the name')
     t.equal(await ff.get(fox.page, 'peerVideo'), false)
-    await chrome.page.getByRole('button', { name: 'Camera off', exact: true }).click()
+    // The button says what a press does: "Camera on" while the camera is off.
+    await chrome.page.getByRole('button', { name: 'Camera on', exact: true }).click()
     await waitForFirefoxEvent(fox.page, 'rtc-peer-media', { detail: { video: true } })
 
     // Firefox hangs up.
@@ -145,6 +146,35 @@ for (const transport of ['sse', 'poll'] as const) {
     t.same(fox.console.filter((m) => m.type === 'error' || m.type === 'warn'), [], 'nothing in Firefox’s console')
   })
 }
+
+t.test('Firefox, lang="de": errors are German sentences (a name caught in the browser, a taken name, nobody online), never machine text', async (t) => {
+  const fox = await openFirefoxPeer(t, firefox, `${url}/`, 'firefox-de')
+  await ff.set(fox.page, 'lang', 'de')
+  const machine = /[A-Z][a-z]+Error|Route |POST|GET|\^\[|must match|pattern|\b[a-z]+_[a-z]+\b/
+  /** The element's error line once it reads `expected`. */
+  const errorLine = async (expected: RegExp) => {
+    await fox.page.waitForFunction(
+      (source: string) => new RegExp(source).test((document.querySelector('rtc-call') as any).shadowRoot.querySelector('[part~="error"]')?.textContent ?? ''),
+      { timeout: 60_000, polling: 100 }, expected.source)
+    return (await ff.text(fox.page, '[part~="error"]')) ?? ''
+  }
+  await ff.call(fox.page, 'register', 'Alice Smith').catch(() => {})
+  const invalid = await errorLine(/Dieser Name geht nicht/)
+  t.notMatch(invalid, machine, `a name with a space: ${invalid}`)
+
+  // A name held by someone else: the server's 409 name_taken, said in German.
+  const chrome = await openPeer(t, chromium, `${url}/`, 'chromium-holder')
+  await register(chrome.page, 'fox-de-taken', 'sse')
+  await ff.call(fox.page, 'register', 'fox-de-taken').catch(() => {})
+  const taken = await errorLine(/von jemand anderem verwendet/)
+  t.notMatch(taken, machine, `name_taken: ${taken}`)
+
+  await registerFirefox(fox.page, 'fox-de', 'sse')
+  await ff.call(fox.page, 'call', 'niemand-de').catch(() => {})
+  const missing = await errorLine(/niemand-de ist gerade nicht erreichbar/)
+  t.notMatch(missing, machine, `peer_not_found: ${missing}`)
+  t.same(fox.console.filter((m) => m.type === 'error'), [], 'nothing in Firefox’s console')
+})
 
 t.test('a Firefox user leaves the page in a call, and while trickling: the peer sees it at once, nothing in the console', async (t) => {
   const chrome = await openPeer(t, chromium, `${url}/`, 'chromium')

@@ -155,10 +155,10 @@ t.test('a keep-alive request in flight when close() starts cannot hold close() u
   socket.setEncoding('utf8')
   socket.on('data', (chunk: string) => (received += chunk))
   const closedByServer = new Promise<void>((resolve) => socket.on('end', resolve))
+  const requestArrived = new Promise<void>((resolve) => app.server.once('request', () => resolve()))
   const body = JSON.stringify({ name: 'carol' })
   socket.write(`POST /v1/sessions HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`)
-  await until(() => app.server.listenerCount('request') > 0 && received === '' && socket.bytesWritten > 0, 'the request head to be sent', { everyMs: 0 })
-  await new Promise<void>((resolve) => app.server.getConnections((_, count) => (count > 0 ? resolve() : undefined)))
+  await within(requestArrived, 'the request head to reach the server')
   const closing = app.close()
   socket.write(body.slice(5))
   // Node's close() closes the connections idle at that moment; this one turns idle once its request is
