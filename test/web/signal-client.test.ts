@@ -10,7 +10,10 @@ import { startServer } from '../helpers/server.js'
 import { fetchViaProxy, startSquid } from '../helpers/middleboxes.js'
 import { within } from '../helpers/wait.js'
 
-const { url } = await startServer(t, { logger: false, ringTimeoutMs: 3000 })
+// keepAliveTimeoutMs: a server-side socket of the squid case outlives app.close() (no longer counted by the
+// closed server, still under its keep-alive timer) and held the process — and each Node lane — for 75 s.
+// Not understood yet: left for the issue "Calls that survive" (server restarts).
+const { url } = await startServer(t, { logger: false, ringTimeoutMs: 3000, keepAliveTimeoutMs: 1000 })
 
 /** What the client told its owner, with a way to wait for it. */
 class Inbox {

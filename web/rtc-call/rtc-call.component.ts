@@ -42,6 +42,7 @@ const leftOut = (options: { audio?: boolean; video?: boolean } | undefined): Med
  * @property {MediaStream | null} localStream - Your camera and microphone (or your shared screen) while calling or in a call, else null.
  * @property {MediaStream | null} remoteStream - What the peer sends, in a call; else null.
  * @property {string | null} callId - The current call's id (calling, ringing, in a call), else null.
+ * @attr {string} state - Set by the element (read-only), the state as the `state` property: for the page's CSS and scripts.
  * @fires {CustomEvent<{ name: string }>} rtc-registered - Registered and the event stream is ready.
  * @fires {CustomEvent<{ name: string }>} rtc-standby - Another tab of this browser holds the name; this one waits for it.
  * @fires {CustomEvent<{ callId: string, from: string }>} rtc-incoming - A call is ringing here.
