@@ -107,6 +107,16 @@ const leftOut = (options: { audio?: boolean; video?: boolean } | undefined): Med
  * @csspart ended-dismiss - Dismisses why the last call ended.
  * @csspart call-back-button - Calls back a missed caller.
  * @csspart clear-missed-button - Empties the missed-call list.
+ * @csspart go-on-button - Goes on without the camera or microphone that failed (receive-only without both).
+ * @csspart hint - A quiet line under a control: the name rule before registering, what receive-only means.
+ * @csspart block-confirm - Asks whether to block the caller, before Block does.
+ * @csspart block-confirm-button - Blocks the caller, once confirmed.
+ * @csspart block-back-button - Goes back without blocking.
+ * @csspart calling - While calling: who is being called, with Cancel.
+ * @csspart calling-name - The name being called.
+ * @csspart preview - Your camera before the first call (the self-preview).
+ * @csspart preview-video - The self-preview's video.
+ * @csspart preview-failure - Why the camera cannot be previewed (which device, why).
  * @cssproperty --rtc-call-background - Background of the element.
  * @cssproperty --rtc-call-foreground - Text colour.
  * @cssproperty --rtc-call-muted-foreground - Secondary text (hints, times).
