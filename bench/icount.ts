@@ -30,6 +30,7 @@ const HOST = '127.0.0.1'
 const env: Record<string, string> = {
   LOG_LEVEL: 'silent', RATE_REGISTER_PER_WINDOW: '1000000000', RATE_SEND_PER_WINDOW: '1000000000', MAILBOX_MAX_EVENTS: '1000000',
   MAILBOX_MAX_BYTES: '1073741824', GRACE_MS: '600000', MAX_CONNECTIONS_PER_IP: '0', MAX_CANDIDATES_PER_CALL: '1000000000',
+  MAX_SESSIONS_PER_IP: '1000000000', RATE_UNAUTHENTICATED_PER_WINDOW: '1000000000',
 }
 for (const kv of argv.find((a) => a.startsWith('--env='))?.slice(6).split(',') ?? []) {
   const [k, ...v] = kv.split('=')
