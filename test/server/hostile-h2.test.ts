@@ -12,6 +12,7 @@ import t from 'tap'
 import { offer } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
 import { until, within } from '../helpers/wait.js'
+import { h2 } from '../helpers/h2.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sigpost-h2-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -24,27 +25,6 @@ function connect(t: { teardown(fn: () => unknown): void }, url: string): http2.C
   session.on('error', () => {})
   t.teardown(() => session.destroy())
   return session
-}
-
-/** One HTTP/2 request with a JSON answer. */
-function h2(session: http2.ClientHttp2Session, method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-  return new Promise<{ status: number; body: any; rstCode?: number }>((resolve) => {
-    const req = session.request({
-      ':method': method,
-      ':path': path,
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...(options.body ? { 'content-type': 'application/json' } : {}),
-      ...options.headers,
-    })
-    let status = 0
-    let text = ''
-    req.on('response', (headers) => (status = Number(headers[':status'])))
-    req.setEncoding('utf8')
-    req.on('data', (chunk: string) => (text += chunk))
-    req.on('end', () => resolve({ status, body: text ? JSON.parse(text) : undefined }))
-    req.on('error', () => resolve({ status, body: undefined, rstCode: req.rstCode }))
-    req.end(options.body ? JSON.stringify(options.body) : undefined)
-  })
 }
 
 /** Opens a probe stream; `answered` resolves with its status once the server answers its headers. */

@@ -14,32 +14,13 @@ import t from 'tap'
 import { buildApp } from '../../server/app.js'
 import { offer } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
+import { h2 } from '../helpers/h2.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sigpost-tls-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
   '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
 const tls = { tlsCertFile: join(dir, 'cert.pem'), tlsKeyFile: join(dir, 'key.pem') }
-
-/** One HTTP/2 request; the body as text. */
-function h2(session: http2.ClientHttp2Session, method: string, path: string, options: { token?: string; body?: unknown } = {}) {
-  return new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const req = session.request({
-      ':method': method,
-      ':path': path,
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...(options.body ? { 'content-type': 'application/json' } : {}),
-    })
-    let status = 0
-    let text = ''
-    req.on('response', (headers) => (status = Number(headers[':status'])))
-    req.setEncoding('utf8')
-    req.on('data', (chunk: string) => (text += chunk))
-    req.on('end', () => resolve({ status, body: text ? JSON.parse(text) : undefined }))
-    req.on('error', reject)
-    req.end(options.body ? JSON.stringify(options.body) : undefined)
-  })
-}
 
 /** An SSE stream over an HTTP/2 stream: its events (named), as they arrive. */
 function h2Stream(session: http2.ClientHttp2Session, path: string, token: string) {
