@@ -45,6 +45,8 @@ export class PollTransport extends Emitter<PollEvents> implements Transport {
   plainPollAt = 0
   /** Bumped by close(): loops of an older run end. */
   private run = 0
+  /** The run whose loop is going (-1: none). */
+  private looping = -1
   private pollAbort: AbortController | undefined
   private readonly timers = new Timers()
 
@@ -56,8 +58,18 @@ export class PollTransport extends Emitter<PollEvents> implements Transport {
     super()
   }
 
+  /**
+   * Starts the poll loop, unless this run's loop is still going: two loops of one session would take the
+   * stream from each other, and the older one's poll, answered `replaced`, would end the registration (an
+   * upgrade given up while a poll of ours was still in flight did just that).
+   */
   open(cursor: Cursor): void {
-    void this.loop(cursor, this.run)
+    if (this.looping === this.run) return
+    const run = this.run
+    this.looping = run
+    void this.loop(cursor, run).finally(() => {
+      if (this.looping === run) this.looping = -1
+    })
   }
 
   close(): void {
